@@ -1,0 +1,1 @@
+"""Bulk autograding of CRM-lab modules on nbgrader: parallel, resumable, honest exports."""

@@ -1,0 +1,41 @@
+"""Assign a module: nbgrader's release version, plus one hand-out per student with their own data."""
+from __future__ import annotations
+
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .course import Course
+from .data import check_student_id, place_student_data
+from .nbgrader_api import check, nbgrader_api
+
+
+def generate(course: Course, module_id: str) -> Path:
+    """nbgrader generate_assignment: modules/<m> → release/<m>, and the module into the gradebook."""
+    course.module(module_id)
+    check(nbgrader_api(course).generate_assignment(module_id, force=True, create=True), "generate_assignment")
+    return course.path("release", module=module_id)
+
+
+def _handout(root: str, module_id: str, student: str) -> str:
+    course = Course.open(root)
+    release = course.path("release", module=module_id)
+    dest = course.path("outbox", student, module_id)
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(release, dest)
+    place_student_data(course, module_id, student, dest)
+    return student
+
+
+def assign(course: Course, module_id: str, students: list[str] | None = None, workers: int = 2,
+           progress: bool = True) -> list[str]:
+    """Release ``module_id`` and write ``outbox/<student>/<module>/`` for every student on the roster."""
+    generate(course, module_id)
+    students = [check_student_id(s) for s in (students or course.students())]
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        jobs = pool.map(_handout, [str(course.root)] * len(students), [module_id] * len(students), students)
+        list(tqdm(jobs, total=len(students), desc=f"assign {module_id}", unit="student", disable=not progress))
+    return students

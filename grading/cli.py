@@ -1,0 +1,158 @@
+"""`crmlab`: the one command of the CRM course lab."""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+
+def _simulate(a) -> int:
+    from simulator import simulate
+    result = simulate(a.scenario, a.seed, a.out, truth=a.truth, customers=a.customers, days=a.days, locale=a.locale)
+    counts = {k: len(v) for k, v in result.frames().items() if k != "meta"}
+    print(f"{result.db_path}: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
+    if result.truth_path:
+        print(f"ground truth (graders only): {result.truth_path}")
+    return 0
+
+
+def _course_init(a) -> int:
+    from .course import Course
+    course = Course.init(a.dir, a.course_id, a.locale)
+    print(f"course instance created: {course.root} (course id {course.course_id}; modules: "
+          f"{', '.join(course.module_ids)})")
+    return 0
+
+
+def _roster_import(a) -> int:
+    from .course import Course
+    from .data import check_student_id
+    course = Course.open(a.course)
+    with open(a.csv, newline="", encoding="utf-8-sig") as f:
+        people = [{"id": check_student_id(r["id"]), "first_name": r.get("first_name"),
+                   "last_name": r.get("last_name"), "email": r.get("email")} for r in csv.DictReader(f)]
+    course.add_students(people)
+    print(f"{len(people)} students on the roster of {course.course_id}")
+    return 0
+
+
+def _assign(a) -> int:
+    from .assign import assign
+    from .course import Course
+    course = Course.open(a.course)
+    students = assign(course, a.module, a.student or None, workers=a.workers)
+    print(f"{a.module}: hand-outs with each student's own data in {course.path('outbox')} ({len(students)} students)")
+    return 0
+
+
+def _autograde(a) -> int:
+    from .autograde import autograde
+    from .course import Course
+    course = Course.open(a.course)
+    s = autograde(course, a.module, workers=a.workers, force=a.force, students=a.student or None,
+                  submission_timeout=a.submission_timeout)
+    counts = s.counts()
+    print(f"{a.module}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+          + f"; skipped (already graded) {len(s.skipped)}; {s.seconds:.1f} s")
+    for o in s.outcomes:
+        if o.status != "graded" or o.reason:
+            print(f"  {o.student}: {o.status} — {o.reason}")
+    return 0
+
+
+def _export(a) -> int:
+    from .course import Course
+    from .export import export
+    text = export(Course.open(a.course), a.format)
+    if a.out:
+        Path(a.out).write_text(text, encoding="utf-8")
+        print(f"written {a.out}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def _demo(a) -> int:
+    from .demo import default_dir, print_summary, run_demo
+    t0 = time.monotonic()
+    course, summary = run_demo(a.dir or default_dir(), students=a.students, workers=a.workers)
+    print_summary(course, summary, time.monotonic() - t0)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="crmlab", description="CRM course lab: simulate a business, assign "
+                                "per-student nbgrader modules, grade whole classes.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("simulate", help="run a scenario and write a CRM database")
+    s.add_argument("--scenario", default="education_services", help="built-in scenario name or a .toml path")
+    s.add_argument("--seed", type=int, required=True, help="the one seed of the run")
+    s.add_argument("--out", required=True, help="SQLite file to write")
+    s.add_argument("--truth", help="also write the ground-truth store (graders only) to this file")
+    s.add_argument("--customers", type=int, help="number of customer accounts (default: the scenario's)")
+    s.add_argument("--days", type=int, help="simulated days (default: the scenario's)")
+    s.add_argument("--locale", choices=["zh_CN", "en_US"], help="language of names and addresses")
+    s.set_defaults(func=_simulate)
+
+    c = sub.add_parser("course", help="course instances").add_subparsers(dest="action", required=True)
+    ci = c.add_parser("init", help="create a course instance with the shipped modules")
+    ci.add_argument("dir")
+    ci.add_argument("--course-id", help="course id (seeds every student's data)")
+    ci.add_argument("--locale", choices=["zh_CN", "en_US"])
+    ci.set_defaults(func=_course_init)
+
+    r = sub.add_parser("roster", help="the class list").add_subparsers(dest="action", required=True)
+    ri = r.add_parser("import", help="add students from a CSV with columns id, first_name, last_name, email")
+    ri.add_argument("csv")
+    ri.add_argument("--course", required=True)
+    ri.set_defaults(func=_roster_import)
+
+    a = sub.add_parser("assign", help="release a module with each student's own data")
+    a.add_argument("module")
+    a.add_argument("--course", required=True)
+    a.add_argument("--student", action="append", help="only these students (repeatable)")
+    a.add_argument("--workers", type=int, default=2)
+    a.set_defaults(func=_assign)
+
+    g = sub.add_parser("autograde", help="grade every submission of a module in parallel")
+    g.add_argument("module")
+    g.add_argument("--course", required=True)
+    g.add_argument("--workers", type=int, help="parallel grading workers (default: crmlab.toml)")
+    g.add_argument("--force", action="store_true", help="regrade submissions that were graded already")
+    g.add_argument("--student", action="append", help="only these students (repeatable)")
+    g.add_argument("--submission-timeout", type=float, help="seconds per submission before it is stopped")
+    g.set_defaults(func=_autograde)
+
+    e = sub.add_parser("export", help="grades with status, reason and per-checkpoint scores")
+    e.add_argument("--course", required=True)
+    e.add_argument("--format", choices=["csv", "json"], default="csv")
+    e.add_argument("--out", help="file to write (default: standard output)")
+    e.set_defaults(func=_export)
+
+    d = sub.add_parser("demo", help="the main job: a class of synthetic students, assigned and graded")
+    d.add_argument("dir", nargs="?", help="course instance to create or reuse (default: ./crmlab-demo)")
+    d.add_argument("--students", type=int, default=30)
+    d.add_argument("--workers", type=int, default=2)
+    d.set_defaults(func=_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from simulator import ScenarioError
+    from .course import CourseError
+    try:
+        return args.func(args)
+    except (ScenarioError, CourseError, FileNotFoundError) as exc:
+        print(f"crmlab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("crmlab: interrupted; finished work is kept (a rerun resumes)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""A course instance: the nbgrader course directory plus CRM-lab settings (crmlab.toml).
+
+Layout (one function, :meth:`Course.path`, builds every path)::
+
+    DIR/crmlab.toml            course settings and module catalogue
+    DIR/nbgrader_config.py     nbgrader configuration, derived from crmlab.toml
+    DIR/modules/<m>/           nbgrader source (what instructors edit)
+    DIR/release/<m>/           nbgrader release version
+    DIR/outbox/<s>/<m>/        one student's hand-out: released notebook + their own data
+    DIR/submitted/<s>/<m>/     submissions, as nbgrader expects them
+    DIR/autograded/<s>/<m>/    nbgrader autograde output
+    DIR/gradebook.db           nbgrader gradebook (SQLite, WAL, busy timeout)
+    DIR/.crmlab/               grader-private: data cache, ground truth, grading state
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import sys
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+SHIPPED_COURSE = Path(__file__).resolve().parent.parent / "course"
+STEPS = ("modules", "release", "outbox", "submitted", "autograded", "feedback")
+
+
+class CourseError(RuntimeError):
+    pass
+
+
+def ensure_env_on_path() -> None:
+    """nbgrader runs `alembic` by name: put this environment's bin/ first on PATH."""
+    bindir = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bindir:
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+@dataclass(frozen=True)
+class Module:
+    id: str
+    title_zh: str
+    title_en: str
+    scenario: str
+    customers: int
+    data_file: str
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+
+    @classmethod
+    def open(cls, root: str | Path) -> "Course":
+        root = Path(root).resolve()
+        if not (root / "crmlab.toml").exists():
+            raise CourseError(f"{root} is not a course instance (no crmlab.toml); create one with "
+                              f"`crmlab course init {root}`")
+        return cls(root)
+
+    @classmethod
+    def init(cls, root: str | Path, course_id: str | None = None, locale: str | None = None) -> "Course":
+        """Create a course instance from the shipped course (settings, nbgrader config, modules)."""
+        root = Path(root).resolve()
+        if (root / "crmlab.toml").exists():
+            raise CourseError(f"{root} already holds a course instance")
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(SHIPPED_COURSE / "modules", root / "modules", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        shutil.copy2(SHIPPED_COURSE / "nbgrader_config.py", root / "nbgrader_config.py")
+        text = (SHIPPED_COURSE / "crmlab.toml").read_text(encoding="utf-8")
+        if course_id:
+            text = text.replace('id = "crm-course"', f'id = "{course_id}"', 1)
+        if locale:
+            text = text.replace('locale = "zh_CN"', f'locale = "{locale}"', 1)
+        (root / "crmlab.toml").write_text(text, encoding="utf-8")
+        course = cls(root)
+        course.settings  # validate now, not at the first grading run
+        course.create_gradebook()
+        return course
+
+    # -- settings -----------------------------------------------------------------------------
+    @cached_property
+    def settings(self) -> dict:
+        try:
+            data = tomllib.loads((self.root / "crmlab.toml").read_text(encoding="utf-8"))
+            data["course"]["id"], data["grading"]["cell_timeout"]
+        except (tomllib.TOMLDecodeError, KeyError) as exc:
+            raise CourseError(f"{self.root / 'crmlab.toml'}: {exc}") from None
+        return data
+
+    @property
+    def course_id(self) -> str:
+        return self.settings["course"]["id"]
+
+    @property
+    def locale(self) -> str:
+        return self.settings["course"].get("locale", "zh_CN")
+
+    @property
+    def grading(self) -> dict:
+        return self.settings["grading"]
+
+    def module(self, module_id: str) -> Module:
+        try:
+            m = self.settings["modules"][module_id]
+        except KeyError:
+            known = ", ".join(sorted(self.settings.get("modules", {})))
+            raise CourseError(f"unknown module '{module_id}' (this course has: {known})") from None
+        return Module(module_id, m["title_zh"], m["title_en"], m["scenario"], int(m["customers"]), m["data_file"])
+
+    @property
+    def module_ids(self) -> list[str]:
+        return sorted(self.settings.get("modules", {}))
+
+    # -- paths ----------------------------------------------------------------------------------
+    def path(self, step: str, student: str | None = None, module: str | None = None) -> Path:
+        """``{step}/{module}`` for course-wide steps, ``{step}/{student}/{module}`` per student."""
+        if step not in STEPS:
+            raise ValueError(f"unknown step {step!r}")
+        parts = [self.root, step] + ([student] if student else []) + ([module] if module else [])
+        return Path(*parts)
+
+    @property
+    def private(self) -> Path:
+        """Grader-private files: never inside a student's folder."""
+        return self.root / ".crmlab"
+
+    @property
+    def gradebook_path(self) -> Path:
+        return self.root / "gradebook.db"
+
+    @property
+    def db_url(self) -> str:
+        # a busy timeout: parallel workers wait for the lock instead of aborting the run
+        return f"sqlite:///{self.gradebook_path}?timeout=60"
+
+    # -- gradebook and roster -----------------------------------------------------------------
+    def create_gradebook(self) -> None:
+        ensure_env_on_path()
+        from nbgrader.api import Gradebook
+        with Gradebook(self.db_url, self.course_id):
+            pass
+        with sqlite3.connect(self.gradebook_path) as con:  # WAL: readers never block the writer
+            con.execute("PRAGMA journal_mode=WAL")
+
+    def gradebook(self):
+        ensure_env_on_path()
+        from nbgrader.api import Gradebook
+        return Gradebook(self.db_url, self.course_id)
+
+    def add_students(self, students: list[dict]) -> None:
+        """Add or update roster entries: dicts with id, first_name, last_name, email."""
+        with self.gradebook() as gb:
+            for s in students:
+                gb.update_or_create_student(s["id"], **{k: v for k, v in s.items() if k != "id"})
+
+    def students(self) -> list[str]:
+        with self.gradebook() as gb:
+            return sorted(s.id for s in gb.students)
+
+    def submitted_students(self, module: str) -> list[str]:
+        base = self.path("submitted")
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if (p / module).is_dir())

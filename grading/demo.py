@@ -1,0 +1,182 @@
+"""`crmlab demo`: a whole class in one command — roster, per-student data, submissions, grades.
+
+The synthetic submissions are a realistic mix: correct, partly wrong, blank, broken JSON, a
+loop, deleted test cells, numbers copied from a classmate, and students who submit nothing.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from faker import Faker
+
+from .assign import assign
+from .autograde import RunSummary, autograde
+from .course import SHIPPED_COURSE, Course
+from .export import rows
+
+SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*\n?", re.S | re.M)
+ANSWER_NAMES = ("active_by_kind", "top10", "top20_share", "mean_wait_min", "grade")
+
+# kind of synthetic submission → how many students of a class of 30 hand it in
+MIX = {"correct": 13, "partly_wrong": 8, "blank": 3, "broken_json": 1, "infinite_loop": 1,
+       "tests_deleted": 1, "copied_numbers": 1, "no_submission": 2}
+
+
+def roster(n: int, seed: int, locale: str = "zh_CN") -> list[dict]:
+    fake = Faker(locale)
+    fake.seed_instance(seed)
+    people = []
+    for i in range(1, n + 1):
+        last, first = fake.last_name(), fake.first_name()
+        people.append({"id": f"s{i:03d}", "first_name": first, "last_name": last, "email": f"s{i:03d}@example.edu"})
+    return people
+
+
+def _cells(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def solution_code(course: Course, module: str) -> dict[str, str]:
+    """grade_id → the instructor's solution code of every solution cell (markers removed)."""
+    nb = _cells(course.path("modules", module=module) / f"{module}.ipynb")
+    out = {}
+    for c in nb["cells"]:
+        meta = c["metadata"].get("nbgrader", {})
+        if c["cell_type"] == "code" and meta.get("solution"):
+            src = "".join(c["source"])
+            out[meta["grade_id"]] = SOLUTION.sub(lambda m: m.group(1), src)
+    return out
+
+
+def answers_of(course: Course, module: str, student: str) -> dict:
+    """Run the solution in-process on ``student``'s hand-out, to get the numbers they would have."""
+    nb = _cells(course.path("modules", module=module) / f"{module}.ipynb")
+    ns: dict = {}
+    with contextlib.chdir(course.path("outbox", student, module)):
+        for c in nb["cells"]:
+            if c["cell_type"] == "code":
+                exec(SOLUTION.sub(lambda m: m.group(1), "".join(c["source"])), ns)  # our own solution code
+        ns["con"].close()
+    return {k: ns[k] for k in ANSWER_NAMES}
+
+
+def as_literals(answers: dict) -> str:
+    """Python code that re-creates the answers as hard-coded values (what copying numbers looks like)."""
+    def lit(v):
+        if isinstance(v, pd.Series):
+            return f"pd.Series({ {str(k): (x.item() if hasattr(x, 'item') else x) for k, x in v.items()}!r})"
+        if isinstance(v, (np.floating, float)):
+            return repr(float(v))
+        return repr(v)
+    return "\n".join(f"{k} = {lit(v)}" for k, v in answers.items())
+
+
+def write_submission(course: Course, module: str, student: str, kind: str, rng: np.random.Generator,
+                     copied_from: str | None = None) -> None:
+    """Write ``submitted/<student>/<module>/`` as a student of the given ``kind`` would."""
+    if kind == "no_submission":
+        return
+    handout = course.path("outbox", student, module)
+    dest = course.path("submitted", student, module)
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(handout, dest)
+    nb_path = dest / f"{module}.ipynb"
+    if kind == "blank":
+        return
+    nb = _cells(nb_path)
+    demo = tomllib.loads((SHIPPED_COURSE / "demo" / f"{module}.toml").read_text(encoding="utf-8"))
+    solutions = solution_code(course, module)
+    wrong_ids = set()
+    if kind == "partly_wrong":
+        wrong_ids = set(rng.choice(sorted(demo["wrong"]), size=int(rng.integers(1, 4)), replace=False))
+    cells = []
+    for c in nb["cells"]:
+        meta = c["metadata"].get("nbgrader", {})
+        gid = meta.get("grade_id")
+        if c["cell_type"] == "code" and meta.get("solution"):
+            code = demo["wrong"][gid] if gid in wrong_ids else solutions[gid]
+            if kind == "infinite_loop" and gid == "ans_wait":
+                code = "while True:   # waiting for the call centre…\n    pass\n"
+            c["source"] = code
+        elif c["cell_type"] == "markdown" and meta.get("solution"):
+            c["source"] = demo["reflection"]["good" if kind == "correct" else "short"].strip()
+        if kind == "tests_deleted" and meta.get("grade") and c["cell_type"] == "code" and gid in ("chk_top10",
+                                                                                                 "chk_grid"):
+            continue
+        cells.append(c)
+    nb["cells"] = cells
+    if kind == "copied_numbers":
+        literal = as_literals(answers_of(course, module, copied_from))
+        first = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("solution")
+                     and c["cell_type"] == "code")
+        first["source"] = f"# copied from a classmate\n{literal}\n"
+        for c in nb["cells"]:
+            if c is not first and c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("solution"):
+                c["source"] = "pass\n"
+    text = json.dumps(nb, ensure_ascii=False, indent=1)
+    if kind == "broken_json":
+        text = text[: len(text) // 2]  # the upload was cut off half-way
+    nb_path.write_text(text, encoding="utf-8")
+
+
+def run_demo(directory: str | Path, students: int = 30, workers: int = 2, seed: int = 2026,
+             progress: bool = True) -> tuple[Course, RunSummary]:
+    directory = Path(directory)
+    course = Course.open(directory) if (directory / "crmlab.toml").exists() else Course.init(directory, "crm-demo")
+    module = "m01"
+    people = roster(students, seed, course.locale)
+    course.add_students(people)
+    ids = [p["id"] for p in people]
+    assign(course, module, ids, workers=workers, progress=progress)
+    rng = np.random.default_rng(seed)
+    kinds = [k for k, n in MIX.items() for _ in range(round(n * students / 30))]
+    kinds = (kinds + ["correct"] * students)[:students]
+    kinds = [kinds[i] for i in rng.permutation(students)]
+    plan = dict(zip(ids, kinds))
+    donor = next(s for s, k in plan.items() if k == "correct")
+    for student, kind in plan.items():
+        write_submission(course, module, student, kind, rng, copied_from=donor)
+    (course.private / "demo_plan.json").write_text(json.dumps(plan, indent=1), encoding="utf-8")
+    summary = autograde(course, module, workers=workers, progress=progress)
+    return course, summary
+
+
+def summary_table(course: Course) -> pd.DataFrame:
+    data, _ = rows(course)
+    plan_file = course.private / "demo_plan.json"
+    plan = json.loads(plan_file.read_text()) if plan_file.exists() else {}
+    names = {}
+    with course.gradebook() as gb:
+        for s in gb.students:
+            names[s.id] = f"{s.last_name or ''}{s.first_name or ''}"
+    table = pd.DataFrame([{
+        "student": r["student_id"], "name": names.get(r["student_id"], ""), "submission": plan.get(r["student_id"], ""),
+        "status": r["status"],
+        "auto score": "" if r["total"] is None else f"{r['total']:g} / {r['max_total']:g}",
+        "reason": r["reason"][:70],
+    } for r in data])
+    return table
+
+
+def print_summary(course: Course, summary: RunSummary, elapsed: float) -> None:
+    table = summary_table(course)
+    with pd.option_context("display.max_rows", 200, "display.width", 200, "display.max_colwidth", 80):
+        print(table.to_string(index=False))
+    counts = table["status"].value_counts().to_dict()
+    print("\nstatus: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    print(f"graded in this run: {len(summary.outcomes)}, skipped (already graded): {len(summary.skipped)}; "
+          f"grading {summary.seconds:.1f} s, whole demo {elapsed:.1f} s")
+    print(f"course instance: {course.root}\nexport: crmlab export --course {course.root} --format csv")
+
+
+def default_dir() -> Path:
+    return Path(os.environ.get("CRMLAB_DEMO_DIR", "crmlab-demo"))

@@ -1,0 +1,82 @@
+"""The grading state: one row per (module, student) with a status and a reason.
+
+nbgrader's gradebook records scores but not *why* a submission has none; this table does, and it
+is what makes a grading run resumable (a finished row with the same submission digest is skipped).
+Only the coordinating process writes it.
+"""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+STATUSES = ("graded", "error", "timeout", "missing")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    module      TEXT NOT NULL,
+    student     TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('graded', 'error', 'timeout', 'missing')),
+    reason      TEXT NOT NULL DEFAULT '',
+    digest      TEXT NOT NULL DEFAULT '',
+    score       REAL,
+    max_score   REAL,
+    seconds     REAL NOT NULL DEFAULT 0,
+    finished_at REAL NOT NULL,
+    PRIMARY KEY (module, student)
+);
+"""
+
+
+@dataclass
+class Outcome:
+    module: str
+    student: str
+    status: str
+    reason: str = ""
+    digest: str = ""
+    score: float | None = None
+    max_score: float | None = None
+    seconds: float = 0.0
+
+
+def submission_digest(folder: Path) -> str:
+    """A digest of every file of a submission: a changed resubmission is graded again."""
+    h = hashlib.sha256()
+    if folder.is_dir():
+        for p in sorted(folder.rglob("*")):
+            if p.is_file() and ".ipynb_checkpoints" not in p.parts:
+                h.update(str(p.relative_to(folder)).encode() + b"\0")
+                h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
+
+
+class StateStore:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = sqlite3.connect(path, timeout=60)
+        self.con.execute("PRAGMA journal_mode=WAL")
+        self.con.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def get(self, module: str, student: str) -> Outcome | None:
+        row = self.con.execute("SELECT module, student, status, reason, digest, score, max_score, seconds "
+                               "FROM results WHERE module = ? AND student = ?", (module, student)).fetchone()
+        return Outcome(*row) if row else None
+
+    def all(self, module: str | None = None) -> list[Outcome]:
+        sql = "SELECT module, student, status, reason, digest, score, max_score, seconds FROM results"
+        rows = self.con.execute(sql + (" WHERE module = ?" if module else "") + " ORDER BY module, student",
+                                (module,) if module else ())
+        return [Outcome(*r) for r in rows]
+
+    def put(self, outcome: Outcome) -> None:
+        with self.con:
+            d = asdict(outcome)
+            self.con.execute(
+                "INSERT OR REPLACE INTO results VALUES (:module, :student, :status, :reason, :digest, :score, "
+                ":max_score, :seconds, :finished_at)", d | {"finished_at": time.time()})

@@ -1,0 +1,120 @@
+"""A long-lived grading worker: loads nbgrader once, then grades one submission per request.
+
+Starting nbgrader costs ≈3 s; a worker pays it once per run instead of once per student.
+Each request is graded by nbgrader's own autograde (real kernels, real gradebook); the worker
+then reads what happened and turns it into an :class:`~grading.state.Outcome`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from pathlib import Path
+
+from .course import Course
+from .state import Outcome
+
+TIMEOUT_ERRORS = {"CellTimeoutError", "TimeoutError"}
+
+
+def main(conn, course_root: str) -> None:
+    """Entry point of a worker process: a request is (module, student); None ends the worker."""
+    course = Course.open(course_root)
+    os.chdir(course.root)
+    from .nbgrader_api import nbgrader_api
+
+    api = nbgrader_api(course)
+    conn.send(("ready", os.getpid()))
+    while True:
+        request = conn.recv()
+        if request is None:
+            return
+        module, student = request
+        started = time.monotonic()
+        try:
+            outcome = grade_one(api, course, module, student)
+        except Exception:  # a bug of ours must not take the batch down either
+            outcome = Outcome(module, student, "error", "grader failure: " + _last_line(traceback.format_exc()))
+        outcome.seconds = round(time.monotonic() - started, 3)
+        conn.send(("done", outcome))
+
+
+def grade_one(api, course: Course, module: str, student: str) -> Outcome:
+    submitted = course.path("submitted", student, module)
+    expected = _expected_notebooks(course, module)
+    present = {p.stem for p in submitted.glob("*.ipynb")}
+    if not present & expected:
+        found = ", ".join(sorted(p.name for p in submitted.iterdir())) or "nothing"
+        return Outcome(module, student, "missing",
+                       f"no {', '.join(sorted(n + '.ipynb' for n in expected))} in the submission (found: {found})")
+    deleted = _deleted_test_cells(course, module, submitted, expected & present)
+
+    result = api.autograde(module, student, force=True, create=True)
+    if not result.get("success"):
+        return Outcome(module, student, "error", _failure_reason(result))
+
+    reasons, status = [], "graded"
+    timed_out = _timed_out_cells(course.path("autograded", student, module))
+    if timed_out:
+        status = "timeout"
+        reasons.append(f"cell(s) {', '.join(timed_out)} exceeded the {course.grading['cell_timeout']} s limit "
+                       "and were interrupted")
+    if expected - present:
+        reasons.append(f"notebook(s) {', '.join(sorted(expected - present))} missing: scored 0")
+    if deleted:
+        reasons.append(f"test cell(s) {', '.join(deleted)} were deleted by the student; restored and graded")
+    with course.gradebook() as gb:
+        sub = gb.find_submission(module, student)
+        score, max_score = float(sub.score), float(sub.max_score)
+    return Outcome(module, student, status, "; ".join(reasons), score=score, max_score=max_score)
+
+
+def _expected_notebooks(course: Course, module: str) -> set[str]:
+    return {p.stem for p in course.path("release", module=module).glob("*.ipynb")}
+
+
+def _graded_cell_ids(path: Path) -> set[str]:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return {c["metadata"]["nbgrader"]["grade_id"] for c in nb.get("cells", [])
+            if c.get("metadata", {}).get("nbgrader", {}).get("grade") and c["cell_type"] == "code"}
+
+
+def _deleted_test_cells(course: Course, module: str, submitted: Path, names: set[str]) -> list[str]:
+    deleted = []
+    for name in sorted(names):
+        try:
+            have = _graded_cell_ids(submitted / f"{name}.ipynb")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # unreadable: nbgrader will say so
+        want = _graded_cell_ids(course.path("release", module=module) / f"{name}.ipynb")
+        deleted += sorted(want - have)
+    return deleted
+
+
+def _timed_out_cells(folder: Path) -> list[str]:
+    cells = []
+    for path in sorted(folder.glob("*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for i, cell in enumerate(nb.get("cells", [])):
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error" and out.get("ename") in TIMEOUT_ERRORS:
+                    cells.append(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"#{i + 1}")
+                    break
+    return cells
+
+
+def _failure_reason(result: dict) -> str:
+    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
+    lowered = text.lower()
+    if "notjsonerror" in lowered or "unreadable notebook" in lowered or "jsondecodeerror" in lowered \
+            or "notebook does not appear to be json" in lowered:
+        return "the notebook file is not valid JSON (truncated or corrupted); nothing could be graded"
+    if "timeout" in lowered or "deadkernel" in lowered:
+        return "the kernel died or stopped answering: " + _last_line(text)
+    return _last_line(text)
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return (lines[-1] if lines else "unknown failure")[:300]

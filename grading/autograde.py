@@ -131,6 +131,7 @@ def _run(course, module, jobs, n_workers, limit, state, summary, progress) -> No
             w.job, w.started = (module, student), time.monotonic()
             w.conn.send(w.job)
 
+    failed_starts = 0
     try:
         while queue or any(w.job for w in pool):
             for w in pool:
@@ -139,8 +140,14 @@ def _run(course, module, jobs, n_workers, limit, state, summary, progress) -> No
                 w = next(w for w in pool if w.conn is conn)
                 try:
                     kind, payload = conn.recv()
-                except (EOFError, OSError):  # the worker died under a submission
+                except (EOFError, OSError):  # the worker died
+                    w.process.join(timeout=5)
                     code = w.process.exitcode
+                    if not w.ready:
+                        failed_starts += 1
+                        if failed_starts > 2 * n_workers:
+                            raise RuntimeError(f"grading workers keep failing to start (exit code {code}); "
+                                               f"see the logs in {course.private / 'logs'}")
                     if w.job:
                         record(Outcome(module, w.job[1], "error",
                                        f"the grading worker died while running this submission (exit code {code})"))

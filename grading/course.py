@@ -19,6 +19,7 @@ import shutil
 import sqlite3
 import sys
 import tomllib
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +34,8 @@ class CourseError(RuntimeError):
 
 def ensure_env_on_path() -> None:
     """nbgrader runs `alembic` by name: put this environment's bin/ first on PATH."""
+    # nbgrader 0.9.6 on SQLAlchemy 2.x warns on every session flush; grades are stored all the same
+    warnings.filterwarnings("ignore", message=".*not in session.*")
     bindir = str(Path(sys.executable).parent)
     if os.environ.get("PATH", "").split(os.pathsep)[0] != bindir:
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")

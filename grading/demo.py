@@ -6,6 +6,7 @@ loop, deleted test cells, numbers copied from a classmate, and students who subm
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -60,7 +61,7 @@ def answers_of(course: Course, module: str, student: str) -> dict:
     """Run the solution in-process on ``student``'s hand-out, to get the numbers they would have."""
     nb = _cells(course.path("modules", module=module) / f"{module}.ipynb")
     ns: dict = {}
-    with contextlib.chdir(course.path("outbox", student, module)):
+    with contextlib.chdir(course.path("outbox", student, module)), contextlib.redirect_stdout(io.StringIO()):
         for c in nb["cells"]:
             if c["cell_type"] == "code":
                 exec(SOLUTION.sub(lambda m: m.group(1), "".join(c["source"])), ns)  # our own solution code
@@ -161,7 +162,8 @@ def summary_table(course: Course) -> pd.DataFrame:
     table = pd.DataFrame([{
         "student": r["student_id"], "name": names.get(r["student_id"], ""), "submission": plan.get(r["student_id"], ""),
         "status": r["status"],
-        "auto score": "" if r["total"] is None else f"{r['total']:g} / {r['max_total']:g}",
+        "score": "" if r["total"] is None else f"{r['total']:g} / {r['max_total']:g}",
+        "manual": "to grade" if r["needs_manual_grade"] else "",
         "reason": r["reason"][:70],
     } for r in data])
     return table

@@ -48,7 +48,8 @@ def rows(course: Course) -> tuple[list[dict], list[str]]:
                     row["needs_manual_grade"] = bool(sub.needs_manual_grade)
                     for nb in sub.notebooks:
                         for g in nb.grades:
-                            row[f"{m}:{g.name}"] = float(g.score) if g.score is not None else None
+                            pending = g.needs_manual_grade or g.score is None  # not 0: nobody graded it yet
+                            row[f"{m}:{g.name}"] = None if pending else float(g.score)
                 out.append(row)
     return out, checkpoints
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import traceback
 from pathlib import Path
@@ -22,6 +23,7 @@ def main(conn, course_root: str) -> None:
     """Entry point of a worker process: a request is (module, student); None ends the worker."""
     course = Course.open(course_root)
     os.chdir(course.root)
+    _log_to_file(course.private / "logs" / f"worker-{os.getpid()}.log")
     from .nbgrader_api import nbgrader_api
 
     api = nbgrader_api(course)
@@ -40,6 +42,15 @@ def main(conn, course_root: str) -> None:
         conn.send(("done", outcome))
 
 
+def _log_to_file(path: Path) -> None:
+    """Send this worker's stderr, and that of the kernels it starts, to a log file: the console
+    belongs to the coordinator's progress bar."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
 def grade_one(api, course: Course, module: str, student: str) -> Outcome:
     submitted = course.path("submitted", student, module)
     expected = _expected_notebooks(course, module)
@@ -52,7 +63,7 @@ def grade_one(api, course: Course, module: str, student: str) -> Outcome:
 
     result = api.autograde(module, student, force=True, create=True)
     if not result.get("success"):
-        return Outcome(module, student, "error", _failure_reason(result))
+        return Outcome(module, student, *_failure(result, course.grading["cell_timeout"]))
 
     reasons, status = [], "graded"
     timed_out = _timed_out_cells(course.path("autograded", student, module))
@@ -104,17 +115,21 @@ def _timed_out_cells(folder: Path) -> list[str]:
     return cells
 
 
-def _failure_reason(result: dict) -> str:
+def _failure(result: dict, cell_timeout) -> tuple[str, str]:
+    """(status, reason) of a submission nbgrader could not grade, from nbgrader's own log."""
     text = (result.get("error") or "") + "\n" + (result.get("log") or "")
-    lowered = text.lower()
-    if "notjsonerror" in lowered or "unreadable notebook" in lowered or "jsondecodeerror" in lowered \
-            or "notebook does not appear to be json" in lowered:
-        return "the notebook file is not valid JSON (truncated or corrupted); nothing could be graded"
-    if "timeout" in lowered or "deadkernel" in lowered:
-        return "the kernel died or stopped answering: " + _last_line(text)
-    return _last_line(text)
+    if "CellTimeoutError" in text:
+        return "timeout", (f"a cell ran past the {cell_timeout} s limit and ignored the interrupt; "
+                           "nbgrader gave up on the whole notebook")
+    if re.search(r"NotJSONError|JSONDecodeError|Unreadable Notebook|not appear to be JSON", text, re.I):
+        return "error", "the notebook file is not valid JSON (truncated or corrupted); nothing could be graded"
+    if "DeadKernelError" in text:
+        return "error", "the kernel died while running the notebook (it crashed or was killed)"
+    return "error", _last_line(text)
 
 
 def _last_line(text: str) -> str:
+    """The last 'SomeError: message' line of a log, else its last line."""
+    errors = re.findall(r"^\s*((?:[\w.]+)(?:Error|Exception|Interrupt): .+)$", text, re.M)
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return (lines[-1] if lines else "unknown failure")[:300]
+    return (errors[-1].strip() if errors else lines[-1] if lines else "unknown failure")[:300]

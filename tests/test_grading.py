@@ -1,0 +1,207 @@
+"""Bulk autograding with real nbgrader and real kernels: scores, statuses, resume, export."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grading.assign import assign
+from grading.autograde import autograde
+from grading.course import Course
+from grading.demo import write_submission
+from grading.export import export
+
+MODULE = "m01"
+AUTO_POINTS = 11.0
+DATA_CHECKS = ["chk_active", "chk_top10", "chk_pareto", "chk_wait", "chk_grid"]
+CRMLAB = str(Path(sys.executable).with_name("crmlab"))
+
+IGNORES_INTERRUPTS = """
+while True:              # swallows every interrupt nbgrader sends
+    try:
+        while True:
+            pass
+    except KeyboardInterrupt:
+        pass
+"""
+FREEZES_GRADER = """
+import os, signal
+os.kill(os.getppid(), signal.SIGSTOP)   # stops the process that runs this kernel: the grader
+"""
+
+
+def _edit_notebook(course, student, edit):
+    path = course.path("submitted", student, MODULE) / f"{MODULE}.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    edit(nb)
+    path.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+
+
+def _set_code(grade_id, code):
+    def edit(nb):
+        for c in nb["cells"]:
+            if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id:
+                c["source"] = code
+    return edit
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("course") / "c"
+    course = Course.init(root, "test-course")
+    toml = root / "crmlab.toml"
+    toml.write_text(toml.read_text().replace("cell_timeout = 20", "cell_timeout = 4"))
+    course = Course.open(root)
+    kinds = {"sol": "correct", "blank": "blank", "copy": "copied_numbers", "trunc": "broken_json",
+             "loop": "infinite_loop", "deleted": "tests_deleted", "stubborn": "correct", "freezer": "correct", "renamed": "correct",
+             "missing": "no_submission", "wrong": "partly_wrong"}
+    course.add_students([{"id": s} for s in kinds])
+    assign(course, MODULE, progress=False)
+    rng = np.random.default_rng(0)
+    for student, kind in kinds.items():
+        write_submission(course, MODULE, student, kind, rng, copied_from="sol")
+    _edit_notebook(course, "stubborn", _set_code("ans_top10", IGNORES_INTERRUPTS))
+    _edit_notebook(course, "freezer", _set_code("ans_top10", FREEZES_GRADER))
+    folder = course.path("submitted", "renamed", MODULE)
+    (folder / f"{MODULE}.ipynb").rename(folder / "my answers.ipynb")
+    return course
+
+
+@pytest.fixture(scope="module")
+def graded(course):
+    summary = autograde(course, MODULE, workers=2, progress=False, submission_timeout=25)
+    return {o.student: o for o in summary.outcomes}, summary
+
+
+def _scores(course, student):
+    with course.gradebook() as gb:
+        sub = gb.find_submission(MODULE, student)
+        return {g.name: g.score for nb in sub.notebooks for g in nb.grades}
+
+
+def test_solution_gets_full_automatic_marks(course, graded):
+    outcomes, _ = graded
+    assert outcomes["sol"].status == "graded" and outcomes["sol"].score == AUTO_POINTS
+    assert all(_scores(course, "sol")[c] > 0 for c in DATA_CHECKS)
+
+
+def test_released_notebook_gets_zero(graded):
+    outcomes, _ = graded
+    assert outcomes["blank"].status == "graded" and outcomes["blank"].score == 0
+
+
+def test_numbers_copied_from_a_classmate_lose_the_data_points(course, graded):
+    outcomes, _ = graded
+    scores = _scores(course, "copy")
+    assert outcomes["copy"].status == "graded"
+    assert [c for c in DATA_CHECKS if scores[c] > 0] == []
+
+
+def test_every_student_has_different_data(course):
+    a = sqlite3.connect(course.path("outbox", "sol", MODULE) / "crm.db")
+    b = sqlite3.connect(course.path("outbox", "copy", MODULE) / "crm.db")
+    q = "SELECT COUNT(*), SUM(quantity * unit_price) FROM order_lines"
+    assert a.execute(q).fetchone() != b.execute(q).fetchone()
+
+
+def test_partly_wrong_gets_partial_marks(graded):
+    outcomes, _ = graded
+    assert 0 < outcomes["wrong"].score < AUTO_POINTS
+
+
+def test_truncated_json_is_an_error_with_a_reason(graded):
+    o = graded[0]["trunc"]
+    assert o.status == "error" and "not valid JSON" in o.reason and o.score is None
+
+
+def test_a_looping_cell_is_a_timeout_and_the_rest_is_graded(course, graded):
+    o = graded[0]["loop"]
+    assert o.status == "timeout" and "ans_wait" in o.reason
+    scores = _scores(course, "loop")
+    assert scores["chk_wait"] == 0 and scores["chk_active"] > 0
+
+
+def test_a_loop_that_ignores_interrupts_is_a_timeout(graded):
+    o = graded[0]["stubborn"]
+    assert o.status == "timeout" and "ignored the interrupt" in o.reason
+
+
+def test_a_submission_that_freezes_its_grader_is_stopped_by_the_watchdog(graded):
+    o = graded[0]["freezer"]
+    assert o.status == "timeout" and "longer than 25 s" in o.reason
+
+
+def test_deleted_test_cells_are_restored_graded_and_reported(graded):
+    o = graded[0]["deleted"]
+    assert o.status == "graded" and o.score == AUTO_POINTS
+    assert "chk_top10" in o.reason and "chk_grid" in o.reason and "deleted" in o.reason
+
+
+def test_missing_and_renamed_submissions_are_missing_with_a_reason(graded):
+    outcomes, _ = graded
+    assert (outcomes["missing"].status, outcomes["missing"].reason) == ("missing", "no submission")
+    assert outcomes["renamed"].status == "missing" and "my answers.ipynb" in outcomes["renamed"].reason
+
+
+def test_rerun_skips_finished_and_regrades_changed_or_forced(course, graded):
+    again = autograde(course, MODULE, workers=2, progress=False)
+    assert [o.student for o in again.outcomes] == ["missing"]  # nothing to grade: only the missing one is re-noted
+    assert len(again.skipped) == 10
+    _edit_notebook(course, "blank", lambda nb: nb["metadata"].update(resubmitted=True))
+    changed = autograde(course, MODULE, workers=2, progress=False)
+    assert [o.student for o in changed.outcomes if o.status != "missing"] == ["blank"]
+    forced = autograde(course, MODULE, workers=2, progress=False, force=True, students=["sol", "copy"])
+    assert sorted(o.student for o in forced.outcomes) == ["copy", "sol"]
+    assert {o.student: o.score for o in forced.outcomes} == {"sol": AUTO_POINTS, "copy": 0}
+
+
+def test_export_has_a_row_per_student_with_status_reason_and_checkpoints(course, graded):
+    table = list(csv.DictReader(io.StringIO(export(course, "csv"))))
+    by_student = {r["student_id"]: r for r in table}
+    assert len(table) == 11 and {r["module"] for r in table} == {MODULE}
+    assert by_student["sol"]["status"] == "graded" and float(by_student["sol"]["total"]) == AUTO_POINTS
+    assert float(by_student["sol"]["m01:chk_grid"]) == 3
+    assert by_student["sol"]["m01:reflection"] == ""  # waiting for the instructor, not 0
+    assert by_student["trunc"]["status"] == "error" and by_student["trunc"]["total"] == ""
+    assert by_student["missing"]["reason"] == "no submission"
+    records = {r["student_id"]: r for r in json.loads(export(course, "json"))}
+    assert records["loop"]["status"] == "timeout" and records["loop"]["checkpoints"]["chk_wait"] == 0
+    assert set(records["sol"]["checkpoints"]) == set(DATA_CHECKS) | {"reflection"}
+
+
+def test_an_interrupted_run_resumes(tmp_path):
+    course = Course.init(tmp_path / "c", "resume-course")
+    students = [f"r{i}" for i in range(6)]
+    course.add_students([{"id": s} for s in students])
+    assign(course, MODULE, progress=False)
+    rng = np.random.default_rng(1)
+    for s in students:
+        write_submission(course, MODULE, s, "correct", rng)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.Popen([CRMLAB, "autograde", MODULE, "--course", str(course.root), "--workers", "1"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    state = course.private / "state.db"
+    deadline = time.monotonic() + 120
+    finished = 0
+    while time.monotonic() < deadline and finished < 2:
+        time.sleep(0.5)
+        if state.exists():
+            with sqlite3.connect(state) as con:
+                finished = con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    os.killpg(proc.pid, signal.SIGKILL)  # the grader's machine goes down mid-run
+    proc.wait()
+    assert 2 <= finished < len(students)
+    rerun = autograde(course, MODULE, workers=2, progress=False)
+    assert len(rerun.skipped) >= 2
+    assert len(rerun.skipped) + len(rerun.outcomes) == len(students)
+    assert {o.status for o in rerun.outcomes} == {"graded"}

@@ -1,0 +1,74 @@
+"""Scenarios are data: they validate, and a bad one names the bad field."""
+import tomllib
+
+import pytest
+
+from simulator import ScenarioError, builtin_scenarios, load_scenario
+from simulator.scenario import SCENARIO_DIR
+
+
+@pytest.mark.parametrize("name", builtin_scenarios())
+def test_every_builtin_scenario_validates(name):
+    s = load_scenario(name)
+    assert s.scenario.id == name
+    assert abs(sum(k.share for k in s.customer_kinds) - 1) < 1e-9
+
+
+def test_education_services_has_the_four_b2b_kinds_of_the_case():
+    s = load_scenario("education_services")
+    assert {k.id for k in s.customer_kinds} == {"university", "k12", "vocational", "training"}
+    assert s.scenario.profit_threshold == 1500  # the case's threshold, in yuan
+
+
+def _broken(tmp_path, edit):
+    text = (SCENARIO_DIR / "education_services.toml").read_text(encoding="utf-8")
+    path = tmp_path / "bad.toml"
+    path.write_text(edit(text), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda t: t.replace("agents = 2", "agents = 0"), "call_centre.agents"),
+    (lambda t: t.replace("unit_cost = 30000", "unit_cost = 90000"), "products.0"),
+    (lambda t: t.replace("P01 = 0.25", "P99 = 0.25"), "customer_kinds.0.product_mix.P99"),
+    (lambda t: t.replace('dist = "gamma", mean = 8, shape = 3', 'dist = "gamma", mean = -8, shape = 3'),
+     "customer_kinds.0.orders_per_year.mean"),
+    (lambda t: t.replace('dist = "gamma", mean = 8', 'dist = "weibull", mean = 8'),
+     "customer_kinds.0.orders_per_year"),
+    (lambda t: t.replace("share = 0.15", "share = 0.35"), "customer_kinds.share"),
+    (lambda t: t.replace('currency = "CNY"', 'currency = "yuan"'), "scenario.currency"),
+    (lambda t: t.replace('start_date = 2025-01-01', 'start_date = "someday"').replace(
+        'start_date = "2025-01-01"', 'start_date = "someday"'), "scenario.start_date"),
+    (lambda t: t + "\n[extra]\nx = 1\n", "extra"),
+    (lambda t: t.replace("close_hour = 17.5", "close_hour = 8"), "call_centre"),
+])
+def test_invalid_scenario_names_the_bad_field(tmp_path, edit, field):
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(_broken(tmp_path, edit))
+    assert err.value.field == field
+    assert f"'{field}'" in str(err.value)
+
+
+def test_toml_syntax_error_is_reported_with_position(tmp_path):
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(_broken(tmp_path, lambda t: t.replace("agents = 2", "agents = = 2")))
+    assert err.value.field == "(syntax)" and "line" in str(err.value)
+
+
+def test_unknown_builtin_lists_the_known_ones():
+    with pytest.raises(ScenarioError, match="education_services"):
+        load_scenario("no_such_case")
+
+
+def test_overrides_do_not_mutate_the_original():
+    s = load_scenario("education_services")
+    t = s.with_overrides(customers=10, locale="en_US")
+    assert (s.scenario.customers, s.scenario.locale) == (120, "zh_CN")
+    assert (t.scenario.customers, t.scenario.locale) == (10, "en_US")
+    with pytest.raises(ScenarioError, match="scenario.customers"):
+        s.with_overrides(customers=-1)
+
+
+def test_scenario_file_is_plain_toml():
+    data = tomllib.loads((SCENARIO_DIR / "education_services.toml").read_text(encoding="utf-8"))
+    assert data["call_centre"]["handle_minutes"]["dist"] == "lognormal"

@@ -14,6 +14,7 @@ Layout (one function, :meth:`Course.path`, builds every path)::
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -161,8 +162,12 @@ class Course:
                 gb.update_or_create_student(s["id"], **{k: v for k, v in s.items() if k != "id"})
 
     def students(self) -> list[str]:
-        with self.gradebook() as gb:
-            return sorted(s.id for s in gb.students)
+        """The roster, read straight from the gradebook: importing nbgrader costs ≈3 s, and the
+        coordinator of a grading run needs nothing else from it."""
+        if not self.gradebook_path.exists():
+            return []
+        with contextlib.closing(sqlite3.connect(f"file:{self.gradebook_path}?mode=ro", uri=True, timeout=60)) as con:
+            return sorted(r[0] for r in con.execute("SELECT id FROM student"))
 
     def submitted_students(self, module: str) -> list[str]:
         base = self.path("submitted")

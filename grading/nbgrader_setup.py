@@ -33,6 +33,8 @@ def configure(c, config_file: str) -> None:
     c.CourseDirectory.source_directory = "modules"
     c.CourseDirectory.db_url = course.db_url
     c.Execute.timeout = int(course.grading["cell_timeout"])
+    # the notebook has run and its outputs are saved: kill the kernel instead of waiting for it
+    c.Execute.shutdown_kernel = "immediate"
     # a student who deletes a test cell gets it back and graded, rather than "needs manual grade"
     c.OverwriteCells.add_missing_cells = True
     c.Autograde.autograde_preprocessors = AUTOGRADE_STEPS

@@ -205,3 +205,28 @@ def test_an_interrupted_run_resumes(tmp_path):
     assert len(rerun.skipped) >= 2
     assert len(rerun.skipped) + len(rerun.outcomes) == len(students)
     assert {o.status for o in rerun.outcomes} == {"graded"}
+
+
+def test_grading_waits_for_a_gradebook_lock_instead_of_failing(course, graded):
+    """nbgrader's own SQLite gradebook raises 'database is locked' after 5 s; ours waits."""
+    import threading
+
+    course.add_students([{"id": "late"}])
+    assign(course, MODULE, ["late"], progress=False)
+    write_submission(course, MODULE, "late", "correct", np.random.default_rng(2))
+    locked = threading.Event()
+
+    def hold_lock():
+        con = sqlite3.connect(course.gradebook_path, isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")  # another writer (say, the formgrader) holds the lock
+        locked.set()
+        time.sleep(12)
+        con.execute("COMMIT")
+        con.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    locked.wait(10)
+    rerun = autograde(course, MODULE, workers=1, progress=False, students=["late"])  # new rows: real writes
+    holder.join()
+    assert [(o.status, o.score) for o in rerun.outcomes] == [("graded", AUTO_POINTS)]

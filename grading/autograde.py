@@ -33,8 +33,9 @@ class _Worker:
 
 @dataclass
 class RunSummary:
-    outcomes: list[Outcome] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)   # everything decided in this run
+    skipped: list[str] = field(default_factory=list)        # finished earlier, unchanged
+    absent: list[str] = field(default_factory=list)         # on the roster, no submission folder
     seconds: float = 0.0
 
     def counts(self) -> Counter:
@@ -103,6 +104,7 @@ def autograde(course: Course, module: str, workers: int | None = None, force: bo
         for o in missing:
             state.put(o)
             summary.outcomes.append(o)
+            summary.absent.append(o.student)
         if jobs:
             _run(course, module, jobs, min(workers, len(jobs)), limit, state, summary, progress)
     finally:

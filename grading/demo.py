@@ -175,9 +175,24 @@ def print_summary(course: Course, summary: RunSummary, elapsed: float) -> None:
         print(table.to_string(index=False))
     counts = table["status"].value_counts().to_dict()
     print("\nstatus: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    print(f"graded in this run: {len(summary.outcomes)}, skipped (already graded): {len(summary.skipped)}; "
+    data, checkpoints = rows(course)
+    done = [r for r in data if r["status"] in ("graded", "timeout")]
+    if done:
+        maxima = _checkpoint_maxima(course)
+        rates = [f"{c.split(':', 1)[1]} {sum((r.get(c) or 0) >= maxima[c] for r in done) / len(done):.0%}"
+                 for c in checkpoints if maxima.get(c)]
+        print("full marks per checkpoint (graded submissions): " + ", ".join(rates))
+    print(f"this run: {len(summary.outcomes) - len(summary.absent)} submissions graded, {len(summary.skipped)} "
+          f"already graded (skipped), {len(summary.absent)} without a submission; "
           f"grading {summary.seconds:.1f} s, whole demo {elapsed:.1f} s")
     print(f"course instance: {course.root}\nexport: crmlab export --course {course.root} --format csv")
+
+
+def _checkpoint_maxima(course: Course) -> dict[str, float]:
+    """'module:grade_id' → points of every auto-graded cell (manual ones are left out)."""
+    with course.gradebook() as gb:
+        return {f"{a.name}:{g.name}": g.max_score for a in gb.assignments for nb in a.notebooks
+                for g in nb.grade_cells if g.cell_type == "code"}
 
 
 def default_dir() -> Path:

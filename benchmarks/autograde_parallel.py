@@ -59,7 +59,8 @@ def main() -> None:
                           "--workers", str(a.workers), "--force"], course.root)
     print(f"submissions:                          {a.students}")
     print(f"nbgrader autograde (sequential):      {sequential:7.1f} s  ({sequential / a.students:.2f} s/submission)")
-    print(f"crmlab autograde --workers {a.workers}:         {parallel:7.1f} s  ({parallel / a.students:.2f} s/submission)")
+    print(f"crmlab autograde --workers {a.workers}:         {parallel:7.1f} s  "
+          f"({parallel / a.students:.2f} s/submission)")
     print(f"speed-up:                             {sequential / parallel:7.2f}x  (cores: {os.cpu_count()})")
 
 

@@ -148,8 +148,8 @@ def _run(course, module, jobs, n_workers, limit, state, summary, progress) -> No
                     if not w.ready:
                         failed_starts += 1
                         if failed_starts > 2 * n_workers:
-                            raise RuntimeError(f"grading workers keep failing to start (exit code {code}); "
-                                               f"see the logs in {course.private / 'logs'}")
+                            raise CourseError(f"grading workers keep failing to start (exit code {code}); "
+                                              f"see the logs in {course.private / 'logs'}") from None
                     if w.job:
                         record(Outcome(module, w.job[1], "error",
                                        f"the grading worker died while running this submission (exit code {code})"))

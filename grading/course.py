@@ -27,6 +27,8 @@ from pathlib import Path
 
 SHIPPED_COURSE = Path(__file__).resolve().parent.parent / "course"
 STEPS = ("modules", "release", "outbox", "submitted", "autograded", "feedback")
+REQUIRED_SETTINGS = {"course": ("id",), "grading": ("cell_timeout", "submission_timeout")}
+MODULE_FIELDS = ("title_zh", "title_en", "scenario", "customers", "data_file")
 
 
 class CourseError(RuntimeError):
@@ -81,18 +83,26 @@ class Course:
             text = text.replace('locale = "zh_CN"', f'locale = "{locale}"', 1)
         (root / "crmlab.toml").write_text(text, encoding="utf-8")
         course = cls(root)
-        course.settings  # validate now, not at the first grading run
+        course.module_ids  # noqa: B018 - read the settings now: a bad file fails here, not at grading
         course.create_gradebook()
         return course
 
     # -- settings -----------------------------------------------------------------------------
     @cached_property
     def settings(self) -> dict:
+        path = self.root / "crmlab.toml"
         try:
-            data = tomllib.loads((self.root / "crmlab.toml").read_text(encoding="utf-8"))
-            data["course"]["id"], data["grading"]["cell_timeout"]
-        except (tomllib.TOMLDecodeError, KeyError) as exc:
-            raise CourseError(f"{self.root / 'crmlab.toml'}: {exc}") from None
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise CourseError(f"{path}: {exc}") from None
+        for table, keys in REQUIRED_SETTINGS.items():
+            for key in keys:
+                if key not in data.get(table, {}):
+                    raise CourseError(f"{path}: missing field '{table}.{key}'")
+        for module_id, module in data.get("modules", {}).items():
+            for key in MODULE_FIELDS:
+                if key not in module:
+                    raise CourseError(f"{path}: missing field 'modules.{module_id}.{key}'")
         return data
 
     @property

@@ -1,7 +1,7 @@
 """nbgrader's Python API, configured for one course instance (one place, used by every step)."""
 from __future__ import annotations
 
-from .course import Course, ensure_env_on_path
+from .course import Course, CourseError, ensure_env_on_path
 
 
 def nbgrader_api(course: Course):
@@ -17,4 +17,4 @@ def check(result: dict, what: str) -> None:
     """Raise with nbgrader's own log if one of its API calls failed."""
     if not result.get("success"):
         detail = (result.get("error") or result.get("log") or "").strip().splitlines()[-5:]
-        raise RuntimeError(f"nbgrader {what} failed:\n" + "\n".join(detail))
+        raise CourseError(f"nbgrader {what} failed:\n" + "\n".join(detail))

@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 CRMLAB = str(Path(sys.executable).with_name("crmlab"))
 
 

@@ -59,3 +59,16 @@ def test_learner_text_is_bilingual(path):
             text = "".join(c["source"])
             assert CJK.search(text), f"{c['id']}: no Chinese text"
             assert LATIN_WORDS.search(text), f"{c['id']}: no English text"
+
+
+def test_course_instance_settings_name_a_missing_field(tmp_path):
+    from grading.course import Course, CourseError
+
+    course = Course.init(tmp_path / "c", "settings-course")
+    assert course.course_id == "settings-course" and course.module_ids == MODULES
+    toml = course.root / "crmlab.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("cell_timeout = 20", ""), encoding="utf-8")
+    with pytest.raises(CourseError, match="missing field 'grading.cell_timeout'"):
+        Course.open(course.root).settings  # noqa: B018 - reading is what fails
+    with pytest.raises(CourseError, match="already holds a course"):
+        Course.init(course.root)

@@ -63,8 +63,8 @@ def course(tmp_path_factory):
     toml.write_text(toml.read_text().replace("cell_timeout = 20", "cell_timeout = 4"))
     course = Course.open(root)
     kinds = {"sol": "correct", "blank": "blank", "copy": "copied_numbers", "trunc": "broken_json",
-             "loop": "infinite_loop", "deleted": "tests_deleted", "stubborn": "correct", "freezer": "correct", "renamed": "correct",
-             "missing": "no_submission", "wrong": "partly_wrong"}
+             "loop": "infinite_loop", "deleted": "tests_deleted", "stubborn": "correct", "freezer": "correct",
+             "renamed": "correct", "missing": "no_submission", "wrong": "partly_wrong"}
     course.add_students([{"id": s} for s in kinds])
     assign(course, MODULE, progress=False)
     rng = np.random.default_rng(0)

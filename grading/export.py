@@ -42,7 +42,9 @@ def rows(course: Course) -> tuple[list[dict], list[str]]:
                     status, reason = o.status, o.reason
                 row = {"student_id": s, "module": m, "status": status, "reason": reason, "total": None,
                        "max_total": None, "needs_manual_grade": None}
-                if status in ("graded", "timeout"):
+                # scores only where nbgrader finished this very submission (the worker read them back);
+                # a run stopped by the watchdog may have left older grades in the gradebook
+                if o is not None and o.score is not None:
                     sub = gb.find_submission(m, s)
                     row["total"], row["max_total"] = float(sub.score), float(sub.max_score)
                     row["needs_manual_grade"] = bool(sub.needs_manual_grade)

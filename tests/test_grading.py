@@ -174,6 +174,7 @@ def test_export_has_a_row_per_student_with_status_reason_and_checkpoints(course,
     assert by_student["sol"]["m01:reflection"] == ""  # waiting for the instructor, not 0
     assert by_student["trunc"]["status"] == "error" and by_student["trunc"]["total"] == ""
     assert by_student["missing"]["reason"] == "no submission"
+    assert by_student["freezer"]["status"] == "timeout" and by_student["freezer"]["total"] == ""
     records = {r["student_id"]: r for r in json.loads(export(course, "json"))}
     assert records["loop"]["status"] == "timeout" and records["loop"]["checkpoints"]["chk_wait"] == 0
     assert set(records["sol"]["checkpoints"]) == set(DATA_CHECKS) | {"reflection"}

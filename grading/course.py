@@ -153,9 +153,7 @@ class Course:
 
     # -- gradebook and roster -----------------------------------------------------------------
     def create_gradebook(self) -> None:
-        ensure_env_on_path()
-        from nbgrader.api import Gradebook
-        with Gradebook(self.db_url, self.course_id):
+        with self.gradebook():  # nbgrader creates its tables on first open
             pass
         with sqlite3.connect(self.gradebook_path) as con:  # WAL: readers never block the writer
             con.execute("PRAGMA journal_mode=WAL")

@@ -45,26 +45,25 @@ def _cells(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _source_code_cells(course: Course, module: str):
+    """(nbgrader metadata, code with the solution markers removed) of each code cell of the source."""
+    nb = _cells(course.path("modules", module=module) / f"{module}.ipynb")
+    for c in nb["cells"]:
+        if c["cell_type"] == "code":
+            yield c["metadata"].get("nbgrader", {}), SOLUTION.sub(lambda m: m.group(1), "".join(c["source"]))
+
+
 def solution_code(course: Course, module: str) -> dict[str, str]:
     """grade_id → the instructor's solution code of every solution cell (markers removed)."""
-    nb = _cells(course.path("modules", module=module) / f"{module}.ipynb")
-    out = {}
-    for c in nb["cells"]:
-        meta = c["metadata"].get("nbgrader", {})
-        if c["cell_type"] == "code" and meta.get("solution"):
-            src = "".join(c["source"])
-            out[meta["grade_id"]] = SOLUTION.sub(lambda m: m.group(1), src)
-    return out
+    return {meta["grade_id"]: code for meta, code in _source_code_cells(course, module) if meta.get("solution")}
 
 
 def answers_of(course: Course, module: str, student: str) -> dict:
     """Run the solution in-process on ``student``'s hand-out, to get the numbers they would have."""
-    nb = _cells(course.path("modules", module=module) / f"{module}.ipynb")
     ns: dict = {}
     with contextlib.chdir(course.path("outbox", student, module)), contextlib.redirect_stdout(io.StringIO()):
-        for c in nb["cells"]:
-            if c["cell_type"] == "code":
-                exec(SOLUTION.sub(lambda m: m.group(1), "".join(c["source"])), ns)  # our own solution code
+        for _, code in _source_code_cells(course, module):
+            exec(code, ns)  # our own solution code
         ns["con"].close()
     return {k: ns[k] for k in ANSWER_NAMES}
 
@@ -151,14 +150,14 @@ def run_demo(directory: str | Path, students: int = 30, workers: int = 2, seed: 
     return course, summary
 
 
-def summary_table(course: Course) -> pd.DataFrame:
-    data, _ = rows(course)
+def print_summary(course: Course, summary: RunSummary, elapsed: float) -> None:
+    data, checkpoints = rows(course)
     plan_file = course.private / "demo_plan.json"
     plan = json.loads(plan_file.read_text()) if plan_file.exists() else {}
-    names = {}
     with course.gradebook() as gb:
-        for s in gb.students:
-            names[s.id] = f"{s.last_name or ''}{s.first_name or ''}"
+        names = {s.id: f"{s.last_name or ''}{s.first_name or ''}" for s in gb.students}
+        maxima = {f"{a.name}:{g.name}": g.max_score for a in gb.assignments for nb in a.notebooks
+                  for g in nb.grade_cells if g.cell_type == "code"}  # auto-graded cells only
     table = pd.DataFrame([{
         "student": r["student_id"], "name": names.get(r["student_id"], ""), "submission": plan.get(r["student_id"], ""),
         "status": r["status"],
@@ -166,19 +165,12 @@ def summary_table(course: Course) -> pd.DataFrame:
         "manual": "to grade" if r["needs_manual_grade"] else "",
         "reason": r["reason"][:70],
     } for r in data])
-    return table
-
-
-def print_summary(course: Course, summary: RunSummary, elapsed: float) -> None:
-    table = summary_table(course)
     with pd.option_context("display.max_rows", 200, "display.width", 200, "display.max_colwidth", 80):
         print(table.to_string(index=False))
     counts = table["status"].value_counts().to_dict()
     print("\nstatus: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    data, checkpoints = rows(course)
     done = [r for r in data if r["status"] in ("graded", "timeout")]
     if done:
-        maxima = _checkpoint_maxima(course)
         rates = [f"{c.split(':', 1)[1]} {sum((r.get(c) or 0) >= maxima[c] for r in done) / len(done):.0%}"
                  for c in checkpoints if maxima.get(c)]
         print("full marks per checkpoint (graded submissions): " + ", ".join(rates))
@@ -186,13 +178,6 @@ def print_summary(course: Course, summary: RunSummary, elapsed: float) -> None:
           f"already graded (skipped), {len(summary.absent)} without a submission; "
           f"grading {summary.seconds:.1f} s, whole demo {elapsed:.1f} s")
     print(f"course instance: {course.root}\nexport: crmlab export --course {course.root} --format csv")
-
-
-def _checkpoint_maxima(course: Course) -> dict[str, float]:
-    """'module:grade_id' → points of every auto-graded cell (manual ones are left out)."""
-    with course.gradebook() as gb:
-        return {f"{a.name}:{g.name}": g.max_score for a in gb.assignments for nb in a.notebooks
-                for g in nb.grade_cells if g.cell_type == "code"}
 
 
 def default_dir() -> Path:

@@ -9,9 +9,23 @@ from pathlib import Path
 
 
 def _simulate(a) -> int:
+    import sqlite3
+
+    from tqdm import tqdm
+
     from simulator import simulate
-    result = simulate(a.scenario, a.seed, a.out, truth=a.truth, customers=a.customers, days=a.days, locale=a.locale)
-    counts = {k: len(v) for k, v in result.frames().items() if k != "meta"}
+    if a.years and a.days:
+        raise SystemExit("crmlab simulate: give --days or --years, not both")
+    days = round(a.years * 365) if a.years else a.days
+    with tqdm(total=100, desc=f"simulating {a.scenario}", unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:
+        def progress(share: float) -> None:
+            bar.update(round(share * 95) - bar.n)
+        result = simulate(a.scenario, a.seed, a.out, truth=a.truth, customers=a.customers, days=days,
+                          locale=a.locale, progress=progress)
+        bar.update(100 - bar.n)
+    with sqlite3.connect(result.db_path) as con:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
+        counts = {t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables if t != "meta"}
     print(f"{result.db_path}: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
     if result.truth_path:
         print(f"ground truth (graders only): {result.truth_path}")
@@ -93,7 +107,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="SQLite file to write")
     s.add_argument("--truth", help="also write the ground-truth store (graders only) to this file")
     s.add_argument("--customers", type=int, help="number of customer accounts (default: the scenario's)")
-    s.add_argument("--days", type=int, help="simulated days (default: the scenario's)")
+    s.add_argument("--years", type=float, help="simulated years (default: the scenario's length)")
+    s.add_argument("--days", type=int, help="simulated days, instead of --years")
     s.add_argument("--locale", choices=["zh_CN", "en_US"], help="language of names and addresses")
     s.set_defaults(func=_simulate)
 

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import hashlib
+import numbers
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from . import engine
+from . import engine, store
 from .scenario import Scenario, load_scenario
 
 
@@ -29,26 +30,49 @@ class SimResult:
             return {n: pd.read_sql_query(f'SELECT * FROM "{n}"', con) for n in names}
 
 
-def simulate(scenario: str | Path | Scenario, seed: int, out: str | Path, truth: str | Path | None = None, *,
-             customers: int | None = None, days: int | None = None, locale: str | None = None) -> SimResult:
-    """Run ``scenario`` with ``seed``; write the CRM database to ``out`` and, if asked, the
-    ground truth to ``truth``. Same scenario + seed ⇒ identical database content."""
+def open_run(scenario: str | Path | Scenario, seed: int, *, customers: int | None = None, days: int | None = None,
+             locale: str | None = None) -> "engine.Simulation":
+    """A run to step through: ``sim.run(until_day=90)``, ``sim.set_policy(staffing=[…])``,
+    ``sim.kpis()``, … then ``save(sim, "crm.db")``."""
+    return engine.Simulation(_scenario(scenario, customers, days, locale), _seed(seed))
+
+
+def _scenario(scenario, customers, days, locale) -> Scenario:
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if customers or days or locale:
         scenario = scenario.with_overrides(customers=customers, days=days, locale=locale)
-    if not 0 <= int(seed) < 2**63:
+    return scenario
+
+
+def _seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**63:
         raise ValueError("seed must be an integer in [0, 2**63)")
-    tables, clock = engine.run(scenario, int(seed))
+    return int(seed)
+
+
+def simulate(scenario: str | Path | Scenario, seed: int, out: str | Path, truth: str | Path | None = None, *,
+             customers: int | None = None, days: int | None = None, locale: str | None = None,
+             progress=None) -> SimResult:
+    """Run ``scenario`` with ``seed``; write the CRM database to ``out`` and, if asked, the
+    ground truth to ``truth``. Same scenario + seed ⇒ identical database content."""
+    sim = engine.Simulation(_scenario(scenario, customers, days, locale), _seed(seed), progress=progress)
+    sim.finish()
+    return save(sim, out, truth)
+
+
+def save(sim: "engine.Simulation", out: str | Path, truth: str | Path | None = None) -> SimResult:
+    """Write a finished (or stepped) run: the CRM database and, if asked, the ground truth."""
+    sim.finish()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    engine.write_database(out, scenario, int(seed), tables, clock)
+    store.write_database(out, sim)
     truth_path = None
     if truth is not None:
         truth_path = Path(truth)
         truth_path.parent.mkdir(parents=True, exist_ok=True)
-        engine.write_truth(truth_path, scenario, int(seed), tables)
-    return SimResult(out, truth_path, scenario, int(seed))
+        store.write_truth(truth_path, sim)
+    return SimResult(out, truth_path, sim.scenario, sim.seed)
 
 
 def student_seed(course_id: str, module_id: str, student_id: str) -> int:

@@ -1,30 +1,36 @@
-"""The SimPy market run: scenario + seed → CRM database (+ ground-truth store).
+"""The market run: scenario + seed → the records of a year (or more) of CRM life.
 
-Time is in minutes from the scenario's start date. Customer behaviour is written as plain
-generator functions (``purchasing``, ``calling``); the call centre is a SimPy ``Resource`` with
-one slot per agent. All randomness comes from named streams derived from the one seed.
+Time is in minutes from the scenario's start date (midnight). The design, measured in
+``docs/design.md``: what does not contend for anything (a customer's purchases, when they need
+service) is drawn with numpy up front; what contends for people (callers for agents and managers,
+opportunities for sales reps) runs in SimPy as plain generator processes. Feedback closes the loop
+as the run goes: every service experience moves the customer's satisfaction, satisfaction drives the
+churn hazard, churn cuts later purchases and contacts; promoters bring referrals; lapsed customers can
+be won back.
+
+:class:`Simulation` is also the stepping API: ``run(until_day)``, change the :class:`Policy`, run on.
+All randomness comes from named streams derived from the one seed.
 """
 from __future__ import annotations
 
 import datetime as dt
 import math
-import sqlite3
-from collections import deque
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 import simpy
-from faker import Faker
 
-from .scenario import CustomerKind, Scenario
+from .callcentre import CallCentre
+from .people import Directory
+from .purchases import MIN_PER_DAY, MIN_PER_YEAR, Season, order_lines, purchase_times
+from .scenario import SEVERITIES, STAGES, Scenario
 
-MIN_PER_DAY = 24 * 60
-MIN_PER_YEAR = 365 * MIN_PER_DAY
-SCHEMA = Path(__file__).with_name("schema.sql")
-TRUTH_SCHEMA = Path(__file__).with_name("truth_schema.sql")
-STREAMS = ("accounts", "orders", "calls", "service", "faker")
-SIMULATOR_VERSION = "1"  # bump when the same scenario + seed would give other data
+SIMULATOR_VERSION = "2"  # bump when the same scenario + seed would give other data
+STREAMS = ("people", "accounts", "purchases", "lines", "service", "calls", "sales", "campaigns", "survey")
+NEUTRAL = 3.5            # satisfaction at which a customer churns at the kind's base rate
+PROMOTER = 4.3           # satisfaction from which a customer recommends the company
+CHANNEL_DELAY = {"email": 1.0, "messaging": 0.3, "chat": 0.02, "visit": 0.0}  # × ticket_hours
 
 
 def streams(seed: int) -> dict[str, np.random.Generator]:
@@ -33,265 +39,779 @@ def streams(seed: int) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
 
 
-# -- the records the run produces (column lists, not dicts per row: cheaper) ---------------
-@dataclass
-class Tables:
-    accounts: list = field(default_factory=list)
-    contacts: list = field(default_factory=list)
-    orders: list = field(default_factory=list)
-    order_lines: list = field(default_factory=list)
-    agents: list = field(default_factory=list)
-    calls: list = field(default_factory=list)
-    latent: list = field(default_factory=list)
-
-
-@dataclass
-class Account:
-    account_id: str
-    kind: CustomerKind
-    contact_ids: list[str]
-    order_rate: float      # orders per year (latent)
-    call_rate: float       # calls per year (latent)
-    churn_at: float        # minute the account leaves; math.inf if it stays
+@dataclass(frozen=True)
+class Policy:
+    """What a manager (or a student) may change between steps of a run."""
+    staffing: tuple[int, ...] | None = None        # agents on duty per hour of day
+    priority: dict[str, int] = field(default_factory=dict)   # customer kind → call priority (0 first)
+    recovery: dict[str, str] = field(default_factory=dict)   # complaint severity → recovery action
+    campaign_targets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # campaign → account ids
 
 
 class Clock:
-    """Minutes since the start date ⇄ calendar time and the call centre's opening hours."""
+    """Minutes since the start date ⇄ calendar time and the service centre's opening hours."""
 
     def __init__(self, scenario: Scenario):
-        self.start = dt.datetime.combine(scenario.scenario.start_date, dt.time())
-        cc = scenario.call_centre
-        self.open_min, self.close_min = cc.open_hour * 60, cc.close_hour * 60
-        self.weekdays = frozenset(cc.open_weekdays)
-        self.start_weekday = self.start.weekday()
+        head, sv = scenario.scenario, scenario.service
+        self.start = dt.datetime.combine(head.start_date, dt.time())
+        self.service = sv
+        self.open_min, self.close_min = sv.open_hour * 60, sv.close_hour * 60
+        days = head.days + 30
+        weekday = (np.arange(days) + self.start.weekday()) % 7
+        self.open_day = np.isin(weekday, sv.open_weekdays)
+        # for each day, the next day (itself included) on which the centre opens
+        nxt = np.full(days + 1, days + 7)
+        for d in range(days - 1, -1, -1):
+            nxt[d] = d if self.open_day[d] else nxt[d + 1]
+        self.next_open_day = nxt
 
-    def stamp(self, minute: float) -> str:
-        return (self.start + dt.timedelta(seconds=round(minute * 60))).strftime("%Y-%m-%d %H:%M:%S")
+    def stamps(self, minutes) -> list:
+        """ISO text 'YYYY-MM-DD HH:MM:SS' for an array of minutes (None for NaN/inf)."""
+        m = np.asarray(minutes, float)
+        ok = np.isfinite(m)
+        sec = np.where(ok, np.round(m * 60), 0).astype("int64")
+        txt = (np.datetime64(self.start, "s") + sec.astype("timedelta64[s]")).astype(str)
+        return [t.replace("T", " ") if good else None for t, good in zip(txt.tolist(), ok.tolist())]
+
+    def stamp(self, minute: float):
+        return self.stamps([minute])[0]
+
+    def date(self, minute: float) -> str:
+        return (self.start + dt.timedelta(minutes=float(minute))).date().isoformat()
 
     def is_open(self, minute: float) -> bool:
         day, tod = divmod(minute, MIN_PER_DAY)
-        return (self.start_weekday + int(day)) % 7 in self.weekdays and self.open_min <= tod < self.close_min
+        return bool(self.open_day[int(day)]) and self.open_min <= tod < self.close_min
 
-    def next_opening(self, minute: float) -> float:
-        day, tod = divmod(minute, MIN_PER_DAY)
-        day = int(day) + (1 if tod >= self.open_min else 0)
-        while (self.start_weekday + day) % 7 not in self.weekdays:
-            day += 1
-        return day * MIN_PER_DAY + self.open_min
-
-
-class CallCentre:
-    """Agents as a SimPy resource; the agent idle longest takes the next call (FIFO queue)."""
-
-    def __init__(self, env: simpy.Environment, agent_ids: list[str]):
-        self.env = env
-        self.lines = simpy.Resource(env, capacity=len(agent_ids))
-        self.idle = deque(agent_ids)
-
-    def serve(self, handle_minutes: float):
-        """Process: wait for an agent, talk; returns (agent_id, answered, ended)."""
-        with self.lines.request() as req:
-            yield req
-            agent = self.idle.popleft()
-            answered = self.env.now
-            yield self.env.timeout(handle_minutes)
-            self.idle.append(agent)
-        return agent, answered, self.env.now
+    def business_hours(self, minutes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Move contacts that need the centre open (calls, visits) into opening hours: the day moves
+        to the next open day; the time of day follows the scenario's hourly profile, except for a
+        share of contacts wanted while closed that come right after opening — the morning peak that
+        makes the mean wait much larger than the median."""
+        sv = self.service
+        day = (minutes // MIN_PER_DAY).astype(np.int64)
+        tod = minutes - day * MIN_PER_DAY
+        was_open = self.open_day[np.minimum(day, len(self.open_day) - 1)] & (tod >= self.open_min) & (tod < self.close_min)
+        later = np.where(tod >= self.close_min, day + 1, day)
+        day = np.where(was_open, day, self.next_open_day[np.minimum(later, len(self.next_open_day) - 1)])
+        # hour weights restricted to the open part of each hour
+        hours = np.arange(24)
+        open_part = np.clip(np.minimum(hours + 1, sv.close_hour) - np.maximum(hours, sv.open_hour), 0, 1)
+        w = np.asarray(sv.hourly_profile if sv.hourly_profile else np.ones(24), float) * open_part
+        hour = rng.choice(24, size=minutes.size, p=w / w.sum())
+        start = np.maximum(hour, sv.open_hour) * 60
+        within = start + rng.random(minutes.size) * open_part[hour] * 60
+        deferred = ~was_open & (rng.random(minutes.size) < sv.deferred_share)
+        first_hour = self.open_min + rng.random(minutes.size) * min(60.0, self.close_min - self.open_min)
+        return day * MIN_PER_DAY + np.where(deferred, first_hour, within)
 
 
-# -- behaviour ---------------------------------------------------------------------------------
-def purchasing(env, acct: Account, horizon: float, rng, products, tables: Tables, ids):
-    """Orders arrive as a Poisson process at the account's own rate until it churns."""
-    kind = acct.kind
-    mix_ids = list(kind.product_mix)
-    weights = np.array([kind.product_mix[p] for p in mix_ids], dtype=float)
-    weights /= weights.sum()
-    end = min(horizon, acct.churn_at)
-    if acct.order_rate <= 0:
-        return
-    mean_gap = MIN_PER_YEAR / acct.order_rate
-    while True:
-        gap = rng.exponential(mean_gap)
-        if env.now + gap >= end:
-            return
-        yield env.timeout(gap)
-        order_id = ids.next("O")
-        contact = acct.contact_ids[rng.integers(len(acct.contact_ids))]
-        tables.orders.append((order_id, acct.account_id, contact, env.now))
-        n_lines = min(int(rng.integers(kind.lines_per_order.min, kind.lines_per_order.max + 1)), len(mix_ids))
-        chosen = rng.choice(len(mix_ids), size=n_lines, replace=False, p=weights)
-        for line_no, idx in enumerate(sorted(chosen), start=1):
-            product = products[mix_ids[idx]]
-            qty = int(kind.quantity.draw(rng))
-            qty = max(qty, 1)
-            tables.order_lines.append((order_id, line_no, product.id, qty, product.unit_price, product.unit_cost))
+@dataclass
+class Tables:
+    """Rows as tuples, times as float minutes (stamped when written)."""
+    accounts: list = field(default_factory=list)
+    contacts: list = field(default_factory=list)
+    agents: list = field(default_factory=list)
+    reps: list = field(default_factory=list)
+    leads: list = field(default_factory=list)
+    opportunities: list = field(default_factory=list)
+    stage_history: list = field(default_factory=list)
+    quotes: list = field(default_factory=list)
+    activities: list = field(default_factory=list)
+    commissions: list = field(default_factory=list)
+    campaign_members: list = field(default_factory=list)
+    tickets: list = field(default_factory=list)
+    calls: list = field(default_factory=list)
+    complaints: list = field(default_factory=list)
+    csat: list = field(default_factory=list)
+    surveys: list = field(default_factory=list)
+    survey_responses: list = field(default_factory=list)
+    survey_answers: list = field(default_factory=list)
+    # orders that are not part of a purchase stream:
+    # (account, minute, source, campaign, opportunity, discount, size scale, campaign_members row or -1)
+    special_orders: list = field(default_factory=list)
+    # filled by finish()
+    orders: list = field(default_factory=list)
+    order_lines: list = field(default_factory=list)
+    latent: list = field(default_factory=list)
 
 
-def calling(env, acct: Account, horizon: float, rng, clock: Clock, centre: CallCentre, scenario: Scenario,
-            tables: Tables, ids):
-    """Contacts call the service line; a call wanted while it is closed is made after it opens."""
-    if acct.call_rate <= 0:
-        return
-    cc = scenario.call_centre
-    reasons = list(cc.reasons)
-    p = np.array([cc.reasons[r] for r in reasons], dtype=float)
-    p /= p.sum()
-    end = min(horizon, acct.churn_at)
-    mean_gap = MIN_PER_YEAR / acct.call_rate
-    while True:
-        at = env.now + rng.exponential(mean_gap)
-        if not clock.is_open(at):
-            at = clock.next_opening(at) + rng.uniform(0, 90)
-        if at >= end:
-            return
-        yield env.timeout(at - env.now)
-        call_id = ids.next("K")
-        contact = acct.contact_ids[rng.integers(len(acct.contact_ids))]
-        reason = reasons[rng.choice(len(reasons), p=p)]
-        handle = float(cc.handle_minutes.draw(rng))
-        env.process(_one_call(env, centre, handle, (call_id, acct.account_id, contact, reason, env.now), tables))
+class Accounts:
+    """Per-account state as growable numpy arrays (100k+ accounts without per-object overhead)."""
 
-
-def _one_call(env, centre: CallCentre, handle: float, row: tuple, tables: Tables):
-    agent, answered, ended = yield env.process(centre.serve(handle))
-    tables.calls.append(row[:3] + (agent, row[3], row[4], answered, ended))
-
-
-class _Ids:
-    """Sequential, zero-padded ids per prefix: deterministic and readable (A0001, O00042)."""
+    COLS = ("kind", "rate", "dropout", "service", "propensity", "hazard", "sat", "churn_at", "died_at",
+            "since", "epoch_start", "first_contact", "n_contacts")
 
     def __init__(self):
-        self.counts: dict[str, int] = {}
+        self.n = 0
+        self.ids: list[str] = []
+        self.data = {c: np.zeros(1024) for c in self.COLS}
+        self.past_epochs: list[tuple[int, float, float]] = []  # (account, start, end) before a win-back
 
-    def next(self, prefix: str, width: int = 5) -> str:
+    def add(self, ids: list[str], **cols) -> np.ndarray:
+        k = len(ids)
+        while self.n + k > len(self.data["kind"]):
+            for c in self.COLS:
+                self.data[c] = np.concatenate([self.data[c], np.zeros_like(self.data[c])])
+        idx = np.arange(self.n, self.n + k)
+        for c in self.COLS:
+            self.data[c][idx] = cols.get(c, 0.0)
+        self.ids.extend(ids)
+        self.n += k
+        return idx
+
+    def __getattr__(self, name):
+        if name in Accounts.COLS:
+            return self.data[name][: self.n]
+        raise AttributeError(name)
+
+
+class Ids:
+    """Sequential, zero-padded ids per prefix: deterministic and readable (A0001, O000042)."""
+
+    def __init__(self, widths: dict[str, int]):
+        self.widths, self.counts = widths, {}
+
+    def next(self, prefix: str) -> str:
         n = self.counts[prefix] = self.counts.get(prefix, 0) + 1
-        return f"{prefix}{n:0{width}d}"
+        return f"{prefix}{n:0{self.widths.get(prefix, 5)}d}"
+
+    def many(self, prefix: str, k: int) -> list[str]:
+        start = self.counts.get(prefix, 0)
+        self.counts[prefix] = start + k
+        w = self.widths.get(prefix, 5)
+        return [f"{prefix}{n:0{w}d}" for n in range(start + 1, start + k + 1)]
 
 
-# -- people and places (Faker, seeded per instance, never globally) ----------------------------
-def _faker(locale: str, rng: np.random.Generator) -> Faker:
-    fake = Faker(locale)
-    fake.seed_instance(int(rng.integers(2**63)))
-    return fake
+class Simulation:
+    """One run. ``run(until_day)`` advances it; ``policy`` may change between steps; ``finish()``
+    completes the run and returns the tables. Same scenario, seed and policy changes ⇒ same data."""
+
+    def __init__(self, scenario: Scenario, seed: int, progress: Callable[[float], None] | None = None):
+        self.scenario, self.seed = scenario, int(seed)
+        head = scenario.scenario
+        self.rng = streams(self.seed)
+        self.clock = Clock(scenario)
+        self.horizon = head.days * MIN_PER_DAY
+        self.season = Season(head.start_date, head.days + 31, scenario.seasonality.get("month"),
+                             scenario.seasonality.get("weekday"))
+        self.kinds = list(scenario.customer_kinds)
+        self.kind_index = {k.id: i for i, k in enumerate(self.kinds)}
+        self.products = {p.id: p for p in scenario.products}
+        self.money = head.currencies[head.locale].per_base
+        self.directory = Directory(head.locale, self.rng["people"])
+        n = head.customers
+        big = max(n * 3, 1000)
+        self.ids = Ids({"A": max(4, len(str(big))), "C": max(5, len(str(big * 3))), "O": max(6, len(str(big * 60))),
+                        "T": max(6, len(str(big * 20))), "K": max(6, len(str(big * 20))), "L": 5, "Y": 5,
+                        "Q": 5, "V": 6, "M": 5, "R": 6, "G": 2, "S": 2, "X": 2})
+        self.t = Tables()
+        self.acc = Accounts()
+        self.contacts_of: list[list[str]] = []
+        self.purchase_segments: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (account, minute, epoch start)
+        self.policy = Policy(staffing=tuple(scenario.service.staffing) if scenario.service.staffing else None,
+                             priority={k.id: k.priority for k in self.kinds},
+                             recovery=dict(scenario.complaints.policy))
+        self.progress = progress
+        self.customer_since: dict[int, str] = {}  # prospects won during the run
+        self.open_tickets: dict[str, tuple] = {}   # contacts under way
+        self.finished = False
+
+        self.env = simpy.Environment()
+        sv = scenario.service
+        agent_ids = self.ids.many("G", sv.agents)
+        manager_ids = [f"M{i:02d}" for i in range(1, sv.managers + 1)]
+        names = self.directory.names(sv.agents + sv.managers)
+        self.t.agents = [(a, nm, "agent") for a, nm in zip(agent_ids, names)] + \
+                        [(m, nm, "manager") for m, nm in zip(manager_ids, names[sv.agents:])]
+        staffing = self._staffing if (self.policy.staffing is not None) else None
+        self.centre = CallCentre(self.env, agent_ids, staffing=staffing, horizon=self.horizon if staffing else None)
+        self.managers = CallCentre(self.env, manager_ids)
+        if scenario.sales:
+            rep_ids = [f"S{i:02d}" for i in range(1, scenario.sales.reps + 1)]
+            self.t.reps = list(zip(rep_ids, self.directory.names(len(rep_ids))))
+            self.rep_load = {r: 0 for r in rep_ids}
+            self.rep_slots = simpy.Resource(self.env, capacity=scenario.sales.reps * scenario.sales.deals_per_rep)
+
+        self._initial_accounts()
+        for i, src in enumerate(scenario.acquisition.sources):
+            self.env.process(self._leads(src))
+        if scenario.acquisition.referrals_per_promoter_year > 0:
+            self.env.process(self._referrals())
+        if scenario.sales and scenario.sales.upsell_per_year > 0:
+            self.env.process(self._upsells())
+        for c in scenario.campaigns:
+            self.env.process(self._campaign(c))
+        self.env.process(self._surveys())
+
+    # -- stepping API ---------------------------------------------------------------------------
+    def run(self, until_day: float | None = None) -> None:
+        """Advance the run to the start of day ``until_day`` (default: the end of the horizon)."""
+        if self.finished:
+            raise RuntimeError("this run is finished")
+        until = self.horizon if until_day is None else min(float(until_day) * MIN_PER_DAY, self.horizon)
+        if until < self.env.now:
+            raise ValueError(f"the run is already at day {self.env.now / MIN_PER_DAY:g}")
+        step = MIN_PER_DAY * 7
+        while self.env.now < until:
+            self.env.run(until=min(until, self.env.now + step))
+            if self.progress:
+                self.progress(self.env.now / self.horizon)
+
+    @property
+    def day(self) -> float:
+        return self.env.now / MIN_PER_DAY
+
+    def set_policy(self, **changes) -> Policy:
+        """Change the policy from now on, e.g. ``staffing=[…24…]``, ``recovery={"high": "refund"}``."""
+        sv, cp = self.scenario.service, self.scenario.complaints
+        if "staffing" in changes and changes["staffing"] is not None:
+            st = tuple(int(x) for x in changes["staffing"])
+            if len(st) != 24 or min(st) < 0 or max(st) > sv.agents:
+                raise ValueError(f"staffing needs 24 values between 0 and {sv.agents} (the agent pool)")
+            if self.policy.staffing is None:
+                raise ValueError("this scenario has no staffing plan to change (set service.staffing)")
+            changes["staffing"] = st
+        for key, allowed, what in (("priority", None, "customer kind"), ("recovery", cp.recovery, "recovery action")):
+            for k, v in changes.get(key, {}).items():
+                if key == "priority" and (k not in self.kind_index or not 0 <= int(v) <= 9):
+                    raise ValueError(f"priority: unknown kind '{k}' or priority outside 0–9")
+                if key == "recovery" and (k not in SEVERITIES or v not in allowed):
+                    raise ValueError(f"recovery: '{k}' → '{v}' (severities {SEVERITIES}, actions {list(allowed)})")
+        merged = {k: ({**getattr(self.policy, k), **v} if isinstance(v, dict) else v) for k, v in changes.items()}
+        if "campaign_targets" in merged:
+            merged["campaign_targets"] = {c: tuple(v) for c, v in merged["campaign_targets"].items()}
+        self.policy = replace(self.policy, **merged)
+        return self.policy
+
+    def kpis(self) -> dict:
+        """Service and customer figures so far: what a manager would look at between steps."""
+        calls = [c for c in self.t.calls if c[9] != "escalation"]  # calls to agents
+        answered = [c for c in calls if not c[10]]
+        sla = self.scenario.service.sla_seconds / 60
+        alive = (self.acc.churn_at > self.env.now) & (self.acc.died_at > self.env.now) & (self.acc.since <= self.env.now)
+        return {
+            "day": self.day, "calls": len(calls),
+            "abandon_rate": (len(calls) - len(answered)) / len(calls) if calls else 0.0,
+            "service_level": sum(1 for c in answered if c[8] - c[7] <= sla) / len(calls) if calls else 1.0,
+            "mean_wait_min": float(np.mean([c[8] - c[7] for c in answered])) if answered else 0.0,
+            "active_customers": int(alive.sum()), "mean_satisfaction": float(self.acc.sat[alive].mean()) if alive.any() else 0.0,
+            "complaints": len(self.t.complaints),
+        }
+
+    def finish(self) -> Tables:
+        if not self.finished:
+            self.run()  # the data is a snapshot at the horizon: what is under way stays open
+            self._orders()
+            self._latent()
+            self.finished = True
+        return self.t
+
+    # -- accounts -------------------------------------------------------------------------------
+    def _initial_accounts(self):
+        head, r = self.scenario.scenario, self.rng["accounts"]
+        counts = _kind_counts([k.share for k in self.kinds], head.customers)
+        kinds = np.repeat(np.arange(len(self.kinds)), counts)
+        kinds = kinds[r.permutation(len(kinds))]
+        created = [(head.start_date - dt.timedelta(days=int(d))).isoformat() for d in r.integers(30, 6 * 365, len(kinds))]
+        self._new_accounts(kinds, since=np.zeros(len(kinds)), created=created, source=None, lead=None, initial=True)
+
+    def _new_accounts(self, kinds: np.ndarray, since: np.ndarray, created: list[str], source, lead,
+                      initial: bool = False, names: list[str] | None = None, prospect: bool = False) -> np.ndarray:
+        """Create accounts (with contacts and latent traits); customers start buying at ``since``."""
+        r, d = self.rng["accounts"], self.directory
+        k = len(kinds)
+        ids = self.ids.many("A", k)
+        cities = d.pick_cities(k)
+        addresses = d.addresses(cities)
+        people = d.names(k)
+        for i in range(k):
+            kind = self.kinds[kinds[i]]
+            if names is not None:
+                name = names[i]
+            elif kind.business:
+                tpl = kind.name_templates[head_locale(self)]
+                name = tpl[int(r.integers(len(tpl)))].format(city=cities[i])
+            else:
+                name = people[i]
+            cust_since = None if prospect else (created[i] if initial else self.clock.date(since[i]))
+            self.t.accounts.append((ids[i], name, kind.id, cities[i], addresses[i], created[i], source, lead, cust_since))
+        # contacts
+        n_con = np.array([1 if not self.kinds[j].business else
+                          int(r.integers(self.kinds[j].contacts.min, self.kinds[j].contacts.max + 1)) for j in kinds])
+        n_con = np.maximum(n_con, 1)
+        cids = self.ids.many("C", int(n_con.sum()))
+        cnames = d.names(len(cids))
+        phones = d.phones(len(cids))
+        serial = np.arange(len(self.t.contacts) + 1, len(self.t.contacts) + len(cids) + 1)
+        emails = d.emails(serial)
+        pos = 0
+        for i in range(k):
+            kind = self.kinds[kinds[i]]
+            titles = kind.contact_titles.get(head_locale(self)) or ["-"]
+            mine = cids[pos: pos + n_con[i]]
+            for j, cid in enumerate(mine):
+                nm = people[i] if not kind.business else cnames[pos + j]
+                title = titles[int(r.integers(len(titles)))]
+                self.t.contacts.append((cid, ids[i], nm, title, phones[pos + j], emails[pos + j]))
+            self.contacts_of.append(mine)
+            pos += n_con[i]
+        # latent traits
+        rate = np.array([self.kinds[j].orders_per_year.draw(r) for j in kinds], float)
+        drop = np.array([self.kinds[j].dropout.draw(r) if self.kinds[j].dropout else 0.0 for j in kinds])
+        serv = np.array([self.kinds[j].service_per_year.draw(r) for j in kinds], float)
+        prop = np.array([self.kinds[j].campaign_response.draw(r) for j in kinds])
+        hazard = np.array([-math.log(1 - self.kinds[j].churn_per_year) / MIN_PER_YEAR for j in kinds])
+        sat0 = np.clip(self.scenario.satisfaction.start + r.normal(0, 0.4, k), 1, 5)
+        start = np.asarray(since, float)
+        if prospect:
+            start = np.full(k, np.inf)
+        idx = self.acc.add(ids, kind=kinds, rate=rate, dropout=drop, service=serv, propensity=prop, hazard=hazard,
+                           sat=sat0, churn_at=np.inf, died_at=np.inf, since=start, epoch_start=start)
+        self.acc.churn_at[idx] = start + r.exponential(1 / np.maximum(self._hazard(idx), 1e-300))
+        if not prospect:
+            self._start_life(idx)
+        return idx
+
+    def _start_life(self, idx: np.ndarray, first_order: bool = False):
+        """Draw purchases (until BG/NBD dropout) and service contacts for accounts from ``since``."""
+        a = self.acc
+        start = a.epoch_start[idx]
+        end = np.full(idx.size, float(self.horizon))
+        owner, t, died = purchase_times(self.rng["purchases"], a.rate[idx], a.dropout[idx], start, end, self.season)
+        a.died_at[idx] = died
+        self.purchase_segments.append((idx[owner], t, start[owner]))
+        life_end = np.minimum(died, end)
+        self._contacts(idx, start, life_end)
+
+    def _hazard(self, idx):
+        k = self.scenario.satisfaction.churn_sensitivity
+        return self.acc.hazard[idx] * np.exp(k * (NEUTRAL - self.acc.sat[idx]))
+
+    def _alive(self, i: int, now: float) -> bool:
+        a = self.acc
+        return a.since[i] <= now < a.churn_at[i] and now <= a.died_at[i]
+
+    # -- service --------------------------------------------------------------------------------
+    def _contacts(self, idx: np.ndarray, start: np.ndarray, end: np.ndarray):
+        """Draw every service contact of these accounts for their life, feed them in time order."""
+        r, kinds = self.rng["service"], self.acc.kind[idx].astype(int)
+        span = np.maximum(end - start, 0)
+        n = r.poisson(self.acc.service[idx] * span / MIN_PER_YEAR)
+        owner = np.repeat(idx, n)
+        if owner.size == 0:
+            return
+        t = np.repeat(start, n) + r.random(owner.size) * np.repeat(span, n)
+        chan_names = ("phone", "email", "chat", "messaging", "visit")
+        chan = np.empty(owner.size, dtype=np.int64)
+        okind = np.repeat(kinds, n)
+        for j, kind in enumerate(self.kinds):
+            sel = okind == j
+            w = np.array([kind.channels.get(c, 0.0) for c in chan_names])
+            chan[sel] = r.choice(len(chan_names), size=int(sel.sum()), p=w / w.sum())
+        sv = self.scenario.service
+        reasons = list(sv.reasons)
+        w = np.array([sv.reasons[x] for x in reasons])
+        reason = r.choice(len(reasons), size=owner.size, p=w / w.sum())
+        phone_or_visit = (chan == 0) | (chan == 4)
+        t = np.where(phone_or_visit, self.clock.business_hours(t, r), t)
+        keep = t < self.horizon
+        order = np.argsort(t[keep], kind="stable")
+        batch = (owner[keep][order], t[keep][order], chan[keep][order], reason[keep][order])
+        self.env.process(self._feed(batch, [chan_names[i] for i in range(5)], reasons))
+
+    def _feed(self, batch, chan_names, reasons):
+        owner, times, chan, reason = batch
+        for i, t, c, rs in zip(owner.tolist(), times.tolist(), chan.tolist(), reason.tolist()):
+            if t > self.env.now:
+                yield self.env.timeout(t - self.env.now)
+            if self._alive(i, self.env.now):
+                self.env.process(self._contact(i, chan_names[c], reasons[rs]))
+
+    def _contact(self, i: int, channel: str, reason: str, ticket=None, callback_of=None):
+        """One service contact, from the first attempt to resolution; moves satisfaction."""
+        env, sv, sat = self.env, self.scenario.service, self.scenario.satisfaction
+        r = self.rng["calls"]
+        kind = self.kinds[int(self.acc.kind[i])]
+        contact = self.contacts_of[i][int(r.integers(len(self.contacts_of[i])))]
+        if ticket is None:
+            ticket = {"id": self.ids.next("T"), "opened": env.now, "contact": contact}
+            self.open_tickets[ticket["id"]] = (ticket["id"], self.acc_id(i), contact, channel, reason, env.now,
+                                               None, None, "open", 0, None, 0)
+        opened, wait_pen, first_agent, escalated = ticket["opened"], 0.0, None, False
+        if channel == "phone":
+            priority = int(self.policy.priority.get(kind.id, kind.priority))
+            patience = float(sv.patience_minutes.draw(r)) if sv.patience_minutes else math.inf
+            handle = float(sv.handle_minutes.draw(r))
+            arrived = env.now
+            out = yield env.process(self.centre.call(priority, patience, handle))
+            call_id = self.ids.next("K")
+            self.t.calls.append([call_id, ticket["id"], self.acc_id(i), ticket["contact"], out.agent_id, reason,
+                                 priority, arrived, out.answered_at, callback_of, out.abandoned, out.ended_at])
+            if out.abandoned:
+                self._experience(i, -sat.abandon_penalty)
+                if r.random() < sv.callback:
+                    yield env.timeout(float(sv.callback_minutes.draw(r)))
+                    if self._alive(i, env.now) and self.clock.is_open(env.now):
+                        yield from self._contact(i, channel, reason, ticket, callback_of=call_id)
+                        return
+                self._close(ticket, (ticket["id"], self.acc_id(i), ticket["contact"], channel, reason, opened,
+                                     None, None, "abandoned", 0, None, 0))
+                return
+            first_response, first_agent = out.answered_at, out.agent_id
+            wait_pen = sat.wait_penalty_per_minute * (out.answered_at - arrived)
+            done = out.ended_at
+        else:
+            delay = float(sv.ticket_hours.draw(r)) * 60 * CHANNEL_DELAY[channel]
+            if channel == "visit":
+                delay = 0.0
+            first_response = env.now + delay
+            wait_pen = sat.wait_penalty_per_minute * min(delay, 600) / 20  # hours of waiting feel like minutes on hold
+            first_agent = self.t.agents[int(r.integers(sv.agents))][0]
+            done = first_response + float(sv.handle_minutes.draw(r))
+            yield env.timeout(done - env.now)
+        resolved_first = r.random() < sv.first_contact_resolution
+        resolved_at = done
+        if not resolved_first:
+            if r.random() < sv.escalation:
+                escalated = True
+                out = yield env.process(self.managers.call(0, math.inf, float(sv.handle_minutes.draw(r)) * 1.5))
+                self.t.calls.append([self.ids.next("K"), ticket["id"], self.acc_id(i), ticket["contact"],
+                                     out.agent_id, reason, 0, done, out.answered_at, "escalation", False, out.ended_at])
+                resolved_at = out.ended_at
+            else:
+                resolved_at = done + float(sv.ticket_hours.draw(r)) * 60
+        csat = sat.base_csat - wait_pen - (0 if resolved_first else sat.unresolved_penalty) \
+            - (sat.escalation_penalty if escalated else 0)
+        if reason == "complaint":
+            csat += self._complaint(i, ticket, resolved_at, r)
+        csat += r.normal(0, sat.noise_sd)
+        score = int(np.clip(round(csat), 1, 5))
+        self._experience(i, None, score=csat)
+        self._close(ticket, (ticket["id"], self.acc_id(i), ticket["contact"], channel, reason, opened,
+                             first_response, resolved_at, "resolved", int(escalated), first_agent, int(resolved_first)))
+        if r.random() < sat.csat_response_rate:
+            self.t.csat.append((ticket["id"], self.acc_id(i), resolved_at + r.exponential(120), score))
+
+    def _close(self, ticket, row):
+        del self.open_tickets[ticket["id"]]
+        self.t.tickets.append(row)
+
+    def _complaint(self, i, ticket, resolved_at, r) -> float:
+        cp = self.scenario.complaints
+        causes = list(cp.causes)
+        w = np.array([cp.causes[c] for c in causes])
+        cause = causes[r.choice(len(causes), p=w / w.sum())]
+        sev_w = np.array([cp.severity[s] for s in SEVERITIES])
+        severity = SEVERITIES[r.choice(3, p=sev_w / sev_w.sum())]
+        action = self.policy.recovery.get(severity, cp.policy[severity])
+        rec = cp.recovery[action]
+        self.t.complaints.append((self.ids.next("Y"), ticket["id"], self.acc_id(i), cause, severity, action,
+                                  round(rec.cost * self.money, 2), ticket["opened"], resolved_at))
+        return rec.effect - cp.penalty[severity]
+
+    def _experience(self, i: int, delta: float | None, score: float | None = None):
+        """Satisfaction follows experiences (exponential smoothing); the churn clock restarts with
+        the new hazard (memoryless, so redrawing the remaining time is exact)."""
+        a, m = self.acc, self.scenario.satisfaction.memory
+        target = score if score is not None else a.sat[i] + delta
+        a.sat[i] = float(np.clip(a.sat[i] + m * (target - a.sat[i]), 1, 5))
+        h = float(self._hazard(np.array([i]))[0])
+        a.churn_at[i] = self.env.now + (self.rng["service"].exponential(1 / h) if h > 0 else math.inf)
+
+    def acc_id(self, i: int) -> str:
+        return self.acc.ids[i]
+
+    def _staffing(self, minute: float) -> int:
+        day = int(minute // MIN_PER_DAY)
+        if not self.clock.open_day[min(day, len(self.clock.open_day) - 1)]:
+            return 0
+        return self.policy.staffing[int(minute % MIN_PER_DAY // 60)]
+
+    # -- acquisition and sales ------------------------------------------------------------------
+    def _leads(self, src):
+        env, r = self.env, self.rng["sales"]
+        if src.leads_per_month <= 0:
+            return
+        kinds = list(src.kind_mix)
+        w = np.array([src.kind_mix[k] for k in kinds])
+        while True:
+            yield env.timeout(r.exponential(30 * MIN_PER_DAY / src.leads_per_month))
+            if env.now >= self.horizon:
+                return
+            kind = self.kind_index[kinds[r.choice(len(kinds), p=w / w.sum())]]
+            env.process(self._lead(src.id, kind, src.cost_per_lead, src.qualify_rate, src.convert_rate))
+
+    def _lead(self, source: str, kind: int, cost: float, qualify: float, convert: float):
+        env, r, acq = self.env, self.rng["sales"], self.scenario.acquisition
+        lead_id, created = self.ids.next("L"), env.now
+        k = self.kinds[kind]
+        person = self.directory.names(1)[0]
+        company = k.name_templates[head_locale(self)][int(r.integers(len(k.name_templates[head_locale(self)])))].format(
+            city=self.directory.pick_cities(1)[0]) if k.business else person
+        yield env.timeout(float(acq.days_to_qualify.draw(r)) * MIN_PER_DAY)
+        row = [lead_id, source, k.id, company, person, self.directory.phones(1)[0], created, "disqualified",
+               None, None, round(cost * self.money, 2)]
+        self.t.leads.append(row)
+        if r.random() >= qualify or env.now >= self.horizon:
+            return
+        row[7], row[8] = "qualified", env.now
+        date = self.clock.date(env.now)
+        if self.scenario.sales and k.business:
+            idx = self._new_accounts(np.array([kind]), np.array([env.now]), [date], source, lead_id,
+                                     names=[company], prospect=True)
+            row[9] = self.acc_id(int(idx[0]))
+            env.process(self._opportunity(int(idx[0]), lead_id, "new"))
+        elif r.random() < convert:
+            idx = self._new_accounts(np.array([kind]), np.array([env.now]), [date], source, lead_id, names=[company])
+            i = int(idx[0])
+            row[7], row[9] = "converted", self.acc_id(i)
+            self.t.special_orders.append((i, env.now, "first", None, None, 0.0, 1.0, -1))
+            self._start_life(idx)
+
+    def _referrals(self):
+        env, r = self.env, self.rng["sales"]
+        rate = self.scenario.acquisition.referrals_per_promoter_year
+        while env.now + 30 * MIN_PER_DAY < self.horizon:
+            yield env.timeout(30 * MIN_PER_DAY)
+            a = self.acc
+            alive = (a.since <= env.now) & (a.churn_at > env.now) & (a.died_at > env.now) & (a.sat >= PROMOTER)
+            for i in np.flatnonzero(alive)[r.random(int(alive.sum())) < rate / 12].tolist():
+                env.process(self._lead("referral", int(a.kind[i]), 0.0, self.scenario.acquisition.referral_qualify_rate,
+                                       0.5))
+
+    def _upsells(self):
+        env, r, s = self.env, self.rng["sales"], self.scenario.sales
+        while True:
+            a = self.acc
+            business = np.array([self.kinds[int(j)].business for j in a.kind]) & (a.since <= env.now) \
+                & (a.churn_at > env.now) & (a.died_at > env.now)
+            n = int(business.sum())
+            yield env.timeout(r.exponential(MIN_PER_YEAR / max(n * s.upsell_per_year, 1e-9)) if n else 30 * MIN_PER_DAY)
+            if env.now >= self.horizon:
+                return
+            if n:
+                i = int(r.choice(np.flatnonzero(business)))
+                if self._alive(i, env.now):
+                    env.process(self._opportunity(i, None, "upsell"))
+
+    def _typical_order(self, kind) -> float:
+        price = sum(w * self.products[p].unit_price for p, w in kind.product_mix.items()) / sum(kind.product_mix.values())
+        lines = (kind.lines_per_order.min + kind.lines_per_order.max) / 2
+        return price * lines * kind.quantity.mean * self.money
+
+    def _opportunity(self, i: int, lead_id, kind_of_deal: str):
+        env, r, s = self.env, self.rng["sales"], self.scenario.sales
+        kind = self.kinds[int(self.acc.kind[i])]
+        opp_id = self.ids.next("Q")
+        amount = round(self._typical_order(kind) * s.deal_orders * float(r.lognormal(0, 0.3)), 2)
+        with self.rep_slots.request() as slot:
+            yield slot
+            rep = min(self.rep_load, key=lambda k: (self.rep_load[k], k))
+            self.rep_load[rep] += 1
+            row = [opp_id, self.acc_id(i), lead_id, rep, kind_of_deal, amount, env.now, "qualified", None, None, None]
+            self.t.opportunities.append(row)
+            outcome = "won"
+            for stage in STAGES:
+                row[7] = stage
+                self.t.stage_history.append((opp_id, stage, env.now))
+                days = float(s.stage_days[stage].draw(r))
+                for kind_of_act, per_week in s.activities_per_week.items():
+                    for at in np.sort(env.now + r.random(r.poisson(per_week * days / 7)) * days * MIN_PER_DAY).tolist():
+                        self.t.activities.append((self.ids.next("V"), rep, self.acc_id(i), opp_id, kind_of_act, at))
+                if stage == "proposal":
+                    disc = float(np.clip(s.quote_discount.draw(r), 0, 0.5))
+                    self.t.quotes.append((self.ids.next("R"), opp_id, env.now + r.random() * MIN_PER_DAY, amount,
+                                          round(disc, 4), round(amount * (1 - disc), 2), self.clock.date(env.now + 30 * MIN_PER_DAY)))
+                    amount = round(amount * (1 - disc), 2)
+                yield env.timeout(days * MIN_PER_DAY)
+                if r.random() >= s.advance[stage]:
+                    outcome = "lost"
+                    break
+            self.rep_load[rep] -= 1
+        row[7], row[8] = outcome, env.now
+        self.t.stage_history.append((opp_id, outcome, env.now))
+        if outcome == "lost":
+            reasons = list(s.lost_reasons)
+            w = np.array([s.lost_reasons[x] for x in reasons])
+            row[9] = reasons[r.choice(len(reasons), p=w / w.sum())]
+            return
+        row[10] = amount
+        if env.now >= self.horizon:
+            return
+        self.t.commissions.append((opp_id, rep, round(amount * s.commission_rate, 2), env.now))
+        scale = amount / max(self._typical_order(kind), 1e-9)
+        self.t.special_orders.append((i, env.now, "deal", None, opp_id, 0.0, scale, -1))
+        a = self.acc
+        if not np.isfinite(a.since[i]):  # a prospect becomes a customer
+            a.since[i] = a.epoch_start[i] = env.now
+            a.churn_at[i] = env.now + self.rng["accounts"].exponential(1 / float(self._hazard(np.array([i]))[0]))
+            self.customer_since[i] = self.clock.date(env.now)
+            self._start_life(np.array([i]))
+
+    # -- marketing ------------------------------------------------------------------------------
+    def _campaign(self, c):
+        env, r = self.env, self.rng["campaigns"]
+        yield env.timeout(c.start_day * MIN_PER_DAY)
+        a = self.acc
+        now = env.now
+        targets = self.policy.campaign_targets.get(c.id)
+        known = np.flatnonzero(a.since <= now)
+        if targets is not None:
+            pos = {aid: j for j, aid in enumerate(a.ids)}
+            members = np.array([pos[x] for x in targets if x in pos], dtype=np.int64)
+        elif c.target == "all":
+            members = known
+        elif c.target == "lapsed":
+            last = self._last_purchase(now)
+            members = known[(now - last[known]) >= c.lapsed_days * MIN_PER_DAY]
+        else:
+            wanted = [self.kind_index[k] for k in c.target]
+            members = known[np.isin(a.kind[known].astype(int), wanted)]
+        contacted = now + r.random(members.size) * MIN_PER_DAY * 3
+        p = np.clip(a.propensity[members] * c.response_lift, 0, 1)
+        gone = ~((a.churn_at[members] > now) & (a.died_at[members] > now))
+        p = np.where(gone, p * (0.5 if c.target == "lapsed" else 0.0), p)
+        responds = r.random(members.size) < p
+        when = contacted + r.random(members.size) * c.days * MIN_PER_DAY
+        for j, i in enumerate(members.tolist()):
+            resp = float(when[j]) if responds[j] and when[j] < self.horizon else None
+            self.t.campaign_members.append([c.id, self.acc_id(i), float(contacted[j]), resp, None])
+            if resp is not None:
+                env.process(self._respond(i, c, resp, len(self.t.campaign_members) - 1, bool(gone[j])))
+
+    def _respond(self, i, c, at, member_row, was_gone):
+        env = self.env
+        yield env.timeout(at - env.now)
+        self.t.special_orders.append((i, env.now, "campaign", c.id, None, c.discount, 1.0, member_row))
+        if was_gone and self.rng["campaigns"].random() < c.reactivation:
+            a = self.acc
+            a.past_epochs.append((i, a.epoch_start[i], min(a.churn_at[i], a.died_at[i])))
+            a.epoch_start[i] = env.now
+            a.sat[i] = max(a.sat[i], NEUTRAL)
+            a.churn_at[i] = env.now + self.rng["campaigns"].exponential(1 / float(self._hazard(np.array([i]))[0]))
+            self._start_life(np.array([i]))
+
+    def _last_purchase(self, now: float) -> np.ndarray:
+        """Minute of each account's last purchase before ``now`` (−inf if none), as the CRM sees it."""
+        last = np.full(self.acc.n, -np.inf)
+        for owner, t, _ in self.purchase_segments:
+            ok = (t < now) & self._valid(owner, t)
+            np.maximum.at(last, owner[ok], t[ok])
+        for row in self.t.special_orders:
+            if row[1] < now:
+                last[row[0]] = max(last[row[0]], row[1])
+        return last
+
+    def _valid(self, owner, t) -> np.ndarray:
+        """A drawn purchase happens if the customer had not churned (from dissatisfaction) before it."""
+        a = self.acc
+        ok = (t < a.churn_at[owner]) & (t >= a.epoch_start[owner])
+        for i, start, end in a.past_epochs:
+            sel = (owner == i) & (t >= start) & (t < end)
+            ok |= sel
+        return ok
+
+    # -- the annual survey ------------------------------------------------------------------------
+    def _surveys(self):
+        env, sat = self.env, self.scenario.satisfaction
+        start = self.clock.start.date()
+        for year in range(start.year, start.year + self.scenario.scenario.days // 365 + 2):
+            sent = dt.datetime(year, sat.survey_month, 1) - self.clock.start
+            minute = sent.total_seconds() / 60 + 9 * 60
+            if minute < env.now or minute >= self.horizon:
+                continue
+            yield env.timeout(minute - env.now)
+            self._survey(year)
+
+    def _survey(self, year: int):
+        r, sat, a, now = self.rng["survey"], self.scenario.satisfaction, self.acc, self.env.now
+        survey_id = f"SV{year}"
+        self.t.surveys.append((survey_id, year, now))
+        alive = np.flatnonzero((a.since <= now) & (a.churn_at > now) & (a.died_at > now))
+        answering = alive[r.random(alive.size) < sat.survey_response_rate]
+        for i in answering.tolist():
+            rid = f"{survey_id}-{len(self.t.survey_responses) + 1:05d}"
+            s = a.sat[i]
+            nps = int(np.clip(round(2.5 * (s - 1) + r.normal(0, 1.2)), 0, 10))
+            con = self.contacts_of[i][int(r.integers(len(self.contacts_of[i])))]
+            self.t.survey_responses.append((rid, survey_id, self.acc_id(i), con, now + r.exponential(3 * MIN_PER_DAY), nps))
+            for item in sat.survey_items:
+                v = item.weight * s + (1 - item.weight) * NEUTRAL + r.normal(0, 0.7)
+                self.t.survey_answers.append((rid, item.id, int(np.clip(round(v), 1, 5))))
+
+    # -- at the end: orders from the purchase streams, cut by churn ---------------------------------
+    def _orders(self):
+        a, r = self.acc, self.rng["lines"]
+        owners, times, src, camp, opp, disc, scale, member = [], [], [], [], [], [], [], []
+        for owner, t, _ in self.purchase_segments:
+            ok = self._valid(owner, t) & (t < self.horizon)
+            owners.append(owner[ok]); times.append(t[ok])
+            k = int(ok.sum())
+            src.append(np.full(k, "repeat", object)); camp.append(np.full(k, None, object))
+            opp.append(np.full(k, None, object)); disc.append(np.zeros(k)); scale.append(np.ones(k))
+            member.append(np.full(k, -1))
+        if self.t.special_orders:
+            sp = self.t.special_orders
+            owners.append(np.array([x[0] for x in sp])); times.append(np.array([x[1] for x in sp], float))
+            src.append(np.array([x[2] for x in sp], object)); camp.append(np.array([x[3] for x in sp], object))
+            opp.append(np.array([x[4] for x in sp], object)); disc.append(np.array([x[5] for x in sp], float))
+            scale.append(np.array([x[6] for x in sp], float))
+            member.append(np.array([x[7] for x in sp]))
+        owner = np.concatenate(owners).astype(np.int64)
+        t = np.concatenate(times)
+        order = np.lexsort((owner, t))
+        owner, t = owner[order], t[order]
+        src, camp, opp = (np.concatenate(x)[order] for x in (src, camp, opp))
+        disc, scale, member = (np.concatenate(x)[order] for x in (disc, scale, member))
+        ids = self.ids.many("O", owner.size)
+        contact = [self.contacts_of[i][j % len(self.contacts_of[i])]
+                   for i, j in zip(owner.tolist(), r.integers(0, 1 << 30, owner.size).tolist())]
+        self.t.orders = (ids, owner, contact, t, src, camp, opp, disc)
+        for j in np.flatnonzero(member >= 0).tolist():
+            self.t.campaign_members[member[j]][4] = ids[j]
+        kinds = a.kind[owner].astype(int)
+        lines = []
+        for kj, kind in enumerate(self.kinds):
+            sel = np.flatnonzero(kinds == kj)
+            if sel.size == 0:
+                continue
+            o_idx, nums, prods, qty = order_lines(r, sel.size, kind.product_mix, kind.lines_per_order, kind.quantity)
+            rows = sel[o_idx]
+            qty = np.maximum(np.round(qty * scale[rows]).astype(np.int64), 1)
+            lines.append((rows, nums, prods, qty))
+        rows = np.concatenate([x[0] for x in lines]); nums = np.concatenate([x[1] for x in lines])
+        prods = np.concatenate([x[2] for x in lines]); qty = np.concatenate([x[3] for x in lines])
+        o = np.lexsort((nums, rows))
+        price = {p: round(v.unit_price * self.money, 2) for p, v in self.products.items()}
+        cost = {p: round(v.unit_cost * self.money, 2) for p, v in self.products.items()}
+        self.t.order_lines = [(ids[row], int(n), p, int(q), round(price[p] * (1 - disc[row]), 2), cost[p])
+                              for row, n, p, q in zip(rows[o].tolist(), nums[o].tolist(), prods[o].tolist(), qty[o].tolist())]
+
+    def _latent(self):
+        a, kinds = self.acc, self.kinds
+        for i in range(a.n):
+            kind = kinds[int(a.kind[i])]
+            rel = a.rate[i] / kind.orders_per_year.mean
+            tier = "high" if rel >= 1.3 else "low" if rel < 0.7 else "mid"
+            gone = min(a.churn_at[i], a.died_at[i])
+            cause = None
+            if gone < self.horizon and np.isfinite(a.since[i]):
+                cause = "dissatisfaction" if a.churn_at[i] <= a.died_at[i] else "dropout"
+            self.t.latent.append((a.ids[i], tier, float(a.rate[i]), float(a.dropout[i]), float(a.service[i]),
+                                  float(a.propensity[i]), float(a.hazard[i] * MIN_PER_YEAR), float(a.sat[i]),
+                                  gone if cause else None, cause))
 
 
-def _city(fake: Faker, locale: str) -> str:
-    return fake.city_name() if locale == "zh_CN" else fake.city()
+def head_locale(sim: Simulation) -> str:
+    return sim.scenario.scenario.locale
 
 
-def _address(fake: Faker, locale: str, city: str) -> str:
-    if locale == "zh_CN":
-        return f"{city}市{fake.district()}区{fake.street_address()}"
-    return f"{fake.street_address()}, {city}, {fake.state_abbr()} {fake.postcode()}"
-
-
-def _email(fake: Faker, contact_no: int) -> str:
-    return f"{fake.user_name()}{contact_no}@{fake.free_email_domain()}"
-
-
-# -- the run -----------------------------------------------------------------------------------
-def _kind_counts(scenario: Scenario, n: int) -> list[int]:
+def _kind_counts(shares: list[float], n: int) -> list[int]:
     """Accounts per kind by largest remainder, so shares hold exactly for any n."""
-    raw = [k.share * n for k in scenario.customer_kinds]
+    raw = [s * n for s in shares]
     counts = [int(math.floor(x)) for x in raw]
     order = sorted(range(len(raw)), key=lambda i: (-(raw[i] - counts[i]), i))
     for i in order[: n - sum(counts)]:
         counts[i] += 1
     return counts
-
-
-def run(scenario: Scenario, seed: int) -> tuple[Tables, Clock]:
-    rng = streams(seed)
-    head = scenario.scenario
-    locale = head.locale
-    fake = _faker(locale, rng["faker"])
-    clock = Clock(scenario)
-    horizon = head.days * MIN_PER_DAY
-    products = {p.id: p for p in scenario.products}
-    tables, ids = Tables(), _Ids()
-
-    env = simpy.Environment()
-    agent_ids = [ids.next("G", 2) for _ in range(scenario.call_centre.agents)]
-    tables.agents = [(a, fake.name()) for a in agent_ids]
-    centre = CallCentre(env, agent_ids)
-
-    r = rng["accounts"]
-    kinds = [k for k, c in zip(scenario.customer_kinds, _kind_counts(scenario, head.customers)) for _ in range(c)]
-    kinds = [kinds[i] for i in r.permutation(len(kinds))]
-    for kind in kinds:
-        account_id = ids.next("A", 4)
-        city = _city(fake, locale)
-        templates = kind.name_templates[locale]
-        name = templates[int(r.integers(len(templates)))].format(city=city)
-        created = head.start_date - dt.timedelta(days=int(r.integers(30, 6 * 365)))
-        tables.accounts.append((account_id, name, kind.id, city, _address(fake, locale, city), created.isoformat()))
-        contact_ids = []
-        titles = kind.contact_titles.get(locale) or ["-"]
-        for _ in range(int(r.integers(kind.contacts.min, kind.contacts.max + 1))):
-            cid = ids.next("C")
-            contact_ids.append(cid)
-            tables.contacts.append((cid, account_id, fake.name(), titles[int(r.integers(len(titles)))],
-                                    fake.phone_number(), _email(fake, len(tables.contacts) + 1)))
-        order_rate = float(kind.orders_per_year.draw(r))
-        call_rate = float(kind.calls_per_year.draw(r))
-        hazard = -math.log(1 - kind.churn_per_year) if kind.churn_per_year > 0 else 0.0
-        churn_at = r.exponential(MIN_PER_YEAR / hazard) if hazard else math.inf
-        acct = Account(account_id, kind, contact_ids, order_rate, call_rate, churn_at)
-        tier = _tier(order_rate / kind.orders_per_year.mean)
-        tables.latent.append((account_id, tier, order_rate, call_rate,
-                              clock.stamp(churn_at) if churn_at < horizon else None, float(r.beta(2, 5))))
-        env.process(purchasing(env, acct, horizon, rng["orders"], products, tables, ids))
-        env.process(calling(env, acct, horizon, rng["calls"], clock, centre, scenario, tables, ids))
-    env.run()  # every process ends by itself at the horizon or at churn
-    return tables, clock
-
-
-def _tier(relative_rate: float) -> str:
-    return "high" if relative_rate >= 1.3 else "low" if relative_rate < 0.7 else "mid"
-
-
-# -- output ------------------------------------------------------------------------------------
-def write_database(path: Path, scenario: Scenario, seed: int, tables: Tables, clock: Clock) -> None:
-    head = scenario.scenario
-    path.unlink(missing_ok=True)
-    con = sqlite3.connect(path)
-    try:
-        con.execute("PRAGMA foreign_keys = ON")
-        con.executescript(SCHEMA.read_text(encoding="utf-8"))
-        snapshot = head.start_date + dt.timedelta(days=head.days)
-        meta = {
-            "scenario": head.id, "seed": str(seed), "locale": head.locale, "currency": head.currency,
-            "start_date": head.start_date.isoformat(), "snapshot_date": snapshot.isoformat(),
-            "profit_threshold": f"{head.profit_threshold:g}", "simulator_version": SIMULATOR_VERSION,
-        }
-        with con:
-            con.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
-            con.executemany("INSERT INTO account_kinds VALUES (?, ?, ?)",
-                            [(k.id, k.name_zh, k.name_en) for k in scenario.customer_kinds])
-            con.executemany("INSERT INTO products VALUES (?, ?, ?, ?, ?)",
-                            [(p.id, p.name_zh, p.name_en, p.unit_price, p.unit_cost) for p in scenario.products])
-            con.executemany("INSERT INTO agents VALUES (?, ?)", tables.agents)
-            con.executemany("INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?)", tables.accounts)
-            con.executemany("INSERT INTO contacts VALUES (?, ?, ?, ?, ?, ?)", tables.contacts)
-            con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)",
-                            [(o, a, c, clock.stamp(t)) for o, a, c, t in tables.orders])
-            con.executemany("INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?)", tables.order_lines)
-            con.executemany("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            [(k, a, c, g, r, clock.stamp(t0), clock.stamp(t1), clock.stamp(t2))
-                             for k, a, c, g, r, t0, t1, t2 in sorted(tables.calls)])
-        con.execute("VACUUM")
-    finally:
-        con.close()
-
-
-def write_truth(path: Path, scenario: Scenario, seed: int, tables: Tables) -> None:
-    path.unlink(missing_ok=True)
-    con = sqlite3.connect(path)
-    try:
-        con.executescript(TRUTH_SCHEMA.read_text(encoding="utf-8"))
-        with con:
-            con.executemany("INSERT INTO meta VALUES (?, ?)",
-                            [("scenario", scenario.scenario.id), ("seed", str(seed))])
-            con.executemany("INSERT INTO latent_accounts VALUES (?, ?, ?, ?, ?, ?)", tables.latent)
-    finally:
-        con.close()

@@ -86,10 +86,33 @@ class IntRange(_Frozen):
 
 
 # -- the business ---------------------------------------------------------------------------
+Locale = Literal["zh_CN", "en_US"]
+CHANNELS = ("phone", "email", "chat", "messaging", "visit")
+REASONS = ("inquiry", "order", "complaint", "technical", "billing")
+SEVERITIES = ("low", "medium", "high")
+RECOVERY_ACTIONS = ("apology", "refund", "compensation", "replacement")
+STAGES = ("qualified", "proposal", "negotiation")  # open stages between lead and won/lost
+
+
+class Beta(_Frozen):
+    """Beta(a, b): heterogeneity of a probability across customers (BG/NBD dropout, propensity)."""
+    dist: Literal["beta"] = "beta"
+    a: float = Field(gt=0)
+    b: float = Field(gt=0)
+
+    @property
+    def mean(self) -> float:
+        return self.a / (self.a + self.b)
+
+    def draw(self, rng: np.random.Generator, size=None):
+        return rng.beta(self.a, self.b, size)
+
+
 class Product(_Frozen):
     id: str = Field(min_length=1)
     name_zh: str
     name_en: str
+    category: str = "general"
     unit_price: float = Field(gt=0)
     unit_cost: float = Field(ge=0)
 
@@ -101,28 +124,108 @@ class Product(_Frozen):
 
 
 class CustomerKind(_Frozen):
+    """A kind (segment) of customer: who they are, how they buy, how often they need service."""
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name_zh: str
     name_en: str
-    share: float = Field(gt=0, le=1, description="fraction of accounts of this kind")
-    contacts: IntRange
-    orders_per_year: Distribution
-    lines_per_order: IntRange
+    share: float = Field(gt=0, le=1, description="fraction of the starting accounts of this kind")
+    business: bool = Field(True, description="an organisation with contacts (B2B) or a person (B2C)")
+    contacts: IntRange = IntRange(min=1, max=1)
+    orders_per_year: Distribution = Field(description="each account's own purchase rate (BG/NBD λ, per year)")
+    dropout: Beta | None = Field(None, description="chance of leaving after each purchase (BG/NBD p)")
+    lines_per_order: IntRange = IntRange(min=1, max=1)
     quantity: Distribution
     product_mix: dict[str, float] = Field(min_length=1)
-    calls_per_year: Distribution
-    churn_per_year: float = Field(ge=0, lt=1, description="probability of leaving within a year")
-    name_templates: dict[Literal["zh_CN", "en_US"], list[str]]
-    contact_titles: dict[Literal["zh_CN", "en_US"], list[str]]
+    service_per_year: Distribution = Field(description="service contacts per account per year")
+    channels: dict[Literal["phone", "email", "chat", "messaging", "visit"], float] = {"phone": 1.0}
+    churn_per_year: float = Field(ge=0, lt=1, description="chance of leaving within a year at neutral satisfaction")
+    priority: int = Field(1, ge=0, le=9, description="call-centre priority, 0 = answered first")
+    campaign_response: Beta = Beta(a=2, b=8)
+    name_templates: dict[Locale, list[str]] = {}
+    contact_titles: dict[Locale, list[str]] = {}
 
 
-class CallCentre(_Frozen):
-    agents: int = Field(ge=1, le=500)
+class LeadSource(_Frozen):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name_zh: str
+    name_en: str
+    leads_per_month: float = Field(ge=0)
+    cost_per_lead: float = Field(ge=0)
+    qualify_rate: float = Field(ge=0, le=1, description="share of leads that qualify")
+    convert_rate: float = Field(ge=0, le=1, description="share of qualified leads that become customers "
+                                                          "(when there is no sales team; else the pipeline decides)")
+    kind_mix: dict[str, float] = Field(min_length=1)
+
+
+class Acquisition(_Frozen):
+    sources: list[LeadSource] = []
+    referrals_per_promoter_year: float = Field(0.0, ge=0, description="referral leads a promoter brings per year")
+    referral_qualify_rate: float = Field(0.6, ge=0, le=1)
+    days_to_qualify: Distribution = Exponential(dist="exponential", mean=5)
+
+
+class Sales(_Frozen):
+    """Reps work opportunities through qualified → proposal → negotiation → won/lost."""
+    reps: int = Field(ge=1, le=500)
+    deals_per_rep: int = Field(8, ge=1, description="opportunities a rep can work at once")
+    stage_days: dict[Literal["qualified", "proposal", "negotiation"], Distribution]
+    advance: dict[Literal["qualified", "proposal", "negotiation"], float]
+    deal_orders: float = Field(3.0, gt=0, description="a deal is worth this many typical orders of the kind")
+    quote_discount: Distribution = LogNormal(dist="lognormal", mean=0.06, sd=0.04)
+    commission_rate: float = Field(0.03, ge=0, le=0.5)
+    upsell_per_year: float = Field(0.5, ge=0, description="upsell opportunities per business account per year")
+    activities_per_week: dict[Literal["call", "visit", "email"], float] = {"call": 1.0, "visit": 0.3, "email": 1.5}
+    lost_reasons: dict[str, float] = {"price": 0.4, "competitor": 0.3, "no_budget": 0.2, "timing": 0.1}
+
+    @model_validator(mode="after")
+    def _stages(self):
+        for part in ("stage_days", "advance"):
+            missing = [s for s in STAGES if s not in getattr(self, part)]
+            if missing:
+                raise _FieldProblem(f"sales.{part}.{missing[0]}", "every open stage needs a value")
+        for s, p in self.advance.items():
+            if not 0 < p <= 1:
+                raise _FieldProblem(f"sales.advance.{s}", "a probability in (0, 1]")
+        return self
+
+
+class Campaign(_Frozen):
+    id: str = Field(pattern=r"^[A-Za-z0-9_]+$")
+    name_zh: str
+    name_en: str
+    channel: Literal["email", "sms", "mail", "phone", "wechat"]
+    start_day: int = Field(ge=0)
+    days: int = Field(30, ge=1, description="response window")
+    target: list[str] | Literal["all", "lapsed"] = "all"
+    lapsed_days: int = Field(180, ge=1, description="for target = 'lapsed': no order for this many days")
+    offer_zh: str
+    offer_en: str
+    discount: float = Field(0.1, ge=0, lt=1)
+    cost_per_contact: float = Field(ge=0)
+    response_lift: float = Field(1.0, gt=0, description="multiplies each customer's own response propensity")
+    reactivation: float = Field(0.5, ge=0, le=1, description="chance a lapsed responder becomes active again")
+
+
+class Service(_Frozen):
+    agents: int = Field(ge=1, le=500, description="agents in the pool")
+    staffing: list[int] | None = Field(None, description="agents on duty per hour of day (24 values)")
+    managers: int = Field(1, ge=1, le=100, description="managers who take escalated contacts")
     open_hour: float = Field(ge=0, lt=24)
     close_hour: float = Field(gt=0, le=24)
     open_weekdays: list[int] = Field(min_length=1)
+    hourly_profile: list[float] | None = Field(None, description="relative call volume per hour of day (24 values)")
+    deferred_share: float = Field(0.3, ge=0, le=1, description="share of calls wanted while closed that come "
+                                                                 "in the first hour after opening")
     handle_minutes: Distribution
-    reasons: dict[Literal["inquiry", "order", "complaint", "technical"], float] = Field(min_length=1)
+    patience_minutes: Distribution | None = Field(None, description="how long a caller waits before hanging up")
+    callback: float = Field(0.5, ge=0, le=1, description="chance an abandoned caller tries again")
+    callback_minutes: Distribution = Exponential(dist="exponential", mean=60)
+    first_contact_resolution: float = Field(0.75, ge=0, le=1)
+    escalation: float = Field(0.08, ge=0, le=1, description="chance an unresolved contact goes to a manager")
+    ticket_hours: Distribution = LogNormal(dist="lognormal", mean=8, sd=8)
+    sla_seconds: float = Field(20, gt=0)
+    sla_target: float = Field(0.8, gt=0, le=1)
+    reasons: dict[Literal["inquiry", "order", "complaint", "technical", "billing"], float] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _hours(self):
@@ -130,7 +233,68 @@ class CallCentre(_Frozen):
             raise ValueError("close_hour must be after open_hour")
         if any(not 0 <= d <= 6 for d in self.open_weekdays):
             raise ValueError("open_weekdays are 0 (Monday) … 6 (Sunday)")
+        if self.hourly_profile is not None and (len(self.hourly_profile) != 24 or min(self.hourly_profile) < 0):
+            raise _FieldProblem("service.hourly_profile", "needs 24 non-negative values, one per hour of the day")
+        if self.staffing is not None:
+            if len(self.staffing) != 24:
+                raise _FieldProblem("service.staffing", "needs 24 values, one per hour of the day")
+            for h, n in enumerate(self.staffing):
+                if not 0 <= n <= self.agents:
+                    raise _FieldProblem(f"service.staffing.{h}", f"between 0 and agents ({self.agents})")
         return self
+
+
+class RecoveryAction(_Frozen):
+    cost: float = Field(ge=0, description="cost in the scenario's currency")
+    effect: float = Field(description="change of the customer's satisfaction (1–5 scale)")
+
+
+class Complaints(_Frozen):
+    causes: dict[str, float] = Field(min_length=1)
+    severity: dict[Literal["low", "medium", "high"], float]
+    recovery: dict[Literal["apology", "refund", "compensation", "replacement"], RecoveryAction]
+    policy: dict[Literal["low", "medium", "high"], Literal["apology", "refund", "compensation", "replacement"]]
+    penalty: dict[Literal["low", "medium", "high"], float] = {"low": 0.5, "medium": 1.0, "high": 2.0}
+
+    @model_validator(mode="after")
+    def _complete(self):
+        for part in ("severity", "policy"):
+            for s in SEVERITIES:
+                if s not in getattr(self, part):
+                    raise _FieldProblem(f"complaints.{part}.{s}", "every severity needs a value")
+        for s, action in self.policy.items():
+            if action not in self.recovery:
+                raise _FieldProblem(f"complaints.policy.{s}", f"'{action}' is not in complaints.recovery")
+        return self
+
+
+class SurveyItem(_Frozen):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    text_zh: str
+    text_en: str
+    weight: float = Field(1.0, gt=0, description="how strongly the item follows overall satisfaction")
+
+
+class Satisfaction(_Frozen):
+    """CSAT after contacts; an annual survey; churn hazard driven by satisfaction."""
+    start: float = Field(3.8, ge=1, le=5)
+    memory: float = Field(0.35, gt=0, le=1, description="weight of the latest experience")
+    base_csat: float = Field(4.2, ge=1, le=5)
+    wait_penalty_per_minute: float = Field(0.06, ge=0)
+    unresolved_penalty: float = Field(0.9, ge=0)
+    escalation_penalty: float = Field(0.3, ge=0)
+    abandon_penalty: float = Field(0.8, ge=0)
+    noise_sd: float = Field(0.6, ge=0)
+    csat_response_rate: float = Field(0.4, ge=0, le=1)
+    churn_sensitivity: float = Field(0.9, ge=0, description="hazard × exp(k·(3.5 − satisfaction))")
+    survey_month: int = Field(12, ge=1, le=12)
+    survey_response_rate: float = Field(0.35, ge=0, le=1)
+    survey_items: list[SurveyItem] = Field(min_length=1)
+
+
+class Money(_Frozen):
+    code: str = Field(pattern=r"^[A-Z]{3}$")
+    per_base: float = Field(gt=0, description="units of this currency per unit of the scenario's currency")
 
 
 class Header(_Frozen):
@@ -141,15 +305,23 @@ class Header(_Frozen):
     start_date: dt.date
     days: int = Field(gt=0, le=3660)
     customers: int = Field(gt=0, le=1_000_000)
-    locale: Literal["zh_CN", "en_US"] = "zh_CN"
-    profit_threshold: float = Field(gt=0)
+    locale: Locale = "zh_CN"
+    profit_threshold: float = Field(1000, gt=0)
+    currencies: dict[Locale, Money] = Field(default_factory=lambda: {
+        "zh_CN": Money(code="CNY", per_base=1.0), "en_US": Money(code="USD", per_base=0.14)})
 
 
 class Scenario(_Frozen):
     scenario: Header
+    seasonality: dict[Literal["month", "weekday"], list[float]] = {}
     products: list[Product] = Field(min_length=1)
     customer_kinds: list[CustomerKind] = Field(min_length=1)
-    call_centre: CallCentre
+    acquisition: Acquisition = Acquisition()
+    sales: Sales | None = None
+    campaigns: list[Campaign] = []
+    service: Service
+    complaints: Complaints
+    satisfaction: Satisfaction
 
     @model_validator(mode="after")
     def _cross_references(self):
@@ -166,12 +338,29 @@ class Scenario(_Frozen):
                     raise _FieldProblem(where, f"unknown product '{pid}' (known: {', '.join(sorted(known))})")
                 if weight < 0:
                     raise _FieldProblem(where, "weights must be >= 0")
-            for loc in LOCALES:
-                if not kind.name_templates.get(loc):
-                    raise _FieldProblem(f"customer_kinds.{i}.name_templates.{loc}", "needs at least one template")
+            if kind.business:
+                for loc in LOCALES:
+                    if not kind.name_templates.get(loc):
+                        raise _FieldProblem(f"customer_kinds.{i}.name_templates.{loc}",
+                                            "a business kind needs at least one name template")
         total = sum(k.share for k in self.customer_kinds)
         if abs(total - 1) > 1e-6:
             raise _FieldProblem("customer_kinds.share", f"shares must add up to 1 (they add up to {total:g})")
+        for i, src in enumerate(self.acquisition.sources):
+            for kid in src.kind_mix:
+                if kid not in kinds:
+                    raise _FieldProblem(f"acquisition.sources.{i}.kind_mix.{kid}", f"unknown customer kind '{kid}'")
+        for i, c in enumerate(self.campaigns):
+            if isinstance(c.target, list):
+                for kid in c.target:
+                    if kid not in kinds:
+                        raise _FieldProblem(f"campaigns.{i}.target", f"unknown customer kind '{kid}'")
+            if c.start_day >= self.scenario.days:
+                raise _FieldProblem(f"campaigns.{i}.start_day", "starts after the end of the run")
+        for part, n in (("month", 12), ("weekday", 7)):
+            values = self.seasonality.get(part)
+            if values is not None and (len(values) != n or min(values) < 0 or max(values) <= 0):
+                raise _FieldProblem(f"seasonality.{part}", f"needs {n} non-negative multipliers, not all 0")
         return self
 
     def with_overrides(self, **header: Any) -> "Scenario":
@@ -201,7 +390,7 @@ def _validate(data: dict, source: str) -> Scenario:
 
 def _is_union_tag(part) -> bool:
     # pydantic puts the discriminator value ("gamma") into the location of union members
-    return part in {"gamma", "poisson", "exponential", "lognormal"}
+    return part in {"gamma", "poisson", "exponential", "lognormal", "beta"}
 
 
 def builtin_scenarios() -> list[str]:

@@ -1,16 +1,22 @@
 -- The ground-truth store: what generated the data, for graders and instructors only.
 -- It is written to its own file and never copied into a student's folder.
 
+-- 元数据 / Run metadata
 CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
+    key   TEXT PRIMARY KEY,  -- 键 / key
+    value TEXT NOT NULL      -- 值 / value
 );
 
+-- 客户的潜在特征 / Latent traits of every account
 CREATE TABLE latent_accounts (
-    account_id          TEXT PRIMARY KEY,
-    value_tier          TEXT NOT NULL CHECK (value_tier IN ('high', 'mid', 'low')),
-    order_rate_per_year REAL NOT NULL CHECK (order_rate_per_year >= 0),
-    call_rate_per_year  REAL NOT NULL CHECK (call_rate_per_year >= 0),
-    churned_at          TEXT,          -- NULL: still a customer at the end of the run
-    campaign_propensity REAL NOT NULL CHECK (campaign_propensity BETWEEN 0 AND 1)
+    account_id          TEXT PRIMARY KEY,                                       -- 客户编号 / account id
+    value_tier          TEXT NOT NULL CHECK (value_tier IN ('high', 'mid', 'low')),  -- 真实价值层级 / true value tier
+    order_rate_per_year REAL NOT NULL CHECK (order_rate_per_year >= 0),         -- 购买率 λ（每年）/ purchase rate λ per year (BG/NBD)
+    dropout_p           REAL NOT NULL CHECK (dropout_p BETWEEN 0 AND 1),        -- 每次购买后流失概率 p / dropout probability after each purchase (BG/NBD)
+    service_per_year    REAL NOT NULL CHECK (service_per_year >= 0),            -- 服务需求率（每年）/ service contacts per year
+    campaign_propensity REAL NOT NULL CHECK (campaign_propensity BETWEEN 0 AND 1),  -- 活动响应倾向 / campaign response propensity
+    base_churn_hazard   REAL NOT NULL CHECK (base_churn_hazard >= 0),           -- 中性满意度下的流失风险（每年）/ churn hazard per year at neutral satisfaction
+    final_satisfaction  REAL NOT NULL CHECK (final_satisfaction BETWEEN 1 AND 5),  -- 期末满意度 / satisfaction at the end
+    churned_at          TEXT,          -- 真实流失时间（未流失为空）/ true churn time (empty: still a customer)
+    churn_cause         TEXT CHECK (churn_cause IN ('dissatisfaction', 'dropout'))  -- 流失原因 / cause
 );

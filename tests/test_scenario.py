@@ -28,7 +28,7 @@ def _broken(tmp_path, edit):
 
 
 @pytest.mark.parametrize("edit, field", [
-    (lambda t: t.replace("agents = 2", "agents = 0"), "call_centre.agents"),
+    (lambda t: t.replace("agents = 3", "agents = 0"), "service.agents"),
     (lambda t: t.replace("unit_cost = 30000", "unit_cost = 90000"), "products.0"),
     (lambda t: t.replace("P01 = 0.25", "P99 = 0.25"), "customer_kinds.0.product_mix.P99"),
     (lambda t: t.replace('dist = "gamma", mean = 8, shape = 3', 'dist = "gamma", mean = -8, shape = 3'),
@@ -37,10 +37,22 @@ def _broken(tmp_path, edit):
      "customer_kinds.0.orders_per_year"),
     (lambda t: t.replace("share = 0.15", "share = 0.35"), "customer_kinds.share"),
     (lambda t: t.replace('currency = "CNY"', 'currency = "yuan"'), "scenario.currency"),
-    (lambda t: t.replace('start_date = 2025-01-01', 'start_date = "someday"').replace(
-        'start_date = "2025-01-01"', 'start_date = "someday"'), "scenario.start_date"),
+    (lambda t: t.replace('start_date = "2025-01-01"', 'start_date = "someday"'), "scenario.start_date"),
     (lambda t: t + "\n[extra]\nx = 1\n", "extra"),
-    (lambda t: t.replace("close_hour = 17.5", "close_hour = 8"), "call_centre"),
+    (lambda t: t.replace("close_hour = 17.5", "close_hour = 8"), "service"),
+    (lambda t: t.replace("staffing = [0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3,", "staffing = [0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 7,"),
+     "service.staffing.10"),
+    (lambda t: t.replace("kind_mix = { k12 = 0.4, training = 0.6 }", "kind_mix = { k12 = 0.4, gym = 0.6 }"),
+     "acquisition.sources.1.kind_mix.gym"),
+    (lambda t: t.replace('high = "compensation" }', 'high = "free_lunch" }'), "complaints.policy.high"),
+    (lambda t: t.replace("advance = { qualified = 0.7,", "advance = { qualified = 1.7,"), "sales.advance.qualified"),
+    (lambda t: t.replace('target = ["k12", "training"]', 'target = ["k12", "gyms"]'), "campaigns.1.target"),
+    (lambda t: t.replace("start_day = 300", "start_day = 400"), "campaigns.2.start_day"),
+    (lambda t: t.replace("dropout = { a = 1, b = 60 }", "dropout = { a = 1, b = -60 }"),
+     "customer_kinds.0.dropout.b"),
+    (lambda t: t.replace("month = [0.8,", "month = [0.8, 0.8,"), "seasonality.month"),
+    (lambda t: t.replace("survey_response_rate = 0.4", "survey_response_rate = 1.4"),
+     "satisfaction.survey_response_rate"),
 ])
 def test_invalid_scenario_names_the_bad_field(tmp_path, edit, field):
     with pytest.raises(ScenarioError) as err:
@@ -51,7 +63,7 @@ def test_invalid_scenario_names_the_bad_field(tmp_path, edit, field):
 
 def test_toml_syntax_error_is_reported_with_position(tmp_path):
     with pytest.raises(ScenarioError) as err:
-        load_scenario(_broken(tmp_path, lambda t: t.replace("agents = 2", "agents = = 2")))
+        load_scenario(_broken(tmp_path, lambda t: t.replace("agents = 3", "agents = = 3")))
     assert err.value.field == "(syntax)" and "line" in str(err.value)
 
 
@@ -71,4 +83,4 @@ def test_overrides_do_not_mutate_the_original():
 
 def test_scenario_file_is_plain_toml():
     data = tomllib.loads((SCENARIO_DIR / "education_services.toml").read_text(encoding="utf-8"))
-    assert data["call_centre"]["handle_minutes"]["dist"] == "lognormal"
+    assert data["service"]["handle_minutes"]["dist"] == "lognormal"

@@ -1,16 +1,23 @@
-"""The simulator: a real relational database, deterministic, truth kept apart, queueing right."""
+"""The market simulator: a real relational database, deterministic, truth kept apart, every CRM
+process present and consistent, feedback loops that act, a stepping API that replays exactly."""
 import math
 import sqlite3
 
 import numpy as np
 import pandas as pd
 import pytest
-import simpy
 
-from simulator import simulate, student_seed
-from simulator.engine import CallCentre
+from simulator import builtin_scenarios, load_scenario, open_run, save, simulate, student_seed
+from simulator.dictionary import tables as dictionary_tables
 
-LATENT = {"value_tier", "churned_at", "campaign_propensity", "order_rate_per_year", "call_rate_per_year"}
+LATENT = {"value_tier", "churned_at", "campaign_propensity", "order_rate_per_year", "dropout_p",
+          "service_per_year", "base_churn_hazard", "final_satisfaction", "churn_cause"}
+
+
+def _times(df, *cols):
+    for c in cols:
+        df[c] = pd.to_datetime(df[c])
+    return df
 
 
 def test_same_seed_same_database_other_seed_other_data(tmp_path, sim_db, dump):
@@ -26,19 +33,31 @@ def test_schema_has_keys_and_constraints_and_data_satisfies_them(sim_db):
     assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert con.execute("PRAGMA foreign_key_check").fetchall() == []
     fks = {t: {r[2] for r in con.execute(f"PRAGMA foreign_key_list({t})")}
-           for t in ("contacts", "orders", "order_lines", "calls")}
-    assert fks == {"contacts": {"accounts"}, "orders": {"accounts", "contacts"},
-                   "order_lines": {"orders", "products"}, "calls": {"accounts", "contacts", "agents"}}
+           for t in ("orders", "order_lines", "calls", "opportunities", "complaints", "survey_answers")}
+    assert fks == {"orders": {"accounts", "contacts", "campaigns", "opportunities"},
+                   "order_lines": {"orders", "products"}, "calls": {"tickets", "accounts", "contacts", "agents"},
+                   "opportunities": {"accounts", "leads", "reps"}, "complaints": {"tickets", "accounts"},
+                   "survey_answers": {"survey_responses", "survey_items"}}
     order_id = con.execute("SELECT order_id FROM orders LIMIT 1").fetchone()[0]
     with pytest.raises(sqlite3.IntegrityError):  # CHECK quantity > 0
         con.execute("INSERT INTO order_lines VALUES (?, 99, 'P01', 0, 10, 5)", (order_id,))
     with pytest.raises(sqlite3.IntegrityError):  # FOREIGN KEY
-        con.execute("INSERT INTO orders VALUES ('O99999', 'A9999', 'C00001', '2025-03-01 10:00:00')")
-    with pytest.raises(sqlite3.IntegrityError):  # NOT NULL
-        con.execute("INSERT INTO accounts VALUES ('A9999', NULL, 'k12', 'x', 'y', '2020-01-01')")
-    with pytest.raises(sqlite3.IntegrityError):  # answered before it arrived
-        con.execute("INSERT INTO calls VALUES ('K99999', 'A0001', 'C00001', 'G01', 'inquiry', "
-                    "'2025-03-01 10:00:00', '2025-03-01 09:00:00', '2025-03-01 10:30:00')")
+        con.execute("INSERT INTO orders VALUES ('O99999', 'A9999', 'C00001', '2025-03-01 10:00:00', 'repeat', "
+                    "NULL, NULL)")
+    with pytest.raises(sqlite3.IntegrityError):  # an abandoned call has no agent
+        ticket, acc, con_id = con.execute("SELECT ticket_id, account_id, contact_id FROM tickets LIMIT 1").fetchone()
+        con.execute("INSERT INTO calls VALUES ('K999999', ?, ?, ?, 'G01', 'inquiry', 1, '2025-03-01 10:00:00', "
+                    "NULL, NULL, 1, '2025-03-01 10:05:00')", (ticket, acc, con_id))
+    with pytest.raises(sqlite3.IntegrityError):  # a closed opportunity has a closing time and v.v.
+        con.execute("UPDATE opportunities SET closed_at = NULL WHERE stage = 'won'")
+
+
+def test_every_table_and_column_is_in_the_bilingual_data_dictionary(sim_db):
+    documented = {t.name: {c.name for c in t.columns if c.zh and c.en} for t in dictionary_tables()}
+    with sqlite3.connect(sim_db.db_path) as con:
+        for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            cols = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+            assert cols == documented[table], table
 
 
 def test_ground_truth_never_reaches_the_student_database(sim_db):
@@ -47,77 +66,120 @@ def test_ground_truth_never_reaches_the_student_database(sim_db):
     assert not columns & LATENT
     truth = sim_db.frames(truth=True)["latent_accounts"]
     assert set(truth["account_id"]) == set(student["accounts"]["account_id"])
+    assert set(truth.columns) - {"account_id"} <= LATENT
 
 
-def test_churned_accounts_stop_buying_and_calling(sim_db):
+def test_churned_customers_stop_buying_and_contacting(sim_db):
     f, truth = sim_db.frames(), sim_db.frames(truth=True)["latent_accounts"]
     churned = truth.dropna(subset=["churned_at"]).set_index("account_id")["churned_at"]
-    assert len(churned) > 0
-    for table, col in (("orders", "ordered_at"), ("calls", "arrived_at")):
-        events = f[table][f[table]["account_id"].isin(churned.index)]
-        assert (events[col].to_numpy() < churned.reindex(events["account_id"]).to_numpy()).all()
+    assert {"dissatisfaction", "dropout"} <= set(truth["churn_cause"].dropna())
+    won_back = set(f["campaign_members"].dropna(subset=["responded_at"])["account_id"])
+    for table, col, where in (("orders", "ordered_at", f["orders"]["source"] == "repeat"),
+                              ("tickets", "opened_at", True)):
+        events = f[table][where & f[table]["account_id"].isin(churned.index) & ~f[table]["account_id"].isin(won_back)]
+        assert len(events) > 0
+        # BG/NBD: a customer drops out right after a purchase, so that purchase is the last one
+        assert (events[col].to_numpy() <= churned.reindex(events["account_id"]).to_numpy()).all(), table
 
 
-def test_call_centre_invariants(sim_db):
-    calls = sim_db.frames()["calls"]
-    for col in ("arrived_at", "answered_at", "ended_at"):
-        calls[col] = pd.to_datetime(calls[col])
-    # open hours 09:00–17:30 on weekdays
-    t = calls["arrived_at"]
-    minutes = t.dt.hour * 60 + t.dt.minute
-    assert (t.dt.day_of_week < 5).all() and minutes.between(9 * 60, 17 * 60 + 30).all()
+def test_call_centre_records_are_consistent(sim_db):
+    f = sim_db.frames()
+    calls = _times(f["calls"], "arrived_at", "answered_at", "ended_at")
+    agents = f["agents"].set_index("agent_id")["role"]
+    assert 0.01 < calls["abandoned"].mean() < 0.3  # some callers hang up; most are served
+    answered = calls[calls["abandoned"] == 0]
     # an agent talks to one caller at a time
-    for _, g in calls.sort_values("answered_at").groupby("agent_id"):
+    for _, g in answered.sort_values("answered_at").groupby("agent_id"):
         assert (g["answered_at"].to_numpy()[1:] >= g["ended_at"].to_numpy()[:-1]).all()
-    # one queue, first come first served: calls are answered in the order they arrived
-    ordered = calls.sort_values(["arrived_at", "call_id"])
-    assert ordered["answered_at"].is_monotonic_increasing
+    # one queue per priority, first come first served within it
+    to_agents = answered[answered["agent_id"].map(agents) == "agent"]
+    for _, g in to_agents.groupby("priority"):
+        g = g.sort_values(["arrived_at", "call_id"])
+        assert g["answered_at"].is_monotonic_increasing
+    # escalations go to managers; callbacks follow an abandoned call of the same ticket
+    esc = calls[calls["callback_of"] == "escalation"]
+    assert len(esc) and (esc["agent_id"].map(agents) == "manager").all()
+    cb = calls[calls["callback_of"].str.startswith("K", na=False)]
+    first = calls.set_index("call_id").loc[cb["callback_of"]]
+    assert len(cb) and (first["abandoned"].to_numpy() == 1).all()
+    assert (first["ticket_id"].to_numpy() == cb["ticket_id"].to_numpy()).all()
+    assert (first["ended_at"].to_numpy() < cb["arrived_at"].to_numpy()).all()
+    # customers call while the centre is open (weekdays 9:00–17:30 in this scenario)
+    first_try = calls[calls["callback_of"].isna()]["arrived_at"]
+    tod = first_try.dt.hour + first_try.dt.minute / 60
+    assert (first_try.dt.day_of_week < 5).all() and tod.between(9, 17.5).all()
 
 
-def _erlang_c(lam, mu, c):
-    a = lam / mu
-    top = a**c / math.factorial(c) * c / (c - a)
-    p_wait = top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
-    return p_wait, p_wait / (c * mu - lam)
+def test_call_priority_follows_the_policy():
+    """Key accounts (universities, priority 0 in the scenario) queue ahead; a policy change applies
+    to calls from then on. (That priority shortens waits is checked on the call centre alone, under
+    load, in test_callcentre.py: with 2–3 agents and 14-minute calls the wait for the next free
+    agent dominates and the effect is small.)"""
+    sim = open_run("education_services", 2, customers=60)
+    sim.run(until_day=100)
+    sim.set_policy(priority={"university": 5})
+    sim.finish()
+    calls = pd.DataFrame(sim.t.calls).rename(columns={2: "account", 6: "priority", 7: "arrived", 9: "callback_of"})
+    calls = calls[calls["callback_of"] != "escalation"]
+    kind = dict(zip(sim.acc.ids, (sim.kinds[int(k)].id for k in sim.acc.kind)))
+    uni = calls["account"].map(kind) == "university"
+    early, late = calls["arrived"] < 100 * 1440, calls["arrived"] >= 100 * 1440
+    assert set(calls.loc[uni & early, "priority"]) == {0} and set(calls.loc[uni & late, "priority"]) == {5}
+    assert set(calls.loc[~uni, "priority"]) == {1}
 
 
-def _simulate_mmc(lam, mu, c, n, seed):
-    rng = np.random.default_rng(seed)
-    env = simpy.Environment()
-    centre = CallCentre(env, [f"G{i}" for i in range(c)])
-    waits = []
-
-    def call(service):
-        arrived = env.now
-        _, answered, _ = yield env.process(centre.serve(service))
-        waits.append(answered - arrived)
-
-    def source():
-        for gap, service in zip(rng.exponential(1 / lam, n), rng.exponential(1 / mu, n)):
-            yield env.timeout(gap)
-            env.process(call(service))
-
-    env.process(source())
-    env.run()
-    w = np.array(waits[n // 20:])  # drop the warm-up
-    return (w > 0).mean(), w.mean()
-
-
-@pytest.mark.parametrize("n, tol", [
-    pytest.param(150_000, 0.08, id="fast"),
-    pytest.param(1_000_000, 0.03, id="long", marks=pytest.mark.slow),
-])
-def test_call_centre_matches_erlang_c(n, tol):
-    """M/M/3 with λ=2/min, μ=1/min: Erlang C gives P(wait)=4/9 and mean wait 4/9 min."""
-    p_want, w_want = _erlang_c(2.0, 1.0, 3)
-    assert p_want == pytest.approx(4 / 9) and w_want == pytest.approx(4 / 9)  # hand-computed
-    p, w = _simulate_mmc(2.0, 1.0, 3, n, seed=11)
-    assert p == pytest.approx(p_want, rel=tol / 2)
-    assert w == pytest.approx(w_want, rel=tol)
+def test_sales_pipeline_follows_the_stages(sim_db):
+    f = sim_db.frames()
+    opp, hist = f["opportunities"], _times(f["stage_history"], "entered_at")
+    order = {"qualified": 0, "proposal": 1, "negotiation": 2, "won": 3, "lost": 3}
+    for oid, g in hist.groupby("opportunity_id"):
+        g = g.sort_values("entered_at", kind="stable")
+        ranks = g["stage"].map(order).tolist()
+        assert ranks == sorted(ranks) and ranks[0] == 0, oid
+    closed = opp[opp["stage"].isin(["won", "lost"])]
+    assert set(closed["stage"]) == {"won", "lost"}
+    assert (closed["stage"] == "lost").eq(closed["lost_reason"].notna()).all()
+    won = opp[opp["stage"] == "won"]
+    assert set(won["opportunity_id"]) == set(f["commissions"]["opportunity_id"])
+    deal_orders = f["orders"].dropna(subset=["opportunity_id"])
+    assert set(deal_orders["opportunity_id"]) == set(won["opportunity_id"])
+    # quotes exist exactly for opportunities that reached the proposal stage
+    reached = set(hist.loc[hist["stage"] == "proposal", "opportunity_id"])
+    assert set(f["quotes"]["opportunity_id"]) == reached
+    # a won new-business deal made the prospect a customer
+    new = won[won["deal_type"] == "new"].merge(f["accounts"], on="account_id")
+    assert new["customer_since"].notna().all()
+    assert len(f["activities"]) > len(opp)
 
 
-def test_value_grid_of_the_case_emerges_from_the_data(tmp_path):
-    """The brief's case: universities AA, K-12 AB, vocational BA, training BB (majority per kind)."""
+def test_leads_campaigns_and_complaints_are_consistent(sim_db):
+    f = sim_db.frames()
+    leads = f["leads"]
+    assert {"qualified", "disqualified"} <= set(leads["status"])
+    assert leads.loc[leads["status"] != "disqualified", "qualified_at"].notna().all()
+    assert leads.loc[leads["status"] == "disqualified", "account_id"].isna().all()
+    members = f["campaign_members"]
+    responded = members.dropna(subset=["order_id"])
+    assert len(responded) > 0
+    orders = f["orders"].set_index("order_id")
+    assert (orders.loc[responded["order_id"], "campaign_id"].to_numpy() == responded["campaign_id"].to_numpy()).all()
+    # campaign orders are sold at the campaign's discount
+    lines = f["order_lines"].merge(f["orders"], on="order_id").merge(f["campaigns"], on="campaign_id")
+    lines = lines.merge(f["products"], on="product_id", suffixes=("", "_list"))
+    assert np.allclose(lines["unit_price"], (lines["unit_price_list"] * (1 - lines["discount"])).round(2))
+    # the recovery action of every complaint follows the scenario's policy for its severity
+    policy = load_scenario("education_services").complaints.policy
+    comp = f["complaints"]
+    assert (comp["recovery_action"] == comp["severity"].map(policy)).all()
+    tickets = f["tickets"].set_index("ticket_id")
+    assert (tickets.loc[comp["ticket_id"], "reason"] == "complaint").all()
+
+
+def test_value_grid_and_pareto_of_the_case_emerge_from_the_data(tmp_path):
+    """The brief's case: universities AA, K-12 AB, vocational BA, training BB (majority per kind).
+    Revenue concentration: the brief quotes the 80/20 rule as a heuristic; we ask the top 20 % of
+    buying accounts to hold between half and 85 % of revenue (B2B customer bases typically show
+    60–80 %), in every seed."""
     for seed in (1, 2, 3):
         f = simulate("education_services", seed, tmp_path / f"{seed}.db").frames()
         lines = f["order_lines"].merge(f["orders"], on="order_id").merge(f["accounts"], on="account_id")
@@ -130,15 +192,81 @@ def test_value_grid_of_the_case_emerges_from_the_data(tmp_path):
                         + np.where(acc["profit"] / acc["quantity"] > 1500, "A", "B").astype(object))
         majority = acc.groupby("kind")["grade"].agg(lambda g: g.value_counts().idxmax()).to_dict()
         assert majority == {"university": "AA", "k12": "AB", "vocational": "BA", "training": "BB"}
+        top = acc["revenue"].head(math.ceil(0.2 * len(acc))).sum() / acc["revenue"].sum()
+        assert 0.5 <= top <= 0.85, top
 
 
-@pytest.mark.parametrize("locale, script", [("zh_CN", "cjk"), ("en_US", "latin")])
-def test_names_follow_the_locale(tmp_path, locale, script):
-    f = simulate("education_services", 3, tmp_path / "l.db", customers=20, locale=locale).frames()
-    names = " ".join(f["contacts"]["name"]) + " ".join(f["accounts"]["name"])
+def test_understaffing_hurts_satisfaction_and_loses_customers():
+    """The feedback loop, as an experiment: the same customers and seed with one agent instead of
+    the scenario's plan wait longer, hang up more, are less satisfied and churn more."""
+    outcomes = {}
+    for label, staffing in (("planned", None), ("one agent", [1 if 9 <= h < 18 else 0 for h in range(24)])):
+        sim = open_run("education_services", 5)
+        if staffing:
+            sim.set_policy(staffing=staffing)
+        sim.finish()
+        k = sim.kpis()
+        truth = pd.DataFrame(sim.t.latent, columns=["id", "tier", "rate", "p", "serv", "prop", "haz", "sat", "churned",
+                                                    "cause"])
+        outcomes[label] = (k["abandon_rate"], k["mean_wait_min"], truth["sat"].mean(),
+                           (truth["cause"] == "dissatisfaction").sum())
+    planned, short = outcomes["planned"], outcomes["one agent"]
+    assert short[0] > planned[0] + 0.05 and short[1] > 2 * planned[1]
+    assert short[2] < planned[2] - 0.1
+    assert short[3] > planned[3]
+
+
+def test_stepping_replays_exactly_and_policy_changes_act_from_then_on(tmp_path, dump):
+    whole = simulate("education_services", 3, tmp_path / "whole.db", customers=80)
+    sim = open_run("education_services", 3, customers=80)
+    for day in (30, 90, 200):
+        sim.run(until_day=day)
+        assert sim.day == day
+    stepped = save(sim, tmp_path / "stepped.db")
+    assert dump(stepped.db_path) == dump(whole.db_path)
+
+    changed = open_run("education_services", 3, customers=80)
+    changed.run(until_day=120)
+    changed.set_policy(recovery={"low": "refund", "medium": "refund", "high": "refund"})
+    save(changed, tmp_path / "changed.db")
+    a = pd.read_sql_query("SELECT * FROM complaints", sqlite3.connect(whole.db_path))
+    b = pd.read_sql_query("SELECT * FROM complaints", sqlite3.connect(tmp_path / "changed.db"))
+    cut = "2025-05-01"  # day 120; the action is chosen between registration and closing
+    pd.testing.assert_frame_equal(a[a["closed_at"] < cut].reset_index(drop=True),
+                                  b[b["closed_at"] < cut].reset_index(drop=True))
+    later = b[b["registered_at"] >= cut]
+    assert len(later) and (later["recovery_action"] == "refund").all()
+
+
+def test_stepping_api_rejects_bad_policies_clearly():
+    sim = open_run("education_services", 1, customers=20)
+    with pytest.raises(ValueError, match="24 values"):
+        sim.set_policy(staffing=[1] * 23)
+    with pytest.raises(ValueError, match="recovery"):
+        sim.set_policy(recovery={"high": "free_lunch"})
+    sim.run(until_day=10)
+    with pytest.raises(ValueError, match="already at day"):
+        sim.run(until_day=5)
+
+
+@pytest.mark.parametrize("name", builtin_scenarios())
+@pytest.mark.parametrize("locale", ["zh_CN", "en_US"])
+def test_every_scenario_runs_in_both_languages(tmp_path, name, locale):
+    r = simulate(name, 11, tmp_path / "s.db", customers=40, locale=locale)
+    con = sqlite3.connect(r.db_path)
+    assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+    n = {t: con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("orders", "tickets", "leads")}
+    assert n["orders"] > 0 and n["tickets"] > 0, n
+    names = " ".join(x for (x,) in con.execute("SELECT name FROM contacts UNION ALL SELECT name FROM accounts"))
     has_cjk = any("\u4e00" <= ch <= "\u9fff" for ch in names)
-    assert has_cjk == (script == "cjk")
-    assert f["meta"].set_index("key").loc["locale", "value"] == locale
+    assert has_cjk == (locale == "zh_CN")
+    meta = dict(con.execute("SELECT key, value FROM meta"))
+    s = load_scenario(name)
+    assert meta["currency"] == s.scenario.currencies[locale].code
+    # prices are the scenario's, converted to the locale's currency
+    rate = s.scenario.currencies[locale].per_base
+    price = dict(con.execute("SELECT product_id, unit_price FROM products"))
+    assert all(price[p.id] == pytest.approx(round(p.unit_price * rate, 2)) for p in s.products)
 
 
 def test_student_seed_is_stable_and_personal():

@@ -208,7 +208,7 @@ class Simulation:
         self.t = Tables()
         self.acc = Accounts()
         self.contacts_of: list[list[str]] = []
-        self.purchase_segments: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (account, minute, epoch start)
+        self.purchase_segments: list[tuple[np.ndarray, np.ndarray]] = []  # (account, minute) as drawn
         self.policy = Policy(staffing=tuple(scenario.service.staffing) if scenario.service.staffing else None,
                              priority={k.id: k.priority for k in self.kinds},
                              recovery=dict(scenario.complaints.policy))
@@ -335,7 +335,9 @@ class Simulation:
             else:
                 name = people[i]
             cust_since = None if prospect else (created[i] if initial else self.clock.date(since[i]))
-            self.t.accounts.append((ids[i], name, kind.id, cities[i], addresses[i], created[i], source, lead, cust_since))
+            lead_id = lead[i] if isinstance(lead, list) else lead
+            self.t.accounts.append((ids[i], name, kind.id, cities[i], addresses[i], created[i], source, lead_id,
+                                    cust_since))
         # contacts
         n_con = np.array([1 if not self.kinds[j].business else
                           int(r.integers(self.kinds[j].contacts.min, self.kinds[j].contacts.max + 1)) for j in kinds])
@@ -380,7 +382,7 @@ class Simulation:
         end = np.full(idx.size, float(self.horizon))
         owner, t, died = purchase_times(self.rng["purchases"], a.rate[idx], a.dropout[idx], start, end, self.season)
         a.died_at[idx] = died
-        self.purchase_segments.append((idx[owner], t, start[owner]))
+        self.purchase_segments.append((idx[owner], t))
         life_end = np.minimum(died, end)
         self._contacts(idx, start, life_end)
 
@@ -389,8 +391,8 @@ class Simulation:
         return self.acc.hazard[idx] * np.exp(k * (NEUTRAL - self.acc.sat[idx]))
 
     def _alive(self, i: int, now: float) -> bool:
-        a = self.acc
-        return a.since[i] <= now < a.churn_at[i] and now <= a.died_at[i]
+        d = self.acc.data  # per-call hot path: index the arrays directly
+        return d["since"][i] <= now < d["churn_at"][i] and now <= d["died_at"][i]
 
     # -- service --------------------------------------------------------------------------------
     def _contacts(self, idx: np.ndarray, start: np.ndarray, end: np.ndarray):
@@ -486,7 +488,7 @@ class Simulation:
         if reason == "complaint":
             csat += self._complaint(i, ticket, resolved_at, r)
         csat += r.normal(0, sat.noise_sd)
-        score = int(np.clip(round(csat), 1, 5))
+        score = min(5, max(1, round(csat)))
         self._experience(i, None, score=csat)
         self._close(ticket, (ticket["id"], self.acc_id(i), ticket["contact"], channel, reason, opened,
                              first_response, resolved_at, "resolved", int(escalated), first_agent, int(resolved_first)))
@@ -513,11 +515,13 @@ class Simulation:
     def _experience(self, i: int, delta: float | None, score: float | None = None):
         """Satisfaction follows experiences (exponential smoothing); the churn clock restarts with
         the new hazard (memoryless, so redrawing the remaining time is exact)."""
-        a, m = self.acc, self.scenario.satisfaction.memory
-        target = score if score is not None else a.sat[i] + delta
-        a.sat[i] = float(np.clip(a.sat[i] + m * (target - a.sat[i]), 1, 5))
-        h = float(self._hazard(np.array([i]))[0])
-        a.churn_at[i] = self.env.now + (self.rng["service"].exponential(1 / h) if h > 0 else math.inf)
+        d, sat = self.acc.data, self.scenario.satisfaction
+        old = float(d["sat"][i])
+        target = score if score is not None else old + delta
+        new = min(5.0, max(1.0, old + sat.memory * (target - old)))
+        d["sat"][i] = new
+        h = float(d["hazard"][i]) * math.exp(sat.churn_sensitivity * (NEUTRAL - new))
+        d["churn_at"][i] = self.env.now + (self.rng["service"].exponential(1 / h) if h > 0 else math.inf)
 
     def acc_id(self, i: int) -> str:
         return self.acc.ids[i]
@@ -547,13 +551,15 @@ class Simulation:
         lead_id, created = self.ids.next("L"), env.now
         k = self.kinds[kind]
         person = self.directory.names(1)[0]
-        company = k.name_templates[head_locale(self)][int(r.integers(len(k.name_templates[head_locale(self)])))].format(
-            city=self.directory.pick_cities(1)[0]) if k.business else person
-        yield env.timeout(float(acq.days_to_qualify.draw(r)) * MIN_PER_DAY)
-        row = [lead_id, source, k.id, company, person, self.directory.phones(1)[0], created, "disqualified",
+        templates = k.name_templates.get(head_locale(self)) or ["{city}"]
+        company = templates[int(r.integers(len(templates)))].format(city=self.directory.pick_cities(1)[0]) \
+            if k.business else person
+        row = [lead_id, source, k.id, company, person, self.directory.phones(1)[0], created, "open",
                None, None, round(cost * self.money, 2)]
-        self.t.leads.append(row)
-        if r.random() >= qualify or env.now >= self.horizon:
+        self.t.leads.append(row)  # still open if the snapshot comes before it is qualified
+        yield env.timeout(float(acq.days_to_qualify.draw(r)) * MIN_PER_DAY)
+        if r.random() >= qualify:
+            row[7] = "disqualified"
             return
         row[7], row[8] = "qualified", env.now
         date = self.clock.date(env.now)
@@ -570,15 +576,44 @@ class Simulation:
             self._start_life(idx)
 
     def _referrals(self):
-        env, r = self.env, self.rng["sales"]
-        rate = self.scenario.acquisition.referrals_per_promoter_year
-        while env.now + 30 * MIN_PER_DAY < self.horizon:
-            yield env.timeout(30 * MIN_PER_DAY)
-            a = self.acc
-            alive = (a.since <= env.now) & (a.churn_at > env.now) & (a.died_at > env.now) & (a.sat >= PROMOTER)
-            for i in np.flatnonzero(alive)[r.random(int(alive.sum())) < rate / 12].tolist():
-                env.process(self._lead("referral", int(a.kind[i]), 0.0, self.scenario.acquisition.referral_qualify_rate,
-                                       0.5))
+        """Promoters recommend the company. Each month's referrals of persons are handled in one
+        batch (the same model as :meth:`_lead`, vectorised: at 100k customers there are thousands a
+        month); referred organisations go through the sales pipeline one by one."""
+        env, r, acq = self.env, self.rng["sales"], self.scenario.acquisition
+        month = 30 * MIN_PER_DAY
+        while env.now + month < self.horizon:
+            yield env.timeout(month)
+            a, now = self.acc, env.now
+            alive = (a.since <= now) & (a.churn_at > now) & (a.died_at > now) & (a.sat >= PROMOTER)
+            referrers = np.flatnonzero(alive)[r.random(int(alive.sum())) < acq.referrals_per_promoter_year / 12]
+            kinds = a.kind[referrers].astype(int)
+            pipeline = np.array([bool(self.scenario.sales) and self.kinds[k].business for k in kinds], bool)
+            for k in kinds[pipeline].tolist():
+                env.process(self._lead("referral", k, 0.0, acq.referral_qualify_rate, 0.5))
+            kinds = kinds[~pipeline]
+            m = kinds.size
+            if not m:
+                continue
+            created = now - r.random(m) * month                    # referred during the past month
+            decided = created + np.asarray(acq.days_to_qualify.draw(r, m), float) * MIN_PER_DAY
+            qualified = r.random(m) < acq.referral_qualify_rate
+            converted = qualified & (r.random(m) < 0.5)
+            ids = self.ids.many("L", m)
+            people, phones = self.directory.names(m), self.directory.phones(m)
+            open_ = decided >= self.horizon
+            rows = [[ids[j], "referral", self.kinds[kinds[j]].id, people[j], people[j], phones[j], created[j],
+                     "open" if open_[j] else "converted" if converted[j] else "qualified" if qualified[j]
+                     else "disqualified", None if open_[j] or not qualified[j] else decided[j], None, 0.0]
+                    for j in range(m)]
+            self.t.leads.extend(rows)
+            new = np.flatnonzero(converted & ~open_)
+            if new.size:
+                idx = self._new_accounts(kinds[new], decided[new], [self.clock.date(x) for x in decided[new]],
+                                         "referral", [ids[j] for j in new.tolist()], names=[people[j] for j in new.tolist()])
+                for j, i in zip(new.tolist(), idx.tolist()):
+                    rows[j][9] = self.acc_id(i)
+                    self.t.special_orders.append((i, float(decided[j]), "first", None, None, 0.0, 1.0, -1))
+                self._start_life(idx)
 
     def _upsells(self):
         env, r, s = self.env, self.rng["sales"], self.scenario.sales
@@ -695,21 +730,35 @@ class Simulation:
     def _last_purchase(self, now: float) -> np.ndarray:
         """Minute of each account's last purchase before ``now`` (−inf if none), as the CRM sees it."""
         last = np.full(self.acc.n, -np.inf)
-        for owner, t, _ in self.purchase_segments:
-            ok = (t < now) & self._valid(owner, t)
-            np.maximum.at(last, owner[ok], t[ok])
+        owner, t = self._drawn()
+        ok = (t < now) & self._valid(owner, t)
+        np.maximum.at(last, owner[ok], t[ok])
         for row in self.t.special_orders:
             if row[1] < now:
                 last[row[0]] = max(last[row[0]], row[1])
         return last
 
+    def _drawn(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every purchase drawn so far (owner, minute), before cutting by churn."""
+        if not self.purchase_segments:
+            return np.zeros(0, np.int64), np.zeros(0)
+        self.purchase_segments = [(np.concatenate([x[0] for x in self.purchase_segments]),
+                                   np.concatenate([x[1] for x in self.purchase_segments]))]
+        return self.purchase_segments[0]
+
     def _valid(self, owner, t) -> np.ndarray:
-        """A drawn purchase happens if the customer had not churned (from dissatisfaction) before it."""
+        """A drawn purchase happens if the customer had not churned (from dissatisfaction) before it;
+        purchases of an earlier life (before a win-back) count within that life."""
         a = self.acc
         ok = (t < a.churn_at[owner]) & (t >= a.epoch_start[owner])
-        for i, start, end in a.past_epochs:
-            sel = (owner == i) & (t >= start) & (t < end)
-            ok |= sel
+        if a.past_epochs:
+            lives: dict[int, list] = {}
+            for i, start, end in a.past_epochs:
+                lives.setdefault(i, []).append((start, end))
+            sel = np.flatnonzero(np.isin(owner, list(lives)))
+            for j, i, tt in zip(sel.tolist(), owner[sel].tolist(), t[sel].tolist()):
+                if any(start <= tt < end for start, end in lives[i]):
+                    ok[j] = True
         return ok
 
     # -- the annual survey ------------------------------------------------------------------------
@@ -744,13 +793,13 @@ class Simulation:
     def _orders(self):
         a, r = self.acc, self.rng["lines"]
         owners, times, src, camp, opp, disc, scale, member = [], [], [], [], [], [], [], []
-        for owner, t, _ in self.purchase_segments:
-            ok = self._valid(owner, t) & (t < self.horizon)
-            owners.append(owner[ok]); times.append(t[ok])
-            k = int(ok.sum())
-            src.append(np.full(k, "repeat", object)); camp.append(np.full(k, None, object))
-            opp.append(np.full(k, None, object)); disc.append(np.zeros(k)); scale.append(np.ones(k))
-            member.append(np.full(k, -1))
+        owner, t = self._drawn()
+        ok = self._valid(owner, t) & (t < self.horizon)
+        owners.append(owner[ok]); times.append(t[ok])
+        k = int(ok.sum())
+        src.append(np.full(k, "repeat", object)); camp.append(np.full(k, None, object))
+        opp.append(np.full(k, None, object)); disc.append(np.zeros(k)); scale.append(np.ones(k))
+        member.append(np.full(k, -1))
         if self.t.special_orders:
             sp = self.t.special_orders
             owners.append(np.array([x[0] for x in sp])); times.append(np.array([x[1] for x in sp], float))
@@ -783,10 +832,13 @@ class Simulation:
         rows = np.concatenate([x[0] for x in lines]); nums = np.concatenate([x[1] for x in lines])
         prods = np.concatenate([x[2] for x in lines]); qty = np.concatenate([x[3] for x in lines])
         o = np.lexsort((nums, rows))
-        price = {p: round(v.unit_price * self.money, 2) for p, v in self.products.items()}
-        cost = {p: round(v.unit_cost * self.money, 2) for p, v in self.products.items()}
-        self.t.order_lines = [(ids[row], int(n), p, int(q), round(price[p] * (1 - disc[row]), 2), cost[p])
-                              for row, n, p, q in zip(rows[o].tolist(), nums[o].tolist(), prods[o].tolist(), qty[o].tolist())]
+        rows, prods = rows[o], prods[o]
+        pos = {p: i for i, p in enumerate(self.products)}
+        at = np.fromiter((pos[p] for p in prods.tolist()), np.int64, prods.size)
+        price = np.round(np.array([v.unit_price for v in self.products.values()]) * self.money, 2)[at]
+        cost = np.round(np.array([v.unit_cost for v in self.products.values()]) * self.money, 2)[at]
+        # numpy columns, not a tuple per line: millions of lines stay small until written in chunks
+        self.t.order_lines = (rows, nums[o], prods, qty[o], np.round(price * (1 - disc[rows]), 2), cost)
 
     def _latent(self):
         a, kinds = self.acc, self.kinds

@@ -87,7 +87,7 @@ CREATE TABLE leads (
     contact_name TEXT NOT NULL,                                     -- 联系人 / contact name
     phone        TEXT NOT NULL,                                     -- 电话 / phone
     created_at   TEXT NOT NULL CHECK (datetime(created_at) = created_at),  -- 获取时间 / created at
-    status       TEXT NOT NULL CHECK (status IN ('qualified', 'disqualified', 'converted')),  -- 状态 / status
+    status       TEXT NOT NULL CHECK (status IN ('open', 'qualified', 'disqualified', 'converted')),  -- 状态：待跟进、合格、不合格、已转化 / open, qualified, disqualified, converted
     qualified_at TEXT CHECK (qualified_at IS NULL OR qualified_at >= created_at),  -- 确认合格时间 / qualified at
     account_id   TEXT REFERENCES accounts (account_id),             -- 转化后的客户 / account created from it
     cost         REAL NOT NULL CHECK (cost >= 0)                    -- 获取成本 / acquisition cost

@@ -68,7 +68,10 @@ def write_database(path: Path, sim: Simulation) -> None:
     path.unlink(missing_ok=True)
     con = sqlite3.connect(path)
     try:
-        con.execute("PRAGMA foreign_keys = ON")
+        # a fresh file written in one go: no journal; foreign keys are verified once at the end
+        # (one pass) rather than row by row — same guarantee, much faster for millions of rows
+        con.execute("PRAGMA journal_mode = OFF")
+        con.execute("PRAGMA synchronous = OFF")
         con.executescript(SCHEMA.read_text(encoding="utf-8"))
         snapshot = head.start_date + dt.timedelta(days=head.days)
         meta = {
@@ -112,9 +115,15 @@ def write_database(path: Path, sim: Simulation) -> None:
             ins("activities", _stamp_cols(sim, sorted(snap["activities"]), (5,)))
             ins("commissions", _stamp_cols(sim, sorted(t.commissions), (3,)))
             stamps = sim.clock.stamps(times)
-            ins("orders", list(zip(ids, [acc_ids[i] for i in owner.tolist()], contact, stamps,
-                                   src.tolist(), camp.tolist(), opp.tolist())))
-            ins("order_lines", t.order_lines)
+            con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            zip(ids, [acc_ids[i] for i in owner.tolist()], contact, stamps, src.tolist(),
+                                camp.tolist(), opp.tolist()))
+            rows, nums, prods, qty, price, cost = t.order_lines
+            for c in range(0, rows.size, 200_000):
+                part = slice(c, c + 200_000)
+                con.executemany("INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?)",
+                                zip([ids[i] for i in rows[part].tolist()], nums[part].tolist(), prods[part].tolist(),
+                                    qty[part].tolist(), price[part].tolist(), cost[part].tolist()))
             ins("campaign_members", _stamp_cols(sim, sorted(t.campaign_members), (2, 3)))
             ins("tickets", _stamp_cols(sim, sorted(snap["tickets"]), (5, 6, 7)))
             ins("calls", _stamp_cols(sim, sorted(snap["calls"]), (7, 8, 11)))
@@ -126,7 +135,9 @@ def write_database(path: Path, sim: Simulation) -> None:
             ins("survey_answers", [a for a in t.survey_answers if a[0] in answered])
             for sql in INDEXES:
                 con.execute(sql)
-        con.execute("VACUUM")
+        broken = con.execute("PRAGMA foreign_key_check").fetchmany(5)
+        if broken:
+            raise RuntimeError(f"simulator bug: rows break foreign keys: {broken}")
     finally:
         con.close()
 

@@ -156,8 +156,10 @@ def test_leads_campaigns_and_complaints_are_consistent(sim_db):
     f = sim_db.frames()
     leads = f["leads"]
     assert {"qualified", "disqualified"} <= set(leads["status"])
-    assert leads.loc[leads["status"] != "disqualified", "qualified_at"].notna().all()
-    assert leads.loc[leads["status"] == "disqualified", "account_id"].isna().all()
+    decided = leads["status"].isin(["qualified", "converted"])
+    assert leads.loc[decided, "qualified_at"].notna().all()
+    assert leads.loc[~decided, ["qualified_at", "account_id"]].isna().all().all()
+    assert leads.loc[leads["status"] == "converted", "account_id"].notna().all()
     members = f["campaign_members"]
     responded = members.dropna(subset=["order_id"])
     assert len(responded) > 0

@@ -14,8 +14,6 @@ def _simulate(a) -> int:
     from tqdm import tqdm
 
     from simulator import simulate
-    if a.years and a.days:
-        raise SystemExit("crmlab simulate: give --days or --years, not both")
     days = round(a.years * 365) if a.years else a.days
     with tqdm(total=100, desc=f"simulating {a.scenario}", unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:
         def progress(share: float) -> None:
@@ -107,8 +105,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="SQLite file to write")
     s.add_argument("--truth", help="also write the ground-truth store (graders only) to this file")
     s.add_argument("--customers", type=int, help="number of customer accounts (default: the scenario's)")
-    s.add_argument("--years", type=float, help="simulated years (default: the scenario's length)")
-    s.add_argument("--days", type=int, help="simulated days, instead of --years")
+    length = s.add_mutually_exclusive_group()
+    length.add_argument("--years", type=float, help="simulated years (default: the scenario's length)")
+    length.add_argument("--days", type=int, help="simulated days, instead of --years")
     s.add_argument("--locale", choices=["zh_CN", "en_US"], help="language of names and addresses")
     s.set_defaults(func=_simulate)
 

@@ -217,6 +217,7 @@ class Simulation:
         self.open_tickets: dict[str, tuple] = {}   # contacts under way
         self.finished = False
 
+        self.campaigns = [c for c in scenario.campaigns if c.start_day < head.days]  # within the run
         self.env = simpy.Environment()
         sv = scenario.service
         agent_ids = self.ids.many("G", sv.agents)
@@ -240,7 +241,7 @@ class Simulation:
             self.env.process(self._referrals())
         if scenario.sales and scenario.sales.upsell_per_year > 0:
             self.env.process(self._upsells())
-        for c in scenario.campaigns:
+        for c in self.campaigns:
             self.env.process(self._campaign(c))
         self.env.process(self._surveys())
 

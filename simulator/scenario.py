@@ -194,7 +194,7 @@ class Campaign(_Frozen):
     name_zh: str
     name_en: str
     channel: Literal["email", "sms", "mail", "phone", "wechat"]
-    start_day: int = Field(ge=0)
+    start_day: int = Field(ge=0, description="day of the run it starts (a shorter run leaves it out)")
     days: int = Field(30, ge=1, description="response window")
     target: list[str] | Literal["all", "lapsed"] = "all"
     lapsed_days: int = Field(180, ge=1, description="for target = 'lapsed': no order for this many days")
@@ -355,8 +355,6 @@ class Scenario(_Frozen):
                 for kid in c.target:
                     if kid not in kinds:
                         raise _FieldProblem(f"campaigns.{i}.target", f"unknown customer kind '{kid}'")
-            if c.start_day >= self.scenario.days:
-                raise _FieldProblem(f"campaigns.{i}.start_day", "starts after the end of the run")
         for part, n in (("month", 12), ("weekday", 7)):
             values = self.seasonality.get(part)
             if values is not None and (len(values) != n or min(values) < 0 or max(values) <= 0):

@@ -103,7 +103,7 @@ def write_database(path: Path, sim: Simulation) -> None:
                               round(p.unit_cost * money.per_base, 2)) for p in s.products])
             ins("campaigns", [(c.id, c.name_zh, c.name_en, c.channel, sim.clock.date(c.start_day * 1440),
                                sim.clock.date((c.start_day + c.days) * 1440), c.offer_zh, c.offer_en, c.discount,
-                               round(c.cost_per_contact * money.per_base, 2)) for c in s.campaigns])
+                               round(c.cost_per_contact * money.per_base, 2)) for c in sim.campaigns])
             ins("reps", t.reps)
             ins("agents", t.agents)
             ins("accounts", accounts)

@@ -70,3 +70,16 @@ def test_demo_grades_a_class_of_thirty_in_under_three_minutes(tmp_path):
     statuses = [row["status"] for row in table]
     assert statuses.count("graded") >= 20
     assert all(row["reason"] for row in table if row["status"] != "graded")
+
+
+def test_simulate_shows_progress_and_takes_years_and_a_locale(tmp_path):
+    r = run("simulate", "--scenario", "hotpot_chain", "--seed", "3", "--customers", "60", "--years", "0.5",
+            "--locale", "en_US", "--out", "h.db", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "simulating hotpot_chain" in r.stderr and "100%" in r.stderr   # the progress bar
+    import sqlite3
+    with sqlite3.connect(tmp_path / "h.db") as con:
+        meta = dict(con.execute("SELECT key, value FROM meta"))
+    assert (meta["days"], meta["customers"], meta["locale"], meta["currency"]) == ("182", "60", "en_US", "USD")
+    both = run("simulate", "--seed", "1", "--years", "1", "--days", "30", "--out", "x.db", cwd=tmp_path)
+    assert both.returncode == 2 and "not allowed with" in both.stderr

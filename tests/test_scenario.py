@@ -47,7 +47,7 @@ def _broken(tmp_path, edit):
     (lambda t: t.replace('high = "compensation" }', 'high = "free_lunch" }'), "complaints.policy.high"),
     (lambda t: t.replace("advance = { qualified = 0.7,", "advance = { qualified = 1.7,"), "sales.advance.qualified"),
     (lambda t: t.replace('target = ["k12", "training"]', 'target = ["k12", "gyms"]'), "campaigns.1.target"),
-    (lambda t: t.replace("start_day = 300", "start_day = 400"), "campaigns.2.start_day"),
+    (lambda t: t.replace("discount = 0.20", "discount = 1.20"), "campaigns.2.discount"),
     (lambda t: t.replace("dropout = { a = 1, b = 60 }", "dropout = { a = 1, b = -60 }"),
      "customer_kinds.0.dropout.b"),
     (lambda t: t.replace("month = [0.8,", "month = [0.8, 0.8,"), "seasonality.month"),

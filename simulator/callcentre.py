@@ -105,13 +105,15 @@ def simulate_calls(arrival_rate: float, service_rate: float, agents: int, *, hor
     """The call centre alone, in minutes, one row per call arriving in [``warmup``, ``horizon``).
 
     Poisson arrivals at ``arrival_rate`` per minute, or, if ``arrivals_per_hour`` (24 mean counts
-    per hour of day, repeating daily) is given, at that piecewise-constant rate instead; exponential
-    handling at ``service_rate`` per minute; exponential patience at ``patience_rate`` (None: nobody
-    hangs up). ``agents`` is the pool, all on duty unless ``staffing`` gives 24 agents-on-duty per
-    hour of day. A share ``priority_share`` of calls has priority 0 (answered first), the rest 1.
-    Every call is followed to its end, after ``horizon`` if need be (the plan goes on)."""
+    per hour of day, repeating daily) is given, at that piecewise-constant rate (``arrival_rate`` is
+    then ignored); exponential handling at ``service_rate`` per minute; exponential patience at
+    ``patience_rate`` (None: nobody hangs up). ``agents`` is the pool, all on duty unless
+    ``staffing`` gives 24 agents-on-duty per hour of day. A share ``priority_share`` of calls has
+    priority 0 (answered first), the rest 1. Every call is followed to its end, after ``horizon``
+    if need be (the staffing plan goes on)."""
     _check_plain(arrival_rate, service_rate, agents, horizon, patience_rate, staffing, arrivals_per_hour,
                  priority_share, warmup)
+    agents = int(agents)
     rng = dict(zip(("arrivals", "service", "patience", "priority"),
                    map(np.random.default_rng, np.random.SeedSequence(seed).spawn(4))))
     # Counts per hour, then uniform times within the hour: exact for a rate constant in each hour

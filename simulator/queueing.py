@@ -169,7 +169,7 @@ def agents_for_service_level(lam: float, mu: float, target: float, t: float, pat
         return erlang_c_service_level(lam, mu, c, t) if lam < c * mu else 0.0  # unstable: waits grow
 
     # the service level grows with the number of agents: double until met, then bisect
-    lo, hi = 0, max(1, math.ceil(lam / mu))
+    lo, hi = 0, min(max(1, math.ceil(lam / mu)), max_agents)
     while level(hi) < target:
         if hi >= max_agents:
             raise ValueError(f"more than max_agents = {max_agents} agents would be needed")

@@ -447,7 +447,7 @@ class Simulation:
             patience = float(sv.patience_minutes.draw(r)) if sv.patience_minutes else math.inf
             handle = float(sv.handle_minutes.draw(r))
             arrived = env.now
-            out = yield env.process(self.centre.call(priority, patience, handle))
+            out = yield from self.centre.call(priority, patience, handle)  # inline: no extra process
             call_id = self.ids.next("K")
             self.t.calls.append([call_id, ticket["id"], self.acc_id(i), ticket["contact"], out.agent_id, reason,
                                  priority, arrived, out.answered_at, callback_of, out.abandoned, out.ended_at])
@@ -478,7 +478,7 @@ class Simulation:
         if not resolved_first:
             if r.random() < sv.escalation:
                 escalated = True
-                out = yield env.process(self.managers.call(0, math.inf, float(sv.handle_minutes.draw(r)) * 1.5))
+                out = yield from self.managers.call(0, math.inf, float(sv.handle_minutes.draw(r)) * 1.5)
                 self.t.calls.append([self.ids.next("K"), ticket["id"], self.acc_id(i), ticket["contact"],
                                      out.agent_id, reason, 0, done, out.answered_at, "escalation", False, out.ended_at])
                 resolved_at = out.ended_at
@@ -798,8 +798,8 @@ class Simulation:
         ok = self._valid(owner, t) & (t < self.horizon)
         owners.append(owner[ok]); times.append(t[ok])
         k = int(ok.sum())
-        src.append(np.full(k, "repeat", object)); camp.append(np.full(k, None, object))
-        opp.append(np.full(k, None, object)); disc.append(np.zeros(k)); scale.append(np.ones(k))
+        src.append(_filled(k, "repeat")); camp.append(_filled(k, None))   # one shared object, not k copies
+        opp.append(_filled(k, None)); disc.append(np.zeros(k)); scale.append(np.ones(k))
         member.append(np.full(k, -1))
         if self.t.special_orders:
             sp = self.t.special_orders
@@ -854,6 +854,12 @@ class Simulation:
             self.t.latent.append((a.ids[i], tier, float(a.rate[i]), float(a.dropout[i]), float(a.service[i]),
                                   float(a.propensity[i]), float(a.hazard[i] * MIN_PER_YEAR), float(a.sat[i]),
                                   gone if cause else None, cause))
+
+
+def _filled(k: int, value) -> np.ndarray:
+    out = np.empty(k, object)
+    out.fill(value)
+    return out
 
 
 def head_locale(sim: Simulation) -> str:

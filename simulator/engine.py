@@ -73,9 +73,6 @@ class Clock:
         txt = (np.datetime64(self.start, "s") + sec.astype("timedelta64[s]")).astype(str)
         return [t.replace("T", " ") if good else None for t, good in zip(txt.tolist(), ok.tolist())]
 
-    def stamp(self, minute: float):
-        return self.stamps([minute])[0]
-
     def date(self, minute: float) -> str:
         return (self.start + dt.timedelta(minutes=float(minute))).date().isoformat()
 
@@ -235,7 +232,7 @@ class Simulation:
             self.rep_slots = simpy.Resource(self.env, capacity=scenario.sales.reps * scenario.sales.deals_per_rep)
 
         self._initial_accounts()
-        for i, src in enumerate(scenario.acquisition.sources):
+        for src in scenario.acquisition.sources:
             self.env.process(self._leads(src))
         if scenario.acquisition.referrals_per_promoter_year > 0:
             self.env.process(self._referrals())

@@ -26,8 +26,9 @@ from .people import Directory
 from .purchases import MIN_PER_DAY, MIN_PER_YEAR, Season, order_lines, purchase_times
 from .scenario import SEVERITIES, STAGES, Scenario
 
-SIMULATOR_VERSION = "2"  # bump when the same scenario + seed would give other data
-STREAMS = ("people", "accounts", "purchases", "lines", "service", "calls", "sales", "campaigns", "survey")
+SIMULATOR_VERSION = "3"  # bump when the same scenario + seed would give other data
+STREAMS = ("people", "accounts", "purchases", "lines", "service", "calls", "sales", "campaigns", "survey",
+           "forecast")
 NEUTRAL = 3.5            # satisfaction at which a customer churns at the kind's base rate
 PROMOTER = 4.3           # satisfaction from which a customer recommends the company
 CHANNEL_DELAY = {"email": 1.0, "messaging": 0.3, "chat": 0.02, "visit": 0.0}  # × ticket_hours
@@ -220,15 +221,28 @@ class Simulation:
         agent_ids = self.ids.many("G", sv.agents)
         manager_ids = [f"M{i:02d}" for i in range(1, sv.managers + 1)]
         names = self.directory.names(sv.agents + sv.managers)
-        self.t.agents = [(a, nm, "agent") for a, nm in zip(agent_ids, names)] + \
-                        [(m, nm, "manager") for m, nm in zip(manager_ids, names[sv.agents:])]
+        self.t.agents = [(a, nm, "agent", "general") for a, nm in zip(agent_ids, names)] + \
+                        [(m, nm, "manager", "escalation") for m, nm in zip(manager_ids, names[sv.agents:])]
         staffing = self._staffing if (self.policy.staffing is not None) else None
         self.centre = CallCentre(self.env, agent_ids, staffing=staffing, horizon=self.horizon if staffing else None)
+        # skill-based routing: a reason's calls queue for its team (general agents by default)
+        self.route = dict.fromkeys(sv.reasons, self.centre)
+        self.desk = dict.fromkeys(sv.reasons, agent_ids)       # who answers e-mail, chat … for a reason
+        self.handle_factor = dict.fromkeys(sv.reasons, 1.0)
+        for team in sv.teams:
+            ids = self.ids.many("G", team.agents)
+            self.t.agents += [(a, nm, "agent", team.skill) for a, nm in zip(ids, self.directory.names(team.agents))]
+            centre = CallCentre(self.env, ids)
+            for reason in team.reasons:
+                self.route[reason], self.desk[reason], self.handle_factor[reason] = centre, ids, team.handle_factor
         self.managers = CallCentre(self.env, manager_ids)
         if scenario.sales:
             rep_ids = [f"S{i:02d}" for i in range(1, scenario.sales.reps + 1)]
             self.t.reps = list(zip(rep_ids, self.directory.names(len(rep_ids))))
             self.rep_load = {r: 0 for r in rep_ids}
+            # each rep's forecast leans optimistic or cautious by a personal bias (truth only)
+            bias = self.rng["forecast"].normal(0, scenario.sales.rep_optimism_sd, len(rep_ids))
+            self.rep_optimism = dict(zip(rep_ids, bias.tolist()))
             self.rep_slots = simpy.Resource(self.env, capacity=scenario.sales.reps * scenario.sales.deals_per_rep)
 
         self._initial_accounts()
@@ -442,9 +456,9 @@ class Simulation:
         if channel == "phone":
             priority = int(self.policy.priority.get(kind.id, kind.priority))
             patience = float(sv.patience_minutes.draw(r)) if sv.patience_minutes else math.inf
-            handle = float(sv.handle_minutes.draw(r))
+            handle = float(sv.handle_minutes.draw(r)) * self.handle_factor[reason]
             arrived = env.now
-            out = yield from self.centre.call(priority, patience, handle)  # inline: no extra process
+            out = yield from self.route[reason].call(priority, patience, handle)  # inline: no extra process
             call_id = self.ids.next("K")
             self.t.calls.append([call_id, ticket["id"], self.acc_id(i), ticket["contact"], out.agent_id, reason,
                                  priority, arrived, out.answered_at, callback_of, out.abandoned, out.ended_at])
@@ -467,8 +481,9 @@ class Simulation:
                 delay = 0.0
             first_response = env.now + delay
             wait_pen = sat.wait_penalty_per_minute * min(delay, 600) / 20  # hours of waiting feel like minutes on hold
-            first_agent = self.t.agents[int(r.integers(sv.agents))][0]
-            done = first_response + float(sv.handle_minutes.draw(r))
+            desk = self.desk[reason]
+            first_agent = desk[int(r.integers(len(desk)))]
+            done = first_response + float(sv.handle_minutes.draw(r)) * self.handle_factor[reason]
             yield env.timeout(done - env.now)
         resolved_first = r.random() < sv.first_contact_resolution
         resolved_at = done
@@ -642,11 +657,13 @@ class Simulation:
             yield slot
             rep = min(self.rep_load, key=lambda k: (self.rep_load[k], k))
             self.rep_load[rep] += 1
-            row = [opp_id, self.acc_id(i), lead_id, rep, kind_of_deal, amount, env.now, "qualified", None, None, None]
+            row = [opp_id, self.acc_id(i), lead_id, rep, kind_of_deal, amount, env.now, "qualified", None, None, None,
+                   None, None]
             self.t.opportunities.append(row)
             outcome = "won"
             for stage in STAGES:
                 row[7] = stage
+                row[11], row[12] = self._forecast(rep, stage)
                 self.t.stage_history.append((opp_id, stage, env.now))
                 days = float(s.stage_days[stage].draw(r))
                 for kind_of_act, per_week in s.activities_per_week.items():
@@ -663,6 +680,7 @@ class Simulation:
                     break
             self.rep_load[rep] -= 1
         row[7], row[8] = outcome, env.now
+        row[11], row[12] = float(outcome == "won"), env.now
         self.t.stage_history.append((opp_id, outcome, env.now))
         if outcome == "lost":
             reasons = list(s.lost_reasons)
@@ -681,6 +699,22 @@ class Simulation:
             a.churn_at[i] = env.now + self.rng["accounts"].exponential(1 / float(self._hazard(np.array([i]))[0]))
             self.customer_since[i] = self.clock.date(env.now)
             self._start_life(np.array([i]))
+
+    def _forecast(self, rep: str, stage: str) -> tuple[float, float]:
+        """What the rep enters in the CRM on reaching ``stage``: a win probability (the stage's
+        default, shifted by the rep's bias, in steps of 5 %) and an expected close date (the mean
+        days of the stages still to go)."""
+        s = self.scenario.sales
+        p = min(0.95, max(0.05, round((s.stage_probability[stage] + self.rep_optimism[rep]) * 20) / 20))
+        to_go = sum(s.stage_days[x].mean for x in STAGES[STAGES.index(stage):])
+        return p, self.env.now + to_go * MIN_PER_DAY
+
+    def win_probability(self, stage: str) -> float:
+        """The true chance that an opportunity now in ``stage`` is won: it must clear every stage
+        still to go (ground truth for forecasting exercises; 1 or 0 once closed)."""
+        if stage in ("won", "lost"):
+            return float(stage == "won")
+        return float(np.prod([self.scenario.sales.advance[x] for x in STAGES[STAGES.index(stage):]]))
 
     # -- marketing ------------------------------------------------------------------------------
     def _campaign(self, c):

@@ -32,6 +32,10 @@ def card(name: str, counts: dict[str, int]) -> str:
     kinds = ", ".join(f"{k.name_en} / {k.name_zh} {k.share:.0%}" for k in s.customer_kinds)
     money = ", ".join(f"{loc}: {m.code}" for loc, m in head.currencies.items())
     rows = "\n".join(f"| `{t}` | {n:,} |" for t, n in counts.items())
+    forecast = ("\nSales reps forecast each open opportunity's win probability from the stage defaults with a personal"
+                " bias (the true chances are in the ground truth)." if s.sales else "")
+    teams = "".join(f"; {x.name_en} / {x.name_zh} take {', '.join(x.reasons)} in their own queue"
+                    for x in s.service.teams)
     return f"""# Data card · {head.title_en} · {head.title_zh}
 
 {_intro(name)}
@@ -60,7 +64,7 @@ Columns, in Chinese and English: [`DATA_DICTIONARY.md`](../DATA_DICTIONARY.md).
 arrive during the run from lead sources and referrals. Each account has latent traits drawn from its
 kind: purchase rate and dropout (BG/NBD), need for service, response to campaigns, churn hazard.
 Purchases follow the scenario's seasonality; service contacts queue for agents in SimPy (priority,
-patience, callbacks, escalation); every contact moves the customer's satisfaction, which drives churn.
+patience, callbacks, escalation{teams}); every contact moves the customer's satisfaction, which drives churn.{forecast}
 
 ## Caveats
 - Synthetic: no real person or organisation. Names come from Faker (pinned version) and repeat; the id

@@ -176,16 +176,23 @@ class Sales(_Frozen):
     upsell_per_year: float = Field(0.5, ge=0, description="upsell opportunities per business account per year")
     activities_per_week: dict[Literal["call", "visit", "email"], float] = {"call": 1.0, "visit": 0.3, "email": 1.5}
     lost_reasons: dict[str, float] = {"price": 0.4, "competitor": 0.3, "no_budget": 0.2, "timing": 0.1}
+    stage_probability: dict[Literal["qualified", "proposal", "negotiation"], float] = Field(
+        {"qualified": 0.2, "proposal": 0.5, "negotiation": 0.75},
+        description="the CRM's default win probability per stage, which reps start their forecast from")
+    rep_optimism_sd: float = Field(0.1, ge=0, le=0.5, description="spread of the reps' personal forecast bias")
 
     @model_validator(mode="after")
     def _stages(self):
-        for part in ("stage_days", "advance"):
+        for part in ("stage_days", "advance", "stage_probability"):
             missing = [s for s in STAGES if s not in getattr(self, part)]
             if missing:
                 raise _FieldProblem(f"sales.{part}.{missing[0]}", "every open stage needs a value")
         for s, p in self.advance.items():
             if not 0 < p <= 1:
                 raise _FieldProblem(f"sales.advance.{s}", "a probability in (0, 1]")
+        for s, p in self.stage_probability.items():
+            if not 0 <= p <= 1:
+                raise _FieldProblem(f"sales.stage_probability.{s}", "a probability in [0, 1]")
         return self
 
 
@@ -206,8 +213,20 @@ class Campaign(_Frozen):
     reactivation: float = Field(0.5, ge=0, le=1, description="chance a lapsed responder becomes active again")
 
 
+class Team(_Frozen):
+    """A skill group (an ACD split): specialist agents with their own queue, who take every call for
+    the reasons they are skilled in; the general agents (``service.agents``) take the rest."""
+    skill: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name_zh: str
+    name_en: str
+    agents: int = Field(ge=1, le=200)
+    reasons: list[Literal["inquiry", "order", "complaint", "technical", "billing"]] = Field(min_length=1)
+    handle_factor: float = Field(1.0, gt=0, le=10, description="handle time relative to service.handle_minutes")
+
+
 class Service(_Frozen):
-    agents: int = Field(ge=1, le=500, description="agents in the pool")
+    agents: int = Field(ge=1, le=500, description="general agents in the pool (the staffing plan applies to them)")
+    teams: list[Team] = Field([], description="specialist skill groups, each with its own queue")
     staffing: list[int] | None = Field(None, description="agents on duty per hour of day (24 values)")
     managers: int = Field(1, ge=1, le=100, description="managers who take escalated contacts")
     open_hour: float = Field(ge=0, lt=24)
@@ -241,6 +260,18 @@ class Service(_Frozen):
             for h, n in enumerate(self.staffing):
                 if not 0 <= n <= self.agents:
                     raise _FieldProblem(f"service.staffing.{h}", f"between 0 and agents ({self.agents})")
+        routed: dict[str, str] = {}
+        for k, team in enumerate(self.teams):
+            if team.skill in ("general", "escalation") or team.skill in [t.skill for t in self.teams[:k]]:
+                raise _FieldProblem(f"service.teams.{k}.skill", f"'{team.skill}' is reserved or used twice")
+            for reason in team.reasons:
+                if reason not in self.reasons:
+                    raise _FieldProblem(f"service.teams.{k}.reasons", f"'{reason}' is not among service.reasons")
+                if reason in routed:
+                    raise _FieldProblem(f"service.teams.{k}.reasons", f"'{reason}' already goes to '{routed[reason]}'")
+                routed[reason] = team.skill
+        if not set(self.reasons) - set(routed):
+            raise _FieldProblem("service.teams", "leave at least one reason to the general agents")
         return self
 
 

@@ -106,7 +106,10 @@ CREATE TABLE opportunities (
     closed_at      TEXT CHECK (closed_at IS NULL OR closed_at >= created_at),  -- 成交或丢单时间 / closed at
     lost_reason    TEXT,                                                    -- 丢单原因 / reason lost
     won_amount     REAL CHECK (won_amount IS NULL OR won_amount > 0),       -- 成交金额 / amount won
-    CHECK ((stage IN ('won', 'lost')) = (closed_at IS NOT NULL))
+    probability    REAL NOT NULL CHECK (probability BETWEEN 0 AND 1),       -- 销售代表预测的赢单概率（成交 1，丢单 0）/ win probability forecast by the rep (1 won, 0 lost)
+    expected_close TEXT NOT NULL CHECK (datetime(expected_close) = expected_close),  -- 预计成交日期 / expected close date
+    CHECK ((stage IN ('won', 'lost')) = (closed_at IS NOT NULL)),
+    CHECK (stage NOT IN ('won', 'lost') OR probability = (stage = 'won'))
 );
 
 -- 阶段历史 / Stage history: when each opportunity entered each stage
@@ -182,7 +185,22 @@ CREATE TABLE campaign_members (
 CREATE TABLE agents (
     agent_id TEXT PRIMARY KEY CHECK (agent_id GLOB 'G[0-9]*' OR agent_id GLOB 'M[0-9]*'),  -- 工号 / staff id
     name     TEXT NOT NULL,                                          -- 姓名 / name
-    role     TEXT NOT NULL CHECK (role IN ('agent', 'manager'))      -- 坐席或主管 / agent or manager
+    role     TEXT NOT NULL CHECK (role IN ('agent', 'manager')),     -- 坐席或主管 / agent or manager
+    skill    TEXT NOT NULL REFERENCES skills (skill),                -- 技能组（排队的队列）/ skill group (the queue the agent answers)
+    CHECK ((role = 'manager') = (skill = 'escalation'))
+);
+
+-- 技能组 / Skill groups: each has its own queue; 'general' takes every reason no team is skilled in
+CREATE TABLE skills (
+    skill   TEXT PRIMARY KEY CHECK (skill GLOB '[a-z]*'),  -- 技能组 / skill group
+    name_zh TEXT NOT NULL,                                 -- 中文名称 / name in Chinese
+    name_en TEXT NOT NULL                                  -- 英文名称 / name in English
+);
+
+-- 路由规则 / Routing: which skill group takes the contacts of each reason
+CREATE TABLE routing (
+    reason TEXT PRIMARY KEY CHECK (reason IN ('inquiry', 'order', 'complaint', 'technical', 'billing')),  -- 联系原因 / contact reason
+    skill  TEXT NOT NULL REFERENCES skills (skill)          -- 技能组 / skill group
 );
 
 -- 服务工单（各渠道）/ Service tickets, one per customer issue, on any channel

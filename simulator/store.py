@@ -105,11 +105,16 @@ def write_database(path: Path, sim: Simulation) -> None:
                                sim.clock.date((c.start_day + c.days) * 1440), c.offer_zh, c.offer_en, c.discount,
                                round(c.cost_per_contact * money.per_base, 2)) for c in sim.campaigns])
             ins("reps", t.reps)
+            sv = s.service
+            ins("skills", [("general", "通用坐席", "General agents"), ("escalation", "主管（升级处理）", "Managers (escalations)")]
+                + [(x.skill, x.name_zh, x.name_en) for x in sv.teams])
+            team_of = {reason: x.skill for x in sv.teams for reason in x.reasons}
+            ins("routing", [(reason, team_of.get(reason, "general")) for reason in sv.reasons])
             ins("agents", t.agents)
             ins("accounts", accounts)
             ins("contacts", t.contacts)
             ins("leads", _stamp_cols(sim, sorted(t.leads), (6, 8)))
-            ins("opportunities", _stamp_cols(sim, sorted(t.opportunities), (6, 8)))
+            ins("opportunities", _stamp_cols(sim, sorted(t.opportunities), (6, 8, 12)))
             ins("stage_history", _stamp_cols(sim, sorted(t.stage_history), (2,)))
             ins("quotes", _stamp_cols(sim, sorted(snap["quotes"]), (2,)))
             ins("activities", _stamp_cols(sim, sorted(snap["activities"]), (5,)))
@@ -152,5 +157,8 @@ def write_truth(path: Path, sim: Simulation) -> None:
                                                                ("seed", str(sim.seed))])
             con.executemany("INSERT INTO latent_accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             _stamp_cols(sim, sim.t.latent, (8,)))
+            con.executemany("INSERT INTO latent_reps VALUES (?, ?)", sorted(getattr(sim, "rep_optimism", {}).items()))
+            con.executemany("INSERT INTO latent_opportunities VALUES (?, ?)",
+                            sorted((o[0], sim.win_probability(o[7])) for o in sim.t.opportunities))
     finally:
         con.close()

@@ -20,3 +20,14 @@ CREATE TABLE latent_accounts (
     churned_at          TEXT,          -- 真实流失时间（未流失为空）/ true churn time (empty: still a customer)
     churn_cause         TEXT CHECK (churn_cause IN ('dissatisfaction', 'dropout'))  -- 流失原因 / cause
 );
+
+-- 销售预测的真实情况 / The truth behind the sales forecast
+CREATE TABLE latent_reps (
+    rep_id        TEXT PRIMARY KEY,   -- 销售代表 / rep
+    forecast_bias REAL NOT NULL       -- 预测偏差（加在阶段默认概率上；正为乐观）/ bias added to the stage's default probability (positive: optimistic)
+);
+
+CREATE TABLE latent_opportunities (
+    opportunity_id  TEXT PRIMARY KEY,                                         -- 机会编号 / opportunity id
+    win_probability REAL NOT NULL CHECK (win_probability BETWEEN 0 AND 1)     -- 期末所处阶段的真实赢单概率（已关闭为 1 或 0）/ true chance of winning from its stage at the snapshot (1 or 0 once closed)
+);

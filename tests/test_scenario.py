@@ -20,6 +20,12 @@ def test_education_services_has_the_four_b2b_kinds_of_the_case():
     assert s.scenario.profit_threshold == 1500  # the case's threshold, in yuan
 
 
+def _teams(*teams):
+    """An edit that gives the education scenario specialist teams: (skill, reasons) pairs."""
+    rows = ", ".join(f'{{ skill = "{k}", name_zh = "专席", name_en = "Desk", agents = 1, reasons = {r} }}' for k, r in teams)
+    return lambda t: t.replace("managers = 1\n", f"managers = 1\nteams = [{rows}]\n")
+
+
 def _broken(tmp_path, edit):
     text = (SCENARIO_DIR / "education_services.toml").read_text(encoding="utf-8")
     path = tmp_path / "bad.toml"
@@ -53,6 +59,13 @@ def _broken(tmp_path, edit):
     (lambda t: t.replace("month = [0.8,", "month = [0.8, 0.8,"), "seasonality.month"),
     (lambda t: t.replace("survey_response_rate = 0.4", "survey_response_rate = 1.4"),
      "satisfaction.survey_response_rate"),
+
+    (lambda t: t.replace("negotiation = 0.65 }", "negotiation = 0.65 }\nstage_probability = { qualified = 0.2 }"),
+     "sales.stage_probability.proposal"),
+    (_teams(("care", '["complaint", "order"]'), ("sales", '["order"]')), "service.teams.1.reasons"),
+    (_teams(("general", '["complaint"]')), "service.teams.0.skill"),
+    (_teams(("care", '["refunds"]')), "service.teams.0.reasons.0"),
+    (_teams(("all", '["inquiry", "order", "complaint", "technical", "billing"]')), "service.teams"),
 ])
 def test_invalid_scenario_names_the_bad_field(tmp_path, edit, field):
     with pytest.raises(ScenarioError) as err:

@@ -110,6 +110,28 @@ def test_call_centre_records_are_consistent(sim_db):
     assert (first_try.dt.day_of_week < 5).all() and tod.between(9, 17.5).all()
 
 
+def test_skill_groups_answer_their_reasons_from_their_own_queue(tmp_path):
+    """Calls are routed by reason to a skill group; an overloaded specialist desk makes its own
+    callers wait and hang up while the general agents' callers are served as before."""
+    from simulator.scenario import SCENARIO_DIR
+
+    text = (SCENARIO_DIR / "retail_bank.toml").read_text(encoding="utf-8")
+    assert "handle_factor = 1.4" in text
+    (tmp_path / "slow_desk.toml").write_text(text.replace("handle_factor = 1.4", "handle_factor = 8"), encoding="utf-8")
+    run = simulate(tmp_path / "slow_desk.toml", 3, tmp_path / "crm.db", customers=15000, days=120)
+    f = run.frames()
+    routing = f["routing"].set_index("reason")["skill"]
+    assert routing["complaint"] == "care" and routing["inquiry"] == "general"
+    calls = f["calls"].merge(f["agents"][["agent_id", "role", "skill"]], on="agent_id", how="left")
+    escalated = calls["callback_of"] == "escalation"
+    assert (calls.loc[escalated, "role"] == "manager").all()
+    answered = calls[~escalated & (calls["abandoned"] == 0)]
+    assert (answered["skill"] == answered["reason"].map(routing)).all()
+    first = calls[~escalated].assign(skill=lambda d: d["reason"].map(routing))
+    lost = first.groupby("skill")["abandoned"].mean()
+    assert lost["general"] < 0.03 and lost["care"] > 5 * lost["general"]
+
+
 def test_call_priority_follows_the_policy():
     """Key accounts (universities, priority 0 in the scenario) queue ahead; a policy change applies
     to calls from then on. (That priority shortens waits is checked on the call centre alone, under
@@ -150,6 +172,39 @@ def test_sales_pipeline_follows_the_stages(sim_db):
     new = won[won["deal_type"] == "new"].merge(f["accounts"], on="account_id")
     assert new["customer_since"].notna().all()
     assert len(f["activities"]) > len(opp)
+
+
+def test_forecast_probabilities_are_the_reps_and_the_true_chances_hold(tmp_path):
+    """Reps forecast from the CRM's stage defaults with a personal bias; the ground truth holds the
+    real chance of winning, and closed deals bear it out (binomial tolerance, 4 standard errors)."""
+    run = simulate("education_services", 11, tmp_path / "crm.db", truth=tmp_path / "truth.db", customers=400,
+                   days=730)
+    f, sc = run.frames(), load_scenario("education_services").sales
+    opp = f["opportunities"]
+    closed = opp["stage"].isin(["won", "lost"])
+    assert (opp.loc[closed, "probability"] == (opp.loc[closed, "stage"] == "won")).all()
+    assert np.allclose(opp["probability"] * 20, (opp["probability"] * 20).round())   # entered in steps of 5 %
+    assert (pd.to_datetime(opp.loc[~closed, "expected_close"]) > pd.to_datetime(opp.loc[~closed, "created_at"])).all()
+    with sqlite3.connect(run.truth_path) as con:
+        bias = dict(con.execute("SELECT rep_id, forecast_bias FROM latent_reps").fetchall())
+        truth = dict(con.execute("SELECT opportunity_id, win_probability FROM latent_opportunities").fetchall())
+    assert set(truth) == set(opp["opportunity_id"])
+    # an optimistic rep forecasts above the stage default, a cautious one below
+    open_ = opp[~closed].assign(offset=lambda d: d["probability"] - d["stage"].map(sc.stage_probability))
+    for rep, g in open_.groupby("rep_id"):
+        if abs(bias[rep]) > 0.05:
+            assert np.sign(g["offset"]).eq(np.sign(bias[rep])).all(), rep
+    # the true chance from each stage: every remaining stage must be cleared
+    hist = f["stage_history"]
+    outcome = opp.set_index("opportunity_id")["stage"]
+    for k, stage in enumerate(["qualified", "proposal", "negotiation"]):
+        p = math.prod(sc.advance[s] for s in ["qualified", "proposal", "negotiation"][k:])
+        entered = outcome[outcome.index.isin(hist.loc[hist["stage"] == stage, "opportunity_id"])]
+        done = entered[entered.isin(["won", "lost"])]
+        assert len(done) > 60
+        assert abs((done == "won").mean() - p) < 4 * math.sqrt(p * (1 - p) / len(done)), stage
+        still = entered.index[outcome[entered.index] == stage]
+        assert all(abs(truth[o] - p) < 1e-12 for o in still)
 
 
 def test_leads_campaigns_and_complaints_are_consistent(sim_db):

@@ -89,8 +89,8 @@ def _export(a) -> int:
 def _demo(a) -> int:
     from .demo import default_dir, print_summary, run_demo
     t0 = time.monotonic()
-    course, summary = run_demo(a.dir or default_dir(), students=a.students, workers=a.workers)
-    print_summary(course, summary, time.monotonic() - t0)
+    course, summary = run_demo(a.dir or default_dir(), students=a.students, workers=a.workers, module=a.module)
+    print_summary(course, summary, time.monotonic() - t0, module=a.module)
     return 0
 
 
@@ -149,6 +149,7 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the main job: a class of synthetic students, assigned and graded")
     d.add_argument("dir", nargs="?", help="course instance to create or reuse (default: ./crmlab-demo)")
     d.add_argument("--students", type=int, default=30)
+    d.add_argument("--module", default="m01", help="the module to assign and grade (m01, m06; default m01)")
     d.add_argument("--workers", type=int, default=2)
     d.set_defaults(func=_demo)
     return p

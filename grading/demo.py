@@ -20,11 +20,10 @@ from faker import Faker
 
 from .assign import assign
 from .autograde import RunSummary, autograde
-from .course import SHIPPED_COURSE, Course
+from .course import SHIPPED_COURSE, Course, CourseError
 from .export import rows
 
 SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*\n?", re.S | re.M)
-ANSWER_NAMES = ("active_by_kind", "top10", "top20_share", "mean_wait_min", "grade")
 
 # kind of synthetic submission → how many students of a class of 30 hand it in
 MIX = {"correct": 13, "partly_wrong": 8, "blank": 3, "broken_json": 1, "infinite_loop": 1,
@@ -58,6 +57,14 @@ def solution_code(course: Course, module: str) -> dict[str, str]:
     return {meta["grade_id"]: code for meta, code in _source_code_cells(course, module) if meta.get("solution")}
 
 
+def demo_spec(module: str) -> dict:
+    """``course/demo/<module>.toml``: wrong answers, reflections, and where the hostile kinds strike."""
+    path = SHIPPED_COURSE / "demo" / f"{module}.toml"
+    if not path.exists():
+        raise CourseError(f"module {module} has no synthetic submissions (course/demo/{module}.toml)")
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
 def answers_of(course: Course, module: str, student: str) -> dict:
     """Run the solution in-process on ``student``'s hand-out, to get the numbers they would have."""
     ns: dict = {}
@@ -65,7 +72,7 @@ def answers_of(course: Course, module: str, student: str) -> dict:
         for _, code in _source_code_cells(course, module):
             exec(code, ns)  # our own solution code
         ns["con"].close()
-    return {k: ns[k] for k in ANSWER_NAMES}
+    return {k: ns[k] for k in demo_spec(module)["kinds"]["answers"]}
 
 
 def as_literals(answers: dict) -> str:
@@ -93,7 +100,7 @@ def write_submission(course: Course, module: str, student: str, kind: str, rng: 
     if kind == "blank":
         return
     nb = _cells(nb_path)
-    demo = tomllib.loads((SHIPPED_COURSE / "demo" / f"{module}.toml").read_text(encoding="utf-8"))
+    demo = demo_spec(module)
     solutions = solution_code(course, module)
     wrong_ids = set()
     if kind == "partly_wrong":
@@ -104,13 +111,13 @@ def write_submission(course: Course, module: str, student: str, kind: str, rng: 
         gid = meta.get("grade_id")
         if c["cell_type"] == "code" and meta.get("solution"):
             code = demo["wrong"][gid] if gid in wrong_ids else solutions[gid]
-            if kind == "infinite_loop" and gid == "ans_wait":
+            if kind == "infinite_loop" and gid == demo["kinds"]["loop_in"]:
                 code = "while True:   # waiting for the call centre…\n    pass\n"
             c["source"] = code
         elif c["cell_type"] == "markdown" and meta.get("solution"):
             c["source"] = demo["reflection"]["good" if kind == "correct" else "short"].strip()
-        if kind == "tests_deleted" and meta.get("grade") and c["cell_type"] == "code" and gid in ("chk_top10",
-                                                                                                 "chk_grid"):
+        if kind == "tests_deleted" and meta.get("grade") and c["cell_type"] == "code" \
+                and gid in demo["kinds"]["tests_deleted"]:
             continue
         cells.append(c)
     nb["cells"] = cells
@@ -129,10 +136,10 @@ def write_submission(course: Course, module: str, student: str, kind: str, rng: 
 
 
 def run_demo(directory: str | Path, students: int = 30, workers: int = 2, seed: int = 2026,
-             progress: bool = True) -> tuple[Course, RunSummary]:
+             progress: bool = True, module: str = "m01") -> tuple[Course, RunSummary]:
+    demo_spec(module)   # fail before any work if the module has no synthetic submissions
     directory = Path(directory)
     course = Course.open(directory) if (directory / "crmlab.toml").exists() else Course.init(directory, "crm-demo")
-    module = "m01"
     people = roster(students, seed, course.locale)
     course.add_students(people)
     ids = [p["id"] for p in people]
@@ -145,14 +152,16 @@ def run_demo(directory: str | Path, students: int = 30, workers: int = 2, seed: 
     donor = next(s for s, k in plan.items() if k == "correct")
     for student, kind in plan.items():
         write_submission(course, module, student, kind, rng, copied_from=donor)
-    (course.private / "demo_plan.json").write_text(json.dumps(plan, indent=1), encoding="utf-8")
+    (course.private / f"demo_plan_{module}.json").write_text(json.dumps(plan, indent=1), encoding="utf-8")
     summary = autograde(course, module, workers=workers, progress=progress)
     return course, summary
 
 
-def print_summary(course: Course, summary: RunSummary, elapsed: float) -> None:
+def print_summary(course: Course, summary: RunSummary, elapsed: float, module: str = "m01") -> None:
     data, checkpoints = rows(course)
-    plan_file = course.private / "demo_plan.json"
+    data = [r for r in data if r["module"] == module]
+    checkpoints = [c for c in checkpoints if c.startswith(f"{module}:")]
+    plan_file = course.private / f"demo_plan_{module}.json"
     plan = json.loads(plan_file.read_text()) if plan_file.exists() else {}
     with course.gradebook() as gb:
         names = {s.id: f"{s.last_name or ''}{s.first_name or ''}" for s in gb.students}

@@ -55,6 +55,9 @@ def test_errors_are_messages_not_tracebacks(tmp_path):
     assert run("course", "init", str(tmp_path / "c")).returncode == 0
     r = run("autograde", "m99", "--course", str(tmp_path / "c"))
     assert r.returncode == 2 and "unknown module 'm99'" in r.stderr
+    r = run("demo", str(tmp_path / "d"), "--module", "m99")   # refused before anything is created
+    assert r.returncode == 2 and "course/demo/m99.toml" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "d").exists()
 
 
 def test_demo_grades_a_class_of_thirty_in_under_three_minutes(tmp_path):

@@ -10,7 +10,7 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 
-from .engine import SIMULATOR_VERSION, Simulation
+from .engine import SIMULATOR_VERSION, Simulation, bulk
 
 SCHEMA = Path(__file__).with_name("schema.sql")
 TRUTH_SCHEMA = Path(__file__).with_name("truth_schema.sql")
@@ -62,6 +62,7 @@ def _snapshot(sim: Simulation) -> dict[str, list]:
     }
 
 
+@bulk()
 def write_database(path: Path, sim: Simulation) -> None:
     s, t, head = sim.scenario, sim.t, sim.scenario.scenario
     money = head.currencies[head.locale]
@@ -147,6 +148,7 @@ def write_database(path: Path, sim: Simulation) -> None:
         con.close()
 
 
+@bulk()
 def write_truth(path: Path, sim: Simulation) -> None:
     path.unlink(missing_ok=True)
     con = sqlite3.connect(path)

@@ -597,26 +597,73 @@ class Simulation:
 
     # -- acquisition and sales ------------------------------------------------------------------
     def _leads(self, src):
+        """A lead source, a month at a time: the month's leads are drawn at its start. Leads of
+        organisations go through the sales pipeline one by one (they contend for reps); the rest
+        are decided in one batch (:meth:`_lead_batch`)."""
         env, r = self.env, self.rng["sales"]
         if src.leads_per_month <= 0:
             return
-        kinds = list(src.kind_mix)
-        w = np.array([src.kind_mix[k] for k in kinds])
-        while True:
-            yield env.timeout(r.exponential(30 * MIN_PER_DAY / src.leads_per_month))
-            if env.now >= self.horizon:
-                return
-            kind = self.kind_index[kinds[r.choice(len(kinds), p=w / w.sum())]]
-            env.process(self._lead(src.id, kind, src.cost_per_lead, src.qualify_rate, src.convert_rate))
+        month = 30 * MIN_PER_DAY
+        mix = [self.kind_index[k] for k in src.kind_mix]
+        pipeline = np.array([bool(self.scenario.sales) and self.kinds[k].business for k in mix], bool)
+        while env.now < self.horizon:
+            span = min(month, self.horizon - env.now)
+            m = int(r.poisson(src.leads_per_month * span / month))
+            created = env.now + np.sort(r.random(m)) * span
+            pick = _pick(r, list(src.kind_mix.values()), m)
+            kinds = np.array(mix)[pick]
+            for k, at in zip(kinds[pipeline[pick]].tolist(), created[pipeline[pick]].tolist()):
+                env.process(self._lead(src.id, k, src.cost_per_lead, src.qualify_rate, src.convert_rate, at))
+            self._lead_batch(src.id, kinds[~pipeline[pick]], created[~pipeline[pick]], src.cost_per_lead,
+                             src.qualify_rate, src.convert_rate)
+            yield env.timeout(span)
 
-    def _lead(self, source: str, kind: int, cost: float, qualify: float, convert: float):
+    def _lead_batch(self, source: str, kinds: np.ndarray, created: np.ndarray, cost: float, qualify: float,
+                    convert: float):
+        """Leads outside the sales pipeline, decided at once: each is qualified (or not) some days
+        after it came in; a qualified lead becomes a customer with probability ``convert``, buying
+        for the first time on that day. Leads still undecided at the horizon stay open."""
+        m = kinds.size
+        if not m:
+            return
+        r, acq = self.rng["sales"], self.scenario.acquisition
+        decided = created + np.asarray(acq.days_to_qualify.draw(r, m), float) * MIN_PER_DAY
+        qualified = r.random(m) < qualify
+        converted = qualified & (r.random(m) < convert)
+        ids = self.ids.many("L", m)
+        people, phones, cities = self.directory.names(m), self.directory.phones(m), self.directory.pick_cities(m)
+        pick = r.random(m).tolist()
+        names = []
+        for j, k in enumerate(kinds.tolist()):
+            kind = self.kinds[k]
+            templates = kind.name_templates.get(head_locale(self)) or ["{city}"]
+            names.append(templates[int(pick[j] * len(templates))].format(city=cities[j]) if kind.business else people[j])
+        open_ = decided >= self.horizon
+        money = round(cost * self.money, 2)
+        rows = [[ids[j], source, self.kinds[k].id, names[j], people[j], phones[j], float(created[j]),
+                 "open" if open_[j] else "converted" if converted[j] else "qualified" if qualified[j]
+                 else "disqualified", None if open_[j] or not qualified[j] else float(decided[j]), None, money]
+                for j, k in enumerate(kinds.tolist())]
+        self.t.leads.extend(rows)
+        new = np.flatnonzero(converted & ~open_)
+        if new.size:
+            idx = self._new_accounts(kinds[new], decided[new], self.clock.dates(decided[new]), source,
+                                     [ids[j] for j in new.tolist()], names=[names[j] for j in new.tolist()])
+            for j, i in zip(new.tolist(), idx.tolist()):
+                rows[j][9] = self.acc_id(i)
+                self.t.special_orders.append((i, float(decided[j]), "first", None, None, 0.0, 1.0, -1))
+            self._start_life(idx)
+
+    def _lead(self, source: str, kind: int, cost: float, qualify: float, convert: float, at: float | None = None):
+        """A lead of an organisation, worked through the sales pipeline once it comes in at ``at``."""
         env, r, acq = self.env, self.rng["sales"], self.scenario.acquisition
+        if at is not None and at > env.now:
+            yield env.timeout(at - env.now)
         lead_id, created = self.ids.next("L"), env.now
         k = self.kinds[kind]
         person = self.directory.names(1)[0]
         templates = k.name_templates.get(head_locale(self)) or ["{city}"]
-        company = templates[int(r.integers(len(templates)))].format(city=self.directory.pick_cities(1)[0]) \
-            if k.business else person
+        company = templates[int(r.integers(len(templates)))].format(city=self.directory.pick_cities(1)[0])
         row = [lead_id, source, k.id, company, person, self.directory.phones(1)[0], created, "open",
                None, None, round(cost * self.money, 2)]
         self.t.leads.append(row)  # still open if the snapshot comes before it is qualified
@@ -625,23 +672,15 @@ class Simulation:
             row[7] = "disqualified"
             return
         row[7], row[8] = "qualified", env.now
-        date = self.clock.date(env.now)
-        if self.scenario.sales and k.business:
-            idx = self._new_accounts(np.array([kind]), np.array([env.now]), [date], source, lead_id,
-                                     names=[company], prospect=True)
-            row[9] = self.acc_id(int(idx[0]))
-            env.process(self._opportunity(int(idx[0]), lead_id, "new"))
-        elif r.random() < convert:
-            idx = self._new_accounts(np.array([kind]), np.array([env.now]), [date], source, lead_id, names=[company])
-            i = int(idx[0])
-            row[7], row[9] = "converted", self.acc_id(i)
-            self.t.special_orders.append((i, env.now, "first", None, None, 0.0, 1.0, -1))
-            self._start_life(idx)
+        idx = self._new_accounts(np.array([kind]), np.array([env.now]), [self.clock.date(env.now)], source, lead_id,
+                                 names=[company], prospect=True)
+        row[9] = self.acc_id(int(idx[0]))
+        env.process(self._opportunity(int(idx[0]), lead_id, "new"))
 
     def _referrals(self):
-        """Promoters recommend the company. Each month's referrals of persons are handled in one
-        batch (the same model as :meth:`_lead`, vectorised: at 100k customers there are thousands a
-        month); referred organisations go through the sales pipeline one by one."""
+        """Promoters recommend the company. Each month's referrals are handled in one batch (at 100k
+        customers there are thousands a month), except referred organisations, which go through
+        the sales pipeline one by one."""
         env, r, acq = self.env, self.rng["sales"], self.scenario.acquisition
         month = 30 * MIN_PER_DAY
         while env.now + month < self.horizon:
@@ -654,29 +693,8 @@ class Simulation:
             for k in kinds[pipeline].tolist():
                 env.process(self._lead("referral", k, 0.0, acq.referral_qualify_rate, 0.5))
             kinds = kinds[~pipeline]
-            m = kinds.size
-            if not m:
-                continue
-            created = now - r.random(m) * month                    # referred during the past month
-            decided = created + np.asarray(acq.days_to_qualify.draw(r, m), float) * MIN_PER_DAY
-            qualified = r.random(m) < acq.referral_qualify_rate
-            converted = qualified & (r.random(m) < 0.5)
-            ids = self.ids.many("L", m)
-            people, phones = self.directory.names(m), self.directory.phones(m)
-            open_ = decided >= self.horizon
-            rows = [[ids[j], "referral", self.kinds[kinds[j]].id, people[j], people[j], phones[j], created[j],
-                     "open" if open_[j] else "converted" if converted[j] else "qualified" if qualified[j]
-                     else "disqualified", None if open_[j] or not qualified[j] else decided[j], None, 0.0]
-                    for j in range(m)]
-            self.t.leads.extend(rows)
-            new = np.flatnonzero(converted & ~open_)
-            if new.size:
-                idx = self._new_accounts(kinds[new], decided[new], self.clock.dates(decided[new]),
-                                         "referral", [ids[j] for j in new.tolist()], names=[people[j] for j in new.tolist()])
-                for j, i in zip(new.tolist(), idx.tolist()):
-                    rows[j][9] = self.acc_id(i)
-                    self.t.special_orders.append((i, float(decided[j]), "first", None, None, 0.0, 1.0, -1))
-                self._start_life(idx)
+            self._lead_batch("referral", kinds, now - r.random(kinds.size) * month,   # referred during the past month
+                             0.0, acq.referral_qualify_rate, 0.5)
 
     def _upsells(self):
         env, r, s = self.env, self.rng["sales"], self.scenario.sales

@@ -15,11 +15,12 @@ from multiprocessing.connection import wait
 import psutil
 from tqdm import tqdm
 
+from . import sandbox
 from . import worker as worker_module
 from .course import Course, CourseError
-from .state import Outcome, StateStore, submission_digest
+from .state import STATUSES, Outcome, StateStore, submission_digest
 
-FINAL = {"graded", "error", "timeout", "missing"}
+FINAL = set(STATUSES)
 
 
 @dataclass
@@ -37,6 +38,7 @@ class RunSummary:
     skipped: list[str] = field(default_factory=list)        # finished earlier, unchanged
     absent: list[str] = field(default_factory=list)         # on the roster, no submission folder
     seconds: float = 0.0
+    unsandboxed: str | None = None                          # why kernels ran without a sandbox
 
     def counts(self) -> Counter:
         return Counter(o.status for o in self.outcomes)
@@ -95,10 +97,16 @@ def autograde(course: Course, module: str, workers: int | None = None, force: bo
     if not course.path("release", module=module).is_dir():
         raise CourseError(f"module {module} has not been assigned yet: run `crmlab assign {module}` first")
     workers = max(1, int(workers or course.grading.get("workers", 2)))
+    mode = str(course.grading.get("sandbox", "auto"))
+    if mode not in ("auto", "required", "off"):
+        raise CourseError(f"[grading] sandbox = {mode!r} in crmlab.toml: use \"auto\", \"required\" or \"off\"")
+    why = "sandbox = \"off\" in crmlab.toml" if mode == "off" else sandbox.available()
+    if why and mode == "required":
+        raise CourseError(f"[grading] sandbox = \"required\", but {why}; nothing was graded")
     limit = float(submission_timeout or course.grading["submission_timeout"])
     started = time.monotonic()
     state = StateStore(course.private / "state.db")
-    summary = RunSummary()
+    summary = RunSummary(unsandboxed=why)
     try:
         jobs, missing, summary.skipped = plan(course, module, students, force, state)
         for o in missing:

@@ -65,6 +65,9 @@ def _autograde(a) -> int:
     course = Course.open(a.course)
     s = autograde(course, a.module, workers=a.workers, force=a.force, students=a.student or None,
                   submission_timeout=a.submission_timeout)
+    if s.unsandboxed:
+        print(f"warning: student code ran WITHOUT a sandbox ({s.unsandboxed}): it could read the course "
+              "directory, the gradebook and this user's files", file=sys.stderr)
     counts = s.counts()
     print(f"{a.module}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
           + f"; skipped (already graded) {len(s.skipped)}; {s.seconds:.1f} s")

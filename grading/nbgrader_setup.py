@@ -39,6 +39,12 @@ def configure(c, config_file: str) -> None:
     c.OverwriteCells.add_missing_cells = True
     c.Autograde.autograde_preprocessors = AUTOGRADE_STEPS
     c.StudentData.course_root = str(course.root)
+    # every kernel in a sandbox of its own (grading/sandbox.py)
+    from .sandbox import DEFAULT_LIMITS, SandboxedKernelManager
+
+    c.Execute.kernel_manager_class = SandboxedKernelManager
+    c.SandboxedKernelManager.mode = str(course.grading.get("sandbox", "auto"))
+    c.SandboxedKernelManager.limits = {k: course.grading[k] for k in DEFAULT_LIMITS if k in course.grading}
 
 
 class StudentData(NbGraderPreprocessor):

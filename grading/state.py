@@ -12,13 +12,14 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-STATUSES = ("graded", "error", "timeout", "missing")
+# limit: the submission hit a resource limit of the sandbox (memory, disk, file size, processes)
+STATUSES = ("graded", "error", "timeout", "limit", "missing")
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS results (
     module      TEXT NOT NULL,
     student     TEXT NOT NULL,
-    status      TEXT NOT NULL CHECK (status IN ('graded', 'error', 'timeout', 'missing')),
+    status      TEXT NOT NULL CHECK (status IN ({", ".join(repr(s) for s in STATUSES)})),
     reason      TEXT NOT NULL DEFAULT '',
     digest      TEXT NOT NULL DEFAULT '',
     score       REAL,
@@ -58,6 +59,13 @@ class StateStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.con = sqlite3.connect(path, timeout=60)
         self.con.execute("PRAGMA journal_mode=WAL")
+        old = self.con.execute("SELECT sql FROM sqlite_master WHERE name = 'results'").fetchone()
+        if old and "'limit'" not in old[0]:   # a state file from before the 'limit' status: keep its rows
+            with self.con:
+                self.con.execute("ALTER TABLE results RENAME TO results_old")
+                self.con.executescript(SCHEMA)
+                self.con.execute("INSERT INTO results SELECT * FROM results_old")
+                self.con.execute("DROP TABLE results_old")
         self.con.executescript(SCHEMA)
 
     def close(self) -> None:

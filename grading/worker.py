@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import time
 import traceback
 from pathlib import Path
 
 from .course import Course
+from .sandbox import DEFAULT_LIMITS, DiskWatch
 from .state import Outcome
 
 TIMEOUT_ERRORS = {"CellTimeoutError", "TimeoutError"}
+LIMIT_ERRORS = {"MemoryError", "File too large", "Resource temporarily unavailable"}
 
 
 def main(conn, course_root: str) -> None:
@@ -61,16 +64,25 @@ def grade_one(api, course: Course, module: str, student: str) -> Outcome:
                        f"no {', '.join(sorted(n + '.ipynb' for n in expected))} in the submission (found: {found})")
     deleted = _deleted_test_cells(course, module, submitted, expected & present)
 
-    result = api.autograde(module, student, force=True, create=True)
+    work = course.path("autograded", student, module)
+    with DiskWatch(work, float(course.grading.get("disk_mb", 500))) as disk:
+        result = api.autograde(module, student, force=True, create=True)
+    shutil.rmtree(work / ".sandbox", ignore_errors=True)   # the kernel's HOME and TMPDIR
+    if disk.hit:
+        return Outcome(module, student, "limit", f"stopped: the notebook {disk.hit}")
     if not result.get("success"):
         return Outcome(module, student, *_failure(result, course.grading["cell_timeout"]))
 
     reasons, status = [], "graded"
-    timed_out = _timed_out_cells(course.path("autograded", student, module))
+    timed_out, limited = _cells_with_errors(work, TIMEOUT_ERRORS), _cells_with_errors(work, LIMIT_ERRORS)
     if timed_out:
         status = "timeout"
         reasons.append(f"cell(s) {', '.join(timed_out)} exceeded the {course.grading['cell_timeout']} s limit "
                        "and were interrupted")
+    if limited:
+        status = "limit"
+        reasons.append(f"cell(s) {', '.join(limited)} hit a resource limit of the sandbox (memory "
+                       f"{course.grading.get('memory_mb', DEFAULT_LIMITS['memory_mb'])} MB, file size, processes)")
     if expected - present:
         reasons.append(f"notebook(s) {', '.join(sorted(expected - present))} missing: scored 0")
     if deleted:
@@ -103,13 +115,16 @@ def _deleted_test_cells(course: Course, module: str, submitted: Path, names: set
     return deleted
 
 
-def _timed_out_cells(folder: Path) -> list[str]:
+def _cells_with_errors(folder: Path, names: set[str]) -> list[str]:
+    """Cells of the executed notebooks that ended in one of the errors ``names`` (or whose error
+    message says so: a full disk or a refused fork shows as OSError with an errno text)."""
     cells = []
     for path in sorted(folder.glob("*.ipynb")):
         nb = json.loads(path.read_text(encoding="utf-8"))
         for i, cell in enumerate(nb.get("cells", [])):
             for out in cell.get("outputs", []):
-                if out.get("output_type") == "error" and out.get("ename") in TIMEOUT_ERRORS:
+                if out.get("output_type") == "error" and (out.get("ename") in names or any(
+                        n in (out.get("evalue") or "") for n in names)):
                     cells.append(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"#{i + 1}")
                     break
     return cells

@@ -309,6 +309,11 @@ def test_lead_lifecycle_and_conversion(crm, db):
                (out["opportunity"],)) == [(out["account"], lead, "qualified", "new", 88000.0)]
     assert sql(db, "SELECT stage FROM stage_history WHERE opportunity_id = ?", (out["opportunity"],)) == [("qualified",)]
     refused(crm, db, IllegalTransition, lambda: crm.disqualify_lead(lead, "no budget"))
+    # the simulator leaves leads that became customers 'qualified' with their account: converted already
+    done = one(db, "SELECT lead_id FROM leads WHERE status = 'qualified' AND account_id IS NOT NULL LIMIT 1")
+    err = refused(crm, db, IllegalTransition, lambda: crm.convert_lead(done, rep="S01", amount=1, email="a@b.cn",
+                                                                       city="广州"))
+    assert "已转化" in err.message("zh_CN") and "'converted'" in err.message("en_US")
     other = crm.create_lead("website", "k12", "某小学", "王", "13900003333")
     crm.disqualify_lead(other, "不在服务区域")
     assert sql(db, "SELECT status, disqualified_reason FROM leads WHERE lead_id = ?", (other,)) == [

@@ -310,14 +310,19 @@ def _rows(db: _Db, c: dict) -> list[Part]:
 
 
 def _audited(db: _Db, c: dict) -> list[Part]:
+    """The record may be the one changed or one it names (a quote's opportunity, a moved order's
+    account): the operation concerned it either way."""
     n = 0
     if db.has("audit_log"):
-        where = {"operation": c["operation"]}
+        sql, args = "SELECT count(*) FROM audit_log WHERE operation = ?", [c["operation"]]
         if "record" in c:
-            where["record_id"] = c["record"]
+            sql += (" AND (record_id = ? OR EXISTS (SELECT 1 FROM json_each(coalesce(after, before)) "
+                    "WHERE value = ?))")
+            args += [c["record"], c["record"]]
         if "user" in c:
-            where["user"] = c["user"]
-        n = _matching(db, "audit_log", where)
+            sql += " AND user = ?"
+            args.append(c["user"])
+        n = db.scalar(sql, args)
     return [Part(n >= 1, "chk_audit", {"record": c.get("record", "*"), "operation": c["operation"]})]
 
 
@@ -358,7 +363,8 @@ KINDS: dict[str, Kind] = {
     "rows": Kind(_rows, ("table",), ("where", "count", "min", "max"),
                  "generic: rows of a table whose columns equal `where`, counted", ("count", "min", "max")),
     "audited": Kind(_audited, ("operation",), ("record", "user"),
-                    "the operation was done through the API (audit log), e.g. 'ticket.escalate'"),
+                    "the operation was done through the API (audit log), e.g. 'ticket.escalate', on the record or "
+                    "one it names"),
 }
 COMMON = ("kind", "points", "id")
 

@@ -162,6 +162,7 @@ LABELS: dict[tuple[str, str], tuple[str, str]] = {
     ("record", "lead_sources"): ("线索来源", "Lead source"),
     ("field", "name"): ("名称", "The name"),
     ("field", "city"): ("城市", "The city"),
+    ("field", "address"): ("地址", "The address"),
     ("field", "kind"): ("客户类型", "The customer kind"),
     ("field", "title"): ("职务", "The job title"),
     ("field", "company"): ("单位名称", "The company"),

@@ -204,8 +204,9 @@ def _lead_status(db: _Db, c: dict) -> list[Part]:
     lead = db.row("leads", "lead_id", c["lead"])
     if lead is None:
         return _missing("leads", c["lead"])
-    parts = [_field(lead["status"] == c["status"], "leads", c["lead"], "status", Label("lead_status", c["status"]),
-                    Label("lead_status", lead["status"]))]
+    have = "converted" if lead["account_id"] else lead["status"]  # as the API sees a lead the simulator converted
+    parts = [_field(have == c["status"], "leads", c["lead"], "status", Label("lead_status", c["status"]),
+                    Label("lead_status", have))]
     if c["status"] == "converted":
         n = db.scalar("SELECT count(*) FROM opportunities WHERE lead_id = ?", (c["lead"],))
         parts.append(Part(n >= 1, "chk_count", {"what": Label("record", "leads"), "id": c["lead"],
@@ -404,7 +405,10 @@ def load_conditions(source: str | Path, key: str = "conditions") -> list[dict]:
 def check_state(path: str | Path, conditions: list[dict]) -> Result:
     """Evaluate every condition on the database at ``path`` (opened read-only)."""
     conditions = validate(conditions)
-    con = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    con = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
     con.row_factory = sqlite3.Row
     try:
         db = _Db(con)

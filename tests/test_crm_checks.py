@@ -8,7 +8,10 @@ import sqlite3
 
 import pytest
 
+from pathlib import Path
+
 from crm import CRM, KINDS, check_state, load_conditions
+from crm.checks import reference
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +184,19 @@ def test_bad_conditions_are_refused_naming_the_condition():
     with pytest.raises(ValueError, match="at least one of"):
         check_state("unused.db", [{"kind": "ticket_status", "ticket": "T1"}])
     assert set(KINDS) >= {"ticket_status", "accounts_merged", "opportunity_stage", "rows", "audited"}
+
+
+def test_the_design_notes_list_every_kind_as_declared():
+    notes = (Path(__file__).resolve().parent.parent / "docs" / "design.md").read_text(encoding="utf-8")
+    assert reference() in notes
+
+
+def test_a_database_path_with_spaces_is_read_only(tmp_path, base_db):
+    path = tmp_path / "my course" / "crm 01.db"
+    path.parent.mkdir()
+    shutil.copy(base_db, path)
+    before = path.read_bytes()
+    result = check_state(path, [{"kind": "rows", "table": "accounts", "min": 1}])
+    assert result.passed and path.read_bytes() == before
+    with pytest.raises(FileNotFoundError):
+        check_state(tmp_path / "missing.db", [{"kind": "rows", "table": "accounts", "min": 1}])

@@ -435,8 +435,8 @@ class CRM:
         return moved
 
     def _move_references(self, target: str, old: str, new: str) -> dict[str, int]:
-        """Repoint every foreign key to ``target`` from ``old`` to ``new``; one audit row per table
-        lists the keys of the rows moved."""
+        """Repoint every foreign key to ``target`` from ``old`` to ``new``, including earlier merges
+        into ``old``; one audit row per table lists the keys of the rows moved."""
         moved = {}
         for table, col in referencing(self._con, target):
             pk = [r[1] for r in sorted(self._con.execute(f"PRAGMA table_info({table})"), key=lambda r: r[5]) if r[5]]
@@ -449,6 +449,12 @@ class CRM:
             self._con.execute(f"UPDATE {table} SET {col} = ? WHERE {col} = ?", (new, old))
             self._audit(table, old, {col: old, "rows": keys}, {col: new, "rows": keys})
             moved[table] = len(keys)
+        # records merged into `old` earlier now point at `new`: merges never chain
+        key = ID_STYLE[target][0]
+        earlier = [r[0] for r in self._con.execute(
+            f"SELECT {key} FROM {target} WHERE merged_into = ? ORDER BY {key}", (old,))]
+        for rid in earlier:
+            self._update(target, rid, {"merged_into": new})
         return moved
 
     def _combine_memberships(self, old: str, new: str) -> None:

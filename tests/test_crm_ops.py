@@ -263,6 +263,15 @@ def test_merge_accounts_moves_every_related_row_and_loses_nothing(crm, db):
     assert profile["account_id"] == keep and gone in profile["merged_from"]
 
 
+def test_merges_never_chain(crm, db):
+    a, b, c = [r[0] for r in sql(db, "SELECT account_id FROM accounts ORDER BY account_id LIMIT 3")]
+    crm.merge_accounts(b, a)
+    crm.merge_accounts(c, b)
+    assert dict(sql(db, "SELECT account_id, merged_into FROM accounts WHERE account_id IN (?, ?, ?)", (a, b, c))) == {
+        a: c, b: c, c: None}
+    assert crm.customer_360(a)["profile"]["merged_from"] == [a, b]
+
+
 def test_merge_contacts_only_within_one_account(crm, db):
     acc, c1, c2 = sql(db, "SELECT a.account_id, min(a.contact_id), max(a.contact_id) FROM contacts a "
                           "JOIN tickets t ON t.contact_id = a.contact_id GROUP BY a.account_id "

@@ -548,27 +548,30 @@ class CRM:
         else:
             self._get("accounts", account)
         contact = self.create_contact(account, row["contact_name"], title, row["phone"], email)
-        opportunity = self.create_opportunity(account, rep, amount, expected_close=expected_close, _lead=lead)
+        opportunity = self._new_opportunity(account, rep, amount, None, expected_close, lead)
         self._update("leads", lead, {"status": "converted", "account_id": account})
         return {"account": account, "contact": contact, "opportunity": opportunity}
 
     # == opportunities ========================================================================
     @operation("opportunity.create")
     def create_opportunity(self, account: str, rep: str, amount: float, *, deal_type: str | None = None,
-                           expected_close=None, _lead: str | None = None) -> str:
+                           expected_close=None) -> str:
         """A new opportunity in stage 'qualified' (new business for a prospect, upsell for a customer)."""
+        return self._new_opportunity(account, rep, amount, deal_type, expected_close, None)
+
+    def _new_opportunity(self, account: str, rep: str, amount, deal_type, expected_close, lead) -> str:
         acc = self._get("accounts", account)
         self._get("reps", rep)
         amount = self._positive(amount, "amount")
         if deal_type is None:
-            deal_type = "upsell" if acc["customer_since"] and _lead is None else "new"
+            deal_type = "upsell" if acc["customer_since"] and lead is None else "new"
         self._choice(deal_type, ("new", "upsell"), "deal_type")
         if expected_close is None:
             close = _fmt(_parse(self._now) + dt.timedelta(days=self._setting("default_close_days")))
         else:
             close = self._future(expected_close, "due_at")
         oid = self._insert("opportunities", {
-            "opportunity_id": self._next_id("opportunities"), "account_id": account, "lead_id": _lead,
+            "opportunity_id": self._next_id("opportunities"), "account_id": account, "lead_id": lead,
             "rep_id": rep, "deal_type": deal_type, "amount": round(amount, 2), "created_at": self._now,
             "stage": "qualified", "closed_at": None, "lost_reason": None, "won_amount": None,
             "probability": STAGE_PROBABILITY["qualified"], "expected_close": close})
@@ -603,9 +606,9 @@ class CRM:
         self._choice(stage, STAGES, "stage", "stage")
         current = row["stage"]
         if stage == "lost":
-            reason = self._text(reason, "reason") if isinstance(reason, str) and reason.strip() else None
-            if reason is None:
+            if not isinstance(reason, str) or not reason.strip():
                 raise self._err(InvalidValue, "lost_reason", id=opportunity)
+            reason = reason.strip()
             changes = {"stage": "lost", "closed_at": self._now, "lost_reason": reason, "probability": 0.0,
                        "expected_close": self._now}
         elif NEXT_STAGE.get(current) != stage:
@@ -614,7 +617,7 @@ class CRM:
                                 Label("stage", s).text(self.lang) for s in STAGES[:4]))
         elif stage == "won":
             latest = self._latest_quote(opportunity)
-            won = round(self._positive(amount, "amount"), 2) if amount is not None else latest["amount"]
+            won = round(self._positive(amount if amount is not None else (latest or {}).get("amount"), "amount"), 2)
             changes = {"stage": "won", "closed_at": self._now, "won_amount": won, "probability": 1.0,
                        "expected_close": self._now}
         else:
@@ -761,14 +764,11 @@ class CRM:
                             action=Label("action", action), rule=Label("rule", rule))
         return row
 
-    def _staff(self, agent: str) -> dict:
-        return self._get("agents", agent)
-
     @operation("ticket.assign")
     def assign_ticket(self, ticket: str, agent: str) -> dict:
         """Give an open ticket to an agent or manager; an escalated ticket only to a manager."""
         row = self._ticket(ticket, "assign")
-        staff = self._staff(agent)
+        staff = self._get("agents", agent)
         if row["escalated"] and staff["role"] != "manager":
             raise self._err(IllegalTransition, "escalated_needs_manager", id=ticket, agent=agent)
         return self._update("tickets", ticket, {"assigned_to": agent, "agent_id": row["agent_id"] or agent})
@@ -785,7 +785,7 @@ class CRM:
             if first is None:
                 raise self._err(IllegalTransition, "no_manager")
             manager = first[0]
-        elif self._staff(manager)["role"] != "manager":
+        elif self._get("agents", manager)["role"] != "manager":
             raise self._err(InvalidValue, "not_manager", agent=manager)
         return self._update("tickets", ticket, {"escalated": 1, "assigned_to": manager,
                                                 "agent_id": row["agent_id"] or manager})

@@ -100,8 +100,12 @@ def test_migration_adds_what_the_crm_needs_keeps_every_row_and_runs_once(db):
     assert con.execute("PRAGMA foreign_key_check").fetchall() == []
     with pytest.raises(sqlite3.IntegrityError):  # CHECK added by the migration
         con.execute("UPDATE accounts SET grade = 'CC' WHERE account_id = 'A0001'")
+    con.close()
+    with CRM.open(db, user="u") as crm:   # an open ticket, whatever the snapshot holds
+        ticket = crm.open_ticket(*a_contact(db), "inquiry")
+    con = sqlite3.connect(db)
     with pytest.raises(sqlite3.IntegrityError):  # a ticket cannot be closed while open, even by SQL
-        con.execute("UPDATE tickets SET closed_at = '2026-01-02 00:00:00' WHERE status = 'open'")
+        con.execute("UPDATE tickets SET closed_at = '2026-01-02 00:00:00' WHERE ticket_id = ?", (ticket,))
     con.close()
 
 

@@ -10,11 +10,13 @@ from tqdm import tqdm
 from .course import Course
 from .data import check_student_id, place_student_data
 from .nbgrader_api import check, nbgrader_api
+from .verify import install_handin
 
 
 def generate(course: Course, module_id: str) -> Path:
     """nbgrader generate_assignment: modules/<m> → release/<m>, and the module into the gradebook."""
     course.module(module_id)
+    install_handin(course, module_id)
     check(nbgrader_api(course).generate_assignment(module_id, force=True, create=True), "generate_assignment")
     return course.path("release", module=module_id)
 

@@ -76,6 +76,9 @@ class Course:
         shutil.copytree(SHIPPED_COURSE / "modules", root / "modules", dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         shutil.copy2(SHIPPED_COURSE / "nbgrader_config.py", root / "nbgrader_config.py")
+        # the grader's checks of handed-in answers (grading/verify.py): the instructor's copy to edit
+        shutil.copytree(SHIPPED_COURSE / "checks", root / "checks", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
         text = (SHIPPED_COURSE / "crmlab.toml").read_text(encoding="utf-8")
         if course_id:
             text = text.replace('id = "crm-course"', f'id = "{course_id}"', 1)

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tomllib
 from pathlib import Path
 
@@ -68,10 +69,15 @@ def demo_spec(module: str) -> dict:
 def answers_of(course: Course, module: str, student: str) -> dict:
     """Run the solution in-process on ``student``'s hand-out, to get the numbers they would have."""
     ns: dict = {}
-    with contextlib.chdir(course.path("outbox", student, module)), contextlib.redirect_stdout(io.StringIO()):
-        for _, code in _source_code_cells(course, module):
-            exec(code, ns)  # our own solution code
-        ns["con"].close()
+    folder = str(course.path("outbox", student, module))
+    sys.path.insert(0, folder)   # the hand-out's own modules (crmlab_handin), as in a kernel started there
+    try:
+        with contextlib.chdir(folder), contextlib.redirect_stdout(io.StringIO()):
+            for _, code in _source_code_cells(course, module):
+                exec(code, ns)  # our own solution code
+            ns["con"].close()
+    finally:
+        sys.path.remove(folder)
     return {k: ns[k] for k in demo_spec(module)["kinds"]["answers"]}
 
 

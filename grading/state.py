@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 # limit: the submission hit a resource limit of the sandbox (memory, disk, file size, processes)
@@ -28,6 +28,17 @@ CREATE TABLE IF NOT EXISTS results (
     finished_at REAL NOT NULL,
     PRIMARY KEY (module, student)
 );
+-- each checkpoint verified in the grader's process (grading/verify.py): points and what was wrong
+CREATE TABLE IF NOT EXISTS checks (
+    module      TEXT NOT NULL,
+    student     TEXT NOT NULL,
+    checkpoint  TEXT NOT NULL,
+    points      REAL NOT NULL,
+    max_points  REAL NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('right', 'partly', 'wrong', 'no_answer')),
+    message     TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (module, student, checkpoint)
+);
 """
 
 
@@ -41,6 +52,7 @@ class Outcome:
     score: float | None = None
     max_score: float | None = None
     seconds: float = 0.0
+    checks: list = field(default_factory=list)   # verify.Verdict of each checkpoint checked by the grader
 
 
 def submission_digest(folder: Path) -> str:
@@ -88,3 +100,12 @@ class StateStore:
             self.con.execute(
                 "INSERT OR REPLACE INTO results VALUES (:module, :student, :status, :reason, :digest, :score, "
                 ":max_score, :seconds, :finished_at)", d | {"finished_at": time.time()})
+            self.con.execute("DELETE FROM checks WHERE module = ? AND student = ?", (outcome.module, outcome.student))
+            self.con.executemany("INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                 [(outcome.module, outcome.student, v.check, v.points, v.max_points, v.status,
+                                   v.message) for v in outcome.checks])
+
+    def checks(self, module: str, student: str) -> list[tuple]:
+        """(checkpoint, points, max_points, status, message) of one submission's verified checkpoints."""
+        return self.con.execute("SELECT checkpoint, points, max_points, status, message FROM checks "
+                                "WHERE module = ? AND student = ? ORDER BY checkpoint", (module, student)).fetchall()

@@ -17,6 +17,7 @@ from pathlib import Path
 from .course import Course
 from .sandbox import DEFAULT_LIMITS, DiskWatch
 from .state import Outcome
+from .verify import executed_notebooks, verify
 
 TIMEOUT_ERRORS = {"CellTimeoutError", "TimeoutError"}
 LIMIT_ERRORS = {"MemoryError", "File too large", "Resource temporarily unavailable"}
@@ -87,10 +88,11 @@ def grade_one(api, course: Course, module: str, student: str) -> Outcome:
         reasons.append(f"notebook(s) {', '.join(sorted(expected - present))} missing: scored 0")
     if deleted:
         reasons.append(f"test cell(s) {', '.join(deleted)} were deleted by the student; restored and graded")
+    verdicts = verify(course, module, student, executed_notebooks(work))   # in this process, not the kernel's
     with course.gradebook() as gb:
         sub = gb.find_submission(module, student)
         score, max_score = float(sub.score), float(sub.max_score)
-    return Outcome(module, student, status, "; ".join(reasons), score=score, max_score=max_score)
+    return Outcome(module, student, status, "; ".join(reasons), score=score, max_score=max_score, checks=verdicts)
 
 
 def _expected_notebooks(course: Course, module: str) -> set[str]:

@@ -23,6 +23,14 @@ def test_every_catalogued_module_has_a_notebook():
         assert (SHIPPED_COURSE / "modules" / m / f"{m}.ipynb").exists()
 
 
+def _checks(module: str) -> set[str]:
+    """The check functions the grader has for ``module`` (course/checks/<module>.py)."""
+    import ast
+
+    tree = ast.parse((SHIPPED_COURSE / "checks" / f"{module}.py").read_text(encoding="utf-8"))
+    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("chk_")}
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_committed_without_outputs(path):
     for cell in _nb(path)["cells"]:
@@ -33,6 +41,7 @@ def test_committed_without_outputs(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_nbgrader_metadata_is_complete_and_consistent(path):
     cells = _nb(path)["cells"]
+    checks = _checks(path.stem)
     ids = [c["metadata"]["nbgrader"]["grade_id"] for c in cells]  # every cell carries nbgrader metadata
     assert len(ids) == len(set(ids)), "grade ids must be unique"
     tests = [c for c in cells if c["metadata"]["nbgrader"]["grade"] and c["cell_type"] == "code"]
@@ -41,7 +50,10 @@ def test_nbgrader_metadata_is_complete_and_consistent(path):
     for c in tests:
         meta, src = c["metadata"]["nbgrader"], "".join(c["source"])
         assert meta["points"] > 0 and meta["locked"] and not meta["solution"]
-        assert "### BEGIN HIDDEN TESTS" in src and "### END HIDDEN TESTS" in src
+        # no hidden tests in a notebook: the cell hands its answer to a check of the grader's own
+        assert "HIDDEN TESTS" not in src
+        assert src.rstrip().splitlines()[-1].startswith(f'hand_in("{meta["grade_id"]}", ')
+        assert meta["grade_id"] in checks
     for c in cells:
         meta, src = c["metadata"]["nbgrader"], "".join(c["source"])
         if c["cell_type"] == "code" and meta["solution"]:

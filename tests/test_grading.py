@@ -20,6 +20,7 @@ from grading.autograde import autograde
 from grading.course import Course
 from grading.demo import write_submission
 from grading.export import export
+from grading.state import StateStore
 
 MODULE = "m01"
 AUTO_POINTS = 11.0
@@ -33,6 +34,28 @@ while True:              # swallows every interrupt nbgrader sends
             pass
     except KeyboardInterrupt:
         pass
+"""
+# answers that would fool a test run inside the student's kernel
+LYING_EQ = """
+class _Liar(list):
+    def __eq__(self, other):     # "equal" to whatever a test compares it with
+        return True
+    __hash__ = None
+
+top10 = _Liar(["A0000"] * 10)
+"""
+FAKE_DATABASE = """
+import pandas as pd
+active_by_kind = pd.Series({"university": 1, "k12": 1, "vocational": 1, "training": 1})
+
+class _Fake:                     # every query now returns these made-up counts
+    def __init__(self, *a, **k): pass
+    def __enter__(self): return self
+    def __exit__(self, *a): return False
+    def execute(self, *a, **k): return self
+    def fetchall(self): return [("university", 1), ("k12", 1), ("vocational", 1), ("training", 1)]
+
+sqlite3.connect = _Fake
 """
 FREEZES_GRADER = """
 import os, signal
@@ -64,6 +87,7 @@ def course(tmp_path_factory):
     course = Course.open(root)
     kinds = {"sol": "correct", "blank": "blank", "copy": "copied_numbers", "trunc": "broken_json",
              "loop": "infinite_loop", "deleted": "tests_deleted", "stubborn": "correct", "freezer": "correct",
+             "liar": "correct", "faker": "correct",
              "renamed": "correct", "missing": "no_submission", "wrong": "partly_wrong"}
     course.add_students([{"id": s} for s in kinds])
     assign(course, MODULE, progress=False)
@@ -72,6 +96,8 @@ def course(tmp_path_factory):
         write_submission(course, MODULE, student, kind, rng, copied_from="sol")
     _edit_notebook(course, "stubborn", _set_code("ans_top10", IGNORES_INTERRUPTS))
     _edit_notebook(course, "freezer", _set_code("ans_top10", FREEZES_GRADER))
+    _edit_notebook(course, "liar", _set_code("ans_top10", LYING_EQ))
+    _edit_notebook(course, "faker", _set_code("ans_active", FAKE_DATABASE))
     folder = course.path("submitted", "renamed", MODULE)
     (folder / f"{MODULE}.ipynb").rename(folder / "my answers.ipynb")
     return course
@@ -112,6 +138,25 @@ def test_every_student_has_different_data(course):
     b = sqlite3.connect(course.path("outbox", "copy", MODULE) / "crm.db")
     q = "SELECT COUNT(*), SUM(quantity * unit_price) FROM order_lines"
     assert a.execute(q).fetchone() != b.execute(q).fetchone()
+
+
+def test_answers_are_verified_outside_the_kernel_so_lies_and_patches_score_nothing(course, graded):
+    outcomes, _ = graded
+    liar, faker = _scores(course, "liar"), _scores(course, "faker")
+    assert liar["chk_top10"] == 0 and faker["chk_active"] == 0
+    assert all(liar[c] > 0 for c in ("chk_active", "chk_wait", "chk_grid"))   # chk_pareto needs top10's cell
+    assert all(faker[c] > 0 for c in DATA_CHECKS if c != "chk_active")
+    assert outcomes["liar"].status == outcomes["faker"].status == "graded"
+    # each verdict is kept with the reason, for feedback
+    verdicts = {v.check: v for v in outcomes["liar"].checks}
+    assert verdicts["chk_top10"].status == "wrong" and "top ten" in verdicts["chk_top10"].message
+    assert verdicts["chk_grid"].status == "right" and set(verdicts) == set(DATA_CHECKS)
+    state = StateStore(course.private / "state.db")
+    try:
+        stored = {row[0]: row[3] for row in state.checks(MODULE, "liar")}
+    finally:
+        state.close()
+    assert stored == {v.check: v.status for v in outcomes["liar"].checks}
 
 
 def test_partly_wrong_gets_partial_marks(graded):
@@ -160,7 +205,7 @@ def test_missing_and_renamed_submissions_are_missing_with_a_reason(graded):
 def test_rerun_skips_finished_and_regrades_changed_or_forced(course, graded):
     again = autograde(course, MODULE, workers=2, progress=False)
     assert [o.student for o in again.outcomes] == ["missing"]  # nothing to grade: only the missing one is re-noted
-    assert len(again.skipped) == 10
+    assert len(again.skipped) == 12   # every submission but the missing one
     _edit_notebook(course, "blank", lambda nb: nb["metadata"].update(resubmitted=True))
     changed = autograde(course, MODULE, workers=2, progress=False)
     assert [o.student for o in changed.outcomes if o.status != "missing"] == ["blank"]
@@ -172,7 +217,7 @@ def test_rerun_skips_finished_and_regrades_changed_or_forced(course, graded):
 def test_export_has_a_row_per_student_with_status_reason_and_checkpoints(course, graded):
     table = list(csv.DictReader(io.StringIO(export(course, "csv"))))
     by_student = {r["student_id"]: r for r in table}
-    assert len(table) == 11 and {r["module"] for r in table} == {MODULE}
+    assert len(table) == 13 and {r["module"] for r in table} == {MODULE}
     assert by_student["sol"]["status"] == "graded" and float(by_student["sol"]["total"]) == AUTO_POINTS
     assert float(by_student["sol"]["m01:chk_grid"]) == 3
     assert by_student["sol"]["m01:reflection"] == ""  # waiting for the instructor, not 0

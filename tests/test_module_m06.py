@@ -1,8 +1,9 @@
 """Module m06 (call-centre operations) graded with real nbgrader, and its staffing-plan checks in-process.
 
 The policy checkpoints replay a student's staffing plan in the simulator; these tests show that the
-model solution earns every point, that the manager's reference plan (computed by the hidden tests)
-really meets the targets in the replay, and that plausible wrong plans lose the policy points."""
+model solution earns every point, that the manager's reference plan (computed by the grader's checks,
+course/checks/m06.py) really meets the targets in the replay, and that plausible wrong plans lose the
+policy points."""
 from __future__ import annotations
 
 import contextlib
@@ -10,6 +11,8 @@ import io
 import json
 import re
 import shutil
+import sqlite3
+import sys
 import tomllib
 
 import numpy as np
@@ -18,7 +21,9 @@ import pytest
 from grading.assign import assign
 from grading.autograde import autograde
 from grading.course import SHIPPED_COURSE, Course
+from grading.data import student_database
 from grading.demo import as_literals, solution_code, write_submission
+from grading.verify import Context, Wrong, checks_of
 
 MODULE = "m06"
 NOTEBOOK = SHIPPED_COURSE / "modules" / MODULE / f"{MODULE}.ipynb"
@@ -35,28 +40,34 @@ def _cells():
 
 
 def _run(folder, grade_ids, ns=None):
-    """Run cells of the source notebook (solution markers removed) in ``folder``, as a kernel would."""
+    """Run cells of the source notebook (solution markers removed) in ``folder``, as a kernel would
+    (with the folder's own modules importable: crmlab_handin)."""
     cells, ns = _cells(), {} if ns is None else ns
-    with contextlib.chdir(folder), contextlib.redirect_stdout(io.StringIO()):
-        for gid in grade_ids:
-            exec(SOLUTION.sub("", cells[gid]["source"]), ns)  # our own notebook's code
+    sys.path.insert(0, str(folder))
+    try:
+        with contextlib.chdir(folder), contextlib.redirect_stdout(io.StringIO()):
+            for gid in grade_ids:
+                exec(SOLUTION.sub("", cells[gid]["source"]), ns)  # our own notebook's code
+    finally:
+        sys.path.remove(str(folder))
     return ns
 
 
-def _policy_checks(folder, staffing) -> dict[str, bool]:
-    """Which policy checkpoints ``staffing`` passes on the data in ``folder``; the namespace for a closer look."""
-    ns = _run(folder, ["setup"])
-    ns["staffing"] = staffing
-    passed = {}
-    with contextlib.chdir(folder), contextlib.redirect_stdout(io.StringIO()):
+def _policy_checks(course, staffing, student="sol") -> tuple[dict[str, bool], dict]:
+    """Which policy checkpoints the grader's checks pass for ``staffing`` on ``student``'s data;
+    the checks' shared work (the reference plan, the replays) for a closer look."""
+    checks = checks_of(course, MODULE)
+    path = student_database(course, MODULE, student)
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        ctx = Context(course, MODULE, student, db, dict(db.execute("SELECT key, value FROM meta")), {})
+        passed = {}
         for gid in POLICY_CHECKS:
             try:
-                exec(_cells()[gid]["source"], ns)
+                checks[gid](list(staffing), ctx)
                 passed[gid] = True
-            except AssertionError:
+            except Wrong:
                 passed[gid] = False
-    ns["con"].close()
-    return passed, ns
+    return passed, ctx.cache
 
 
 def _set_code(course, student, grade_id, code):
@@ -132,20 +143,21 @@ def test_a_plan_for_the_average_hour_loses_the_policy_points(course, graded):
 
 @pytest.fixture(scope="module")
 def own_data(course, tmp_path_factory):
-    """A folder holding one student's own database, as the kernel sees it."""
+    """A folder holding one student's hand-out (their database, crmlab_handin.py), as the kernel sees it."""
     folder = tmp_path_factory.mktemp("own")
-    shutil.copyfile(course.path("outbox", "sol", MODULE) / "crm.db", folder / "crm.db")
+    for name in ("crm.db", "crmlab_handin.py"):
+        shutil.copyfile(course.path("outbox", "sol", MODULE) / name, folder / name)
     return folder
 
 
-def test_the_reference_plan_meets_the_targets_in_the_replay_and_is_the_model_solution(own_data):
+def test_the_reference_plan_meets_the_targets_in_the_replay_and_is_the_model_solution(course, own_data):
     ns = _run(own_data, ["setup", "ans_arrivals", "ans_aht", "ans_peak", "ans_policy"])
-    passed, hidden = _policy_checks(own_data, ns["staffing"])
-    reference = hidden["_truth"]["reference"]
-    assert ns["staffing"] == reference
+    passed, shared = _policy_checks(course, ns["staffing"])
+    truth, replay = shared["truth"], shared[("replay", tuple(ns["staffing"]))]
+    assert ns["staffing"] == truth["reference"]
     assert passed == dict.fromkeys(POLICY_CHECKS, True)
-    assert hidden["_replay"]["all"]["service_level"] >= hidden["_truth"]["target"]
-    assert hidden["_replay"]["all"]["abandon_rate"] < hidden["_truth"]["max_abandon"]
+    assert replay["all"]["service_level"] >= truth["target"]
+    assert replay["all"]["abandon_rate"] < 0.05
     # the lesson of the module: the busiest hour needs more agents than the average hour suggests
     from simulator import queueing
 
@@ -154,14 +166,14 @@ def test_the_reference_plan_meets_the_targets_in_the_replay_and_is_the_model_sol
                                                                  ns["SLA_SECONDS"] / 60)
 
 
-def test_plans_too_cheap_or_too_dear_lose_the_policy_points(own_data):
-    _, hidden = _policy_checks(own_data, [0] * 24)
-    reference = hidden["_truth"]["reference"]
-    assert _policy_checks(own_data, [0] * 24)[0] == dict.fromkeys(POLICY_CHECKS, False)
+def test_plans_too_cheap_or_too_dear_lose_the_policy_points(course):
+    nobody, shared = _policy_checks(course, [0] * 24)
+    reference = shared["truth"]["reference"]
+    assert nobody == dict.fromkeys(POLICY_CHECKS, False)
     cheaper = [max(1, c - 1) for c in reference]   # one agent fewer wherever there are two or more
-    passed, _ = _policy_checks(own_data, cheaper)
+    passed, _ = _policy_checks(course, cheaper)
     assert not passed["chk_policy_hours"] and not passed["chk_policy_abandon"] and not passed["chk_policy_cost"]
     dearer = [c + 1 for c in reference]            # safe, but a third more expensive
-    passed, _ = _policy_checks(own_data, dearer)
+    passed, _ = _policy_checks(course, dearer)
     assert passed == {"chk_policy_hours": True, "chk_policy_sla": True, "chk_policy_abandon": True,
                       "chk_policy_cost": False}

@@ -1,0 +1,169 @@
+"""Answers verified in the grader's process, not in the student's kernel.
+
+A checkpoint cell of a module ends with ``hand_in("chk_…", value)`` (``crmlab_handin.py``,
+shipped with every module): the value is shown in the cell's output as plain JSON data. nbgrader
+executes the notebook as usual, in the sandbox, and scores the cell's visible checks (types,
+shapes). Then, for every graded cell that has a check in the course's ``checks/<module>.py``,
+this module reads the answer from that cell's output in the executed notebook, recomputes the
+right answer from the student's own data (the grader's copy, never the one in the working copy)
+and writes the score into nbgrader's gradebook. Student code can only hand in plain data: an
+object whose ``__eq__`` lies, a monkeypatched comparison or a doctored database changes nothing.
+
+A check is a function named like the cell's grade id::
+
+    def chk_active(answer, ctx):        # answer: the plain data handed in
+        ...                             # ctx.db: the student's database (read-only), ctx.meta, ctx.cache
+        raise Wrong("…中文 / … English")   # or return None (right) or a fraction of the points
+
+Each check's verdict (points, status, message) is kept in the grading state for feedback.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import sqlite3
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .course import SHIPPED_COURSE, Course
+from .data import student_database
+
+MIME = "application/vnd.crmlab.answer+json"
+HANDIN = SHIPPED_COURSE / "handin" / "crmlab_handin.py"
+
+
+class Wrong(Exception):
+    """The answer is not right; the message (both languages) says what is checked, never the answer."""
+
+
+@dataclass
+class Context:
+    """What a check may use: the student's own data, seen from the grader's side."""
+    course: Course
+    module: str
+    student: str
+    db: sqlite3.Connection
+    meta: dict
+    answers: dict                                  # every answer handed in, by check
+    cache: dict = field(default_factory=dict)      # work shared by the checks of one submission
+
+
+@dataclass
+class Verdict:
+    check: str
+    points: float
+    max_points: float
+    status: str       # right, partly, wrong, no_answer
+    message: str = ""
+
+
+def checks_of(course: Course, module: str) -> dict:
+    """The check functions of ``module`` (``checks/<module>.py`` of the course, else the shipped one)."""
+    path = course.root / "checks" / f"{module}.py"
+    if not path.exists():
+        path = SHIPPED_COURSE / "checks" / f"{module}.py"
+    if not path.exists():
+        return {}
+    spec = importlib.util.spec_from_file_location(f"crmlab_checks_{module}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return {name: fn for name, fn in vars(mod).items() if name.startswith("chk_") and callable(fn)}
+
+
+def install_handin(course: Course, module: str) -> None:
+    """Put ``crmlab_handin.py`` into the module's source folder, so nbgrader releases it with the
+    notebook and restores it before grading."""
+    dest = course.root / "modules" / module / HANDIN.name
+    if not dest.exists() or dest.read_bytes() != HANDIN.read_bytes():
+        dest.write_bytes(HANDIN.read_bytes())
+
+
+def handed_in(notebook: dict) -> dict[str, dict]:
+    """grade id → {"check": …, "value": …} for every answer shown in a graded cell's outputs (only
+    the cell's own outputs count: an answer shown elsewhere is not that checkpoint's)."""
+    found = {}
+    for cell in notebook.get("cells", []):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") != "code" or not meta.get("grade"):
+            continue
+        for out in cell.get("outputs", []):
+            data = out.get("data", {}).get(MIME)
+            if isinstance(data, dict) and data.get("check") == meta.get("grade_id"):
+                found[meta["grade_id"]] = data
+    return found
+
+
+def verify(course: Course, module: str, student: str, executed: dict[str, dict]) -> list[Verdict]:
+    """Check every handed-in answer of one submission (``executed``: notebook name → executed
+    notebook) and write the points into the gradebook. Cells without a check keep nbgrader's score."""
+    checks = checks_of(course, module)
+    if not checks:
+        return []
+    answers = {gid: a["value"] for nb in executed.values() for gid, a in handed_in(nb).items()}
+    verdicts = []
+    with contextlib.closing(sqlite3.connect(f"file:{student_database(course, module, student)}?mode=ro",
+                                            uri=True)) as db:
+        ctx = Context(course, module, student, db, dict(db.execute("SELECT key, value FROM meta")), answers)
+        with course.gradebook() as gb:
+            for name in executed:
+                for grade in gb.find_submission_notebook(name, module, student).grades:
+                    fn = checks.get(grade.name)
+                    if fn is None or grade.cell.max_score == 0:
+                        continue
+                    v = _judge(fn, grade.name, grade.cell.max_score, answers, ctx)
+                    grade.auto_score = v.points
+                    verdicts.append(v)
+            gb.db.commit()
+    return verdicts
+
+
+def _judge(fn, check: str, max_points: float, answers: dict, ctx: Context) -> Verdict:
+    """The verdict on one answer. The cell's visible checks run before ``hand_in``: an answer that
+    failed them was never handed in. nbgrader's own score of the cell is not used (it also gives 0
+    for a harmless warning on stderr)."""
+    if check not in answers:
+        return Verdict(check, 0.0, max_points, "no_answer",
+                       "没有提交答案（检查点单元格出错或没有运行）/ no answer was handed in (the checkpoint cell "
+                       "failed or did not run)")
+    try:
+        fraction = fn(answers[check], ctx)
+    except Wrong as exc:
+        return Verdict(check, 0.0, max_points, "wrong", str(exc))
+    except Exception:   # a malformed answer (wrong shape, wrong type) is a wrong answer, said plainly
+        last = traceback.format_exc().strip().splitlines()[-1]
+        return Verdict(check, 0.0, max_points, "wrong",
+                       f"答案的形式不对，无法核对 / the answer has the wrong form and could not be checked ({last[:160]})")
+    fraction = 1.0 if fraction is None else max(0.0, min(1.0, float(fraction)))
+    return Verdict(check, round(max_points * fraction, 4), max_points,
+                   "right" if fraction == 1 else "partly" if fraction > 0 else "wrong")
+
+
+def executed_notebooks(folder: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.ipynb"))}
+
+
+# -- helpers for checks: the plain forms of pandas objects ------------------------------------
+def mapping(answer) -> dict:
+    """A handed-in Series or dict as {str(key): value}."""
+    if isinstance(answer, dict) and set(answer) == {"index", "values"}:
+        return {str(k): v for k, v in zip(answer["index"], answer["values"])}
+    if isinstance(answer, dict):
+        return {str(k): v for k, v in answer.items()}
+    raise Wrong("应为 Series 或字典 / should be a Series or a dict")
+
+
+def sequence(answer) -> list:
+    """A handed-in list, Series (its values) or array as a list."""
+    if isinstance(answer, dict) and set(answer) == {"index", "values"}:
+        return list(answer["values"])
+    if isinstance(answer, list):
+        return answer
+    raise Wrong("应为列表 / should be a list")
+
+
+def number(answer) -> float:
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        raise Wrong("应为一个数 / should be a number")
+    return float(answer)

@@ -69,6 +69,12 @@ class ConsoleModel:
     def close(self) -> None:
         self.crm.close()
 
+    def __enter__(self) -> "ConsoleModel":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # -- language ---------------------------------------------------------------------------------
     @property
     def lang(self) -> str:
@@ -141,6 +147,15 @@ class ConsoleModel:
             evidence += [self.t(k) for k in ("same_phone", "same_email") if getattr(r, k)]
             out.append((f"{other}  {name}（{city}）· {' · '.join(evidence)}", other))
         return out
+
+    def kind_name(self, kind: str) -> str:
+        row = self.crm._con.execute("SELECT name_zh, name_en FROM account_kinds WHERE kind = ?", (kind,)).fetchone()
+        return kind if row is None else row[0 if self.lang == "zh_CN" else 1]
+
+    def ticket_label(self, row) -> str:
+        """How a ticket is listed for picking: id, SLA, account, reason."""
+        return (f"{row['ticket_id']} · {self.t(row['sla_status'], 'sla')} · {row['account_name'][:16]} · "
+                f"{self.t(row['reason'], 'reason')}")
 
     def reps(self) -> list[tuple[str, str]]:
         return [(f"{r} {n}", r) for r, n in self.crm._con.execute("SELECT rep_id, name FROM reps ORDER BY rep_id")]
@@ -231,7 +246,7 @@ def funnel_png(reached: pd.Series, pipeline: pd.DataFrame, lang: str, currency: 
     """Left: how many opportunities reached each stage, as a centred funnel with the share kept
     from the stage before. Right: the open pipeline's amount per stage, and its probability-weighted part."""
     import matplotlib
-    fig, rc = _figure(9.5, 3.2)
+    fig, rc = _figure(10.5, 3.0)
     with matplotlib.rc_context(rc):
         left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
         stages = list(reached.index)
@@ -249,7 +264,7 @@ def funnel_png(reached: pd.Series, pipeline: pd.DataFrame, lang: str, currency: 
         left.set_title(Label("ui", "funnel_reached").text(lang), fontsize=10)
         open_df = pipeline.loc[list(OPEN_STAGES)]
         labels = [Label("stage", s).text(lang) for s in OPEN_STAGES]
-        right.bar(labels, open_df["amount"], color="#bbdefb", label=Label("ui", "amount").text(lang))
+        right.bar(labels, open_df["amount"], color="#e0e0e0", label=Label("ui", "amount").text(lang))
         right.bar(labels, open_df["weighted"], color=[STAGE_COLOURS[s] for s in OPEN_STAGES], width=0.5)
         for i, v in enumerate(open_df["amount"]):
             right.text(i, v, f"{currency}{v:,.0f}", ha="center", va="bottom", fontsize=8)
@@ -257,6 +272,7 @@ def funnel_png(reached: pd.Series, pipeline: pd.DataFrame, lang: str, currency: 
         right.tick_params(labelsize=8)
         right.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1000:,.0f}k"))
         right.spines[["top", "right"]].set_visible(False)
+        right.margins(y=0.18)
         fig.tight_layout()
         return _png(fig)
 
@@ -264,7 +280,7 @@ def funnel_png(reached: pd.Series, pipeline: pd.DataFrame, lang: str, currency: 
 def ticket_age_png(inbox: pd.DataFrame, now: str, lang: str) -> bytes:
     """Open tickets by how long they have been open, stacked by SLA status (same colours as the inbox)."""
     import matplotlib
-    fig, rc = _figure(5.5, 2.6)
+    fig, rc = _figure(4.6, 2.8)
     with matplotlib.rc_context(rc):
         ax = fig.subplots()
         age = (pd.Timestamp(now) - pd.to_datetime(inbox["opened_at"])).dt.total_seconds() / 86400
@@ -313,7 +329,8 @@ STYLE = """<style>
 .crm-console .crm-table { border-collapse: collapse; width: 100%; font-size: 12px; }
 .crm-console .crm-table th { background: #f0f2f5; text-align: left; padding: 3px 6px; position: sticky; top: 0; }
 .crm-console .crm-table td { padding: 2px 6px; border-top: 1px solid #e5e5e5; white-space: nowrap; }
-.crm-console .crm-scroll { max-height: 240px; overflow: auto; border: 1px solid #e0e0e0; }
+.crm-console .crm-facts td { padding: 1px 8px 1px 0; line-height: 1.3; }
+.crm-console .crm-scroll { max-height: 300px; overflow: auto; border: 1px solid #e0e0e0; }
 .crm-console .crm-card { border: 1px solid #ddd; border-radius: 6px; padding: 6px 10px; background: #fafafa; }
 .crm-console .crm-ok { background: #e3f3e3; color: #1b5e20; padding: 6px 10px; border-radius: 4px; }
 .crm-console .crm-refused { background: #fde2e1; color: #b71c1c; padding: 6px 10px; border-radius: 4px; }
@@ -383,8 +400,7 @@ class Console:
         return self._named(name, self._widgets.HTML(value))
 
     def _row(self, *children):
-        return self._widgets.HBox(list(children), layout=self._widgets.Layout(align_items="center", flex_flow="row wrap",
-                                                                             gap="4px"))
+        return self._widgets.HBox(list(children), layout=self._widgets.Layout(align_items="center", flex_flow="row wrap"))
 
     def _guard(self, fn) -> None:
         """Run a handler; anything unexpected becomes a message, never a silent failure."""
@@ -416,7 +432,8 @@ class Console:
         self.w = {}
         title = m.crm.meta.get("title_zh" if m.lang == "zh_CN" else "title_en", "")
         lang = self._named("lang", W.ToggleButtons(options=[("中文", "zh_CN"), ("English", "en_US")], value=m.lang,
-                                                   style={"button_width": "72px"}))
+                                                   style={"button_width": "78px"},
+                                                   layout=W.Layout(width="auto", flex="0 0 auto")))
         lang.observe(lambda ch: self._guard(lambda: self._switch(ch["new"])), names="value")
         header = self._row(
             W.HTML(f"<b style='font-size:15px'>{html.escape(m.t('title'))}</b> "
@@ -426,6 +443,7 @@ class Console:
             self._button("plus_day", "plus_day", lambda: self._advance(days=1)),
             lang)
         header.layout.justify_content = "space-between"
+        header.layout.flex_flow = "row nowrap"
         status = self._html("status")
         tabs = self._named("tabs", W.Tab(children=[self._tab_360(), self._tab_inbox(), self._tab_pipeline()]))
         tabs.titles = [m.t("tab_360"), m.t("tab_inbox"), m.t("tab_pipeline")]
@@ -485,13 +503,13 @@ class Console:
                       self._button("schedule", "schedule", self._schedule)),
         ], layout=W.Layout(width="56%"))
         top = W.HBox([W.VBox([self._html("profile")], layout=W.Layout(width="44%")), actions],
-                     layout=W.Layout(gap="10px"))
+                     layout=W.Layout(align_items="flex-start"))
         details = self._named("details", W.Tab(children=[self._html(f"detail_{k}") for k in
                                                          ("contacts", "orders", "tickets", "complaints", "surveys",
                                                           "timeline")]))
         details.titles = [m.t(k) for k in ("contacts", "orders", "tickets", "complaints", "surveys", "timeline")]
         return W.VBox([self._row(search, self._button("search_go", "search", self._search, "primary")),
-                       results, top, details], layout=W.Layout(gap="6px", padding="4px"))
+                       results, top, details], layout=W.Layout(padding="4px"))
 
     def _search(self) -> None:
         self.state["search"] = self.w["search"].value
@@ -520,14 +538,14 @@ class Console:
         self.state["account"] = acc = view["profile"]["account_id"]  # a merged-away account shows its survivor
         p = view["profile"]
         rows = [("account_id", p["account_id"]), ("name", p["name"]),
-                ("kind", p["kind"]), ("city", p["city"]), ("grade", p.get("grade") or "—"),
+                ("kind", m.kind_name(p["kind"])), ("city", p["city"]), ("grade", p.get("grade") or "—"),
                 ("segment", p.get("segment") or "—"), ("customer_since", p.get("customer_since") or "—"),
                 ("revenue", m.money(p["revenue"])), ("orders", p["orders"]), ("last_order", p["last_order"] or "—"),
                 ("open_tickets", p["open_tickets"]), ("merged_from", "、".join(p["merged_from"]) or "—")]
         card = "".join(f"<tr><td class='crm-muted'>{html.escape(m.t(k, 'col'))}</td><td><b>{html.escape(str(v))}</b>"
                        f"</td></tr>" for k, v in rows)
         self.w["profile"].value = (f"<div class='crm-card'><b>{html.escape(m.t('profile'))}</b>"
-                                   f"<table>{card}</table></div>")
+                                   f"<table class='crm-facts'>{card}</table></div>")
         none = m.t("none")
         surveys = view["surveys"]
         if not surveys.empty:
@@ -548,8 +566,8 @@ class Console:
         for k, (df, cols) in parts.items():
             self.w[f"detail_{k}"].value = f"<div class='crm-scroll'>{table_html(df, cols, m.lang, empty=none)}</div>"
         dups = m.duplicates(acc)
-        self.w["merge_pick"].options = dups or [(m.t("no_duplicates"), None)]
-        self.w["merge_pick"].value = dups[0][1] if dups else None
+        self.w["merge_pick"].options = dups or [(m.t("no_duplicates"), "")]
+        self.w["merge_pick"].value = dups[0][1] if dups else ""
         if p.get("grade") in GRADES:
             self.w["grade_pick"].value = p["grade"]
         if not self.w["followup_due"].value:
@@ -620,12 +638,12 @@ class Console:
             self._row(self._button("answer", "answer", lambda: self._ticket_op("ticket.answer")),
                       self._button("resolve", "resolve", lambda: self._ticket_op("ticket.resolve"), "success"),
                       self._button("close", "close", lambda: self._ticket_op("ticket.close"))),
-        ], layout=W.Layout(width="50%", gap="4px"))
-        chart = self._named("age_chart", W.Image(format="png", layout=W.Layout(width="48%")))
+        ], layout=W.Layout(width="100%"))
+        chart = self._named("age_chart", W.Image(format="png", layout=W.Layout(width="45%", height="auto")))
         return W.VBox([filters, self._html("inbox_table"), self._html("inbox_count"),
-                       W.HBox([W.VBox([select, actions], layout=W.Layout(width="52%")), chart],
-                              layout=W.Layout(gap="10px"))],
-                      layout=W.Layout(gap="6px", padding="4px"))
+                       W.HBox([W.VBox([select, actions], layout=W.Layout(width="55%")), chart],
+                              layout=W.Layout(align_items="flex-start"))],
+                      layout=W.Layout(padding="4px"))
 
     def _refresh_inbox(self) -> None:
         m, s = self.model, self.state
@@ -640,10 +658,10 @@ class Console:
                            m.lang, colour, m.t("none"))
         self.w["inbox_table"].value = f"<div class='crm-scroll'>{table}</div>"
         self.w["inbox_count"].value = f"<span class='crm-muted'>{html.escape(m.say('ui_shown', shown=len(df), total=total))}</span>"
-        options = [(f"{r.ticket_id} · {m.t(r.sla_status, 'sla')} · {r.account_name[:16]} · {m.t(r.reason, 'reason')}",
-                    r.ticket_id) for r in df.itertuples()]
+        options = [(m.ticket_label(r), r["ticket_id"]) for _, r in df.iterrows()]
         if s["ticket"] and s["ticket"] not in [v for _, v in options]:
-            options.insert(0, (s["ticket"], s["ticket"]))  # keep the ticket at hand after it leaves the filter
+            # keep the ticket at hand after it leaves the filter (resolved, then closed)
+            options.insert(0, (m.ticket_label(m.ticket(s["ticket"])), s["ticket"]))
         self.w["ticket_select"].options = options
         self.w["ticket_select"].value = s["ticket"]
         self._refresh_ticket_card()
@@ -686,13 +704,11 @@ class Console:
     # -- pipeline ---------------------------------------------------------------------------------
     def _tab_pipeline(self):
         W, m = self._widgets, self.model
-        pick = self._dropdown("opp_select", m.open_opportunities(), self.state["opportunity"], "420px",
+        pick = self._dropdown("opp_select", m.open_opportunities(), self.state["opportunity"], "380px",
                               lambda v: (self.state.update(opportunity=v), self._refresh_opportunity()))
         self.state["opportunity"] = pick.value
         amount = lambda name, hint: self._text(name, "", hint, "110px")  # noqa: E731
         actions = W.VBox([
-            self._row(W.HTML(f"<b>{html.escape(m.t('opportunity'))}</b>"), pick),
-            self._html("opp_card"),
             self._row(self._button("next_stage", "next_stage", self._next_stage, "primary")),
             self._row(amount("quote_amount", m.t("list_amount")), amount("quote_discount", m.t("discount") + " 0–0.25"),
                       self._button("add_quote", "add_quote", self._add_quote)),
@@ -700,11 +716,12 @@ class Console:
                                                                        "success"),
                       self._text("lost_reason", "", m.t("lost_reason"), "150px"),
                       self._button("close_lost", "close_lost", self._close_lost, "danger")),
-        ], layout=W.Layout(width="48%", gap="4px"))
-        chart = self._named("funnel_chart", W.Image(format="png", layout=W.Layout(width="100%")))
-        return W.VBox([self._html("board"), W.HBox([actions, W.VBox([chart], layout=W.Layout(width="52%"))],
-                                                    layout=W.Layout(gap="10px"))],
-                      layout=W.Layout(gap="6px", padding="4px"))
+        ], layout=W.Layout(width="52%"))
+        card = W.VBox([self._row(W.HTML(f"<b>{html.escape(m.t('opportunity'))}</b>"), pick), self._html("opp_card")],
+                      layout=W.Layout(width="48%"))
+        chart = self._named("funnel_chart", W.Image(format="png", layout=W.Layout(width="100%", height="auto")))
+        return W.VBox([self._html("board"), W.HBox([card, actions], layout=W.Layout(align_items="flex-start")), chart],
+                      layout=W.Layout(padding="4px"))
 
     def _refresh_pipeline(self) -> None:
         m = self.model

@@ -437,13 +437,13 @@ class Console:
         lang.observe(lambda ch: self._guard(lambda: self._switch(ch["new"])), names="value")
         header = self._row(
             W.HTML(f"<b style='font-size:15px'>{html.escape(m.t('title'))}</b> "
-                   f"<span class='crm-muted'>{html.escape(title)}</span>"),
+                   f"<span class='crm-muted'>{html.escape(title)}</span>", layout=W.Layout(margin="0 auto 0 0")),
             self._html("clock"),
             self._button("plus_hour", "plus_hour", lambda: self._advance(hours=1)),
             self._button("plus_day", "plus_day", lambda: self._advance(days=1)),
             lang)
-        header.layout.justify_content = "space-between"
-        header.layout.flex_flow = "row nowrap"
+        for item in header.children:  # wrap onto a second line rather than squeeze a button
+            item.layout.flex = "0 0 auto"
         status = self._html("status")
         tabs = self._named("tabs", W.Tab(children=[self._tab_360(), self._tab_inbox(), self._tab_pipeline()]))
         tabs.titles = [m.t("tab_360"), m.t("tab_inbox"), m.t("tab_pipeline")]
@@ -732,7 +732,9 @@ class Console:
                             for r in df.itertuples())
             more = f"<div class='crm-muted'>{html.escape(m.say('ui_shown', shown=len(df), total=n))}</div>" \
                 if n > len(df) else ""
-            columns.append(f"<div class='crm-col' style='flex:1;min-width:0'><h4 style='background:{STAGE_COLOURS[stage]}'>"
+            ink = "#0d2a4a" if stage in ("qualified", "proposal") else "#fff"  # dark text on the light blues
+            columns.append(f"<div class='crm-col' style='flex:1;min-width:0'>"
+                           f"<h4 style='background:{STAGE_COLOURS[stage]};color:{ink}'>"
                            f"{html.escape(m.t(stage, 'stage'))} · {n} · {m.money(total)}</h4>{cards}{more}</div>")
         self.w["board"].value = f"<div style='display:flex;gap:6px'>{''.join(columns)}</div>"
         options = m.open_opportunities()

@@ -108,7 +108,9 @@ class CRM:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(path)
-        con = sqlite3.connect(path, isolation_level=None)  # transactions are explicit, one per operation
+        # transactions are explicit, one per operation; any thread may use the session (one at a
+        # time): ipywidgets callbacks, e.g. the console's buttons, run on another thread than the cell
+        con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         con.row_factory = sqlite3.Row
         con.execute("PRAGMA foreign_keys = ON")
         migrate(con)

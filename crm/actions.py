@@ -40,8 +40,9 @@ OPERATIONS: dict[str, str] = {fn.operation: name for name, fn in vars(CRM).items
 
 
 def data_id(meta: dict) -> str:
-    """Which simulated data a database holds (scenario, seed, locale, size, horizon)."""
-    keys = ("scenario", "seed", "locale", "customers", "snapshot_date")
+    """Which simulated data a database holds (scenario, data id — the seed's stand-in —, locale,
+    size, horizon)."""
+    keys = ("scenario", "data_id", "locale", "customers", "snapshot_date")
     return "/".join(str(meta.get(k, "?")) for k in keys)
 
 

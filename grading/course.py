@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import sqlite3
 import sys
@@ -87,6 +88,7 @@ class Course:
         (root / "crmlab.toml").write_text(text, encoding="utf-8")
         course = cls(root)
         course.module_ids  # noqa: B018 - read the settings now: a bad file fails here, not at grading
+        course.secret  # noqa: B018 - made now, before any student data exists
         course.create_gradebook()
         return course
 
@@ -144,6 +146,30 @@ class Course:
     def private(self) -> Path:
         """Grader-private files: never inside a student's folder."""
         return self.root / ".crmlab"
+
+    @cached_property
+    def secret(self) -> str:
+        """The course's own secret, mixed into every per-student seed (``.crmlab/secret``, made at the
+        first need). A course that built student data before secrets existed keeps an empty one, so
+        its students' data does not change mid-term."""
+        path = self.private / "secret"
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        data = self.private / "data"
+        if data.is_dir() and any(data.iterdir()):
+            return ""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"secret.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(secrets.token_hex(16) + "\n")
+        try:
+            os.link(tmp, path)   # the first one wins; a concurrent maker reads the winner's
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        return path.read_text(encoding="utf-8").strip()
 
     @property
     def gradebook_path(self) -> Path:

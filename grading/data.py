@@ -27,9 +27,9 @@ def student_database(course: Course, module_id: str, student: str) -> Path:
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
-        simulate(module.scenario, student_seed(course.course_id, module_id, student), tmp,
+        simulate(module.scenario, student_seed(course.course_id, module_id, student, course.secret), tmp,
                  truth=course.private / "truth" / module_id / f"{student}.db",
-                 customers=module.customers, locale=course.locale)
+                 customers=module.customers, locale=course.locale, reveal_seed=False)
         os.replace(tmp, cached)  # atomic: concurrent builders never see half a file
     return cached
 

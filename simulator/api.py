@@ -53,20 +53,23 @@ def _seed(seed) -> int:
 
 def simulate(scenario: str | Path | Scenario, seed: int, out: str | Path, truth: str | Path | None = None, *,
              customers: int | None = None, days: int | None = None, locale: str | None = None,
-             progress=None) -> SimResult:
+             progress=None, reveal_seed: bool = True) -> SimResult:
     """Run ``scenario`` with ``seed``; write the CRM database to ``out`` and, if asked, the
     ground truth to ``truth``. Same scenario + seed ⇒ identical database content."""
     sim = engine.Simulation(_scenario(scenario, customers, days, locale), _seed(seed), progress=progress)
     sim.finish()
-    return save(sim, out, truth)
+    return save(sim, out, truth, reveal_seed=reveal_seed)
 
 
-def save(sim: "engine.Simulation", out: str | Path, truth: str | Path | None = None) -> SimResult:
-    """Write a finished (or stepped) run: the CRM database and, if asked, the ground truth."""
+def save(sim: "engine.Simulation", out: str | Path, truth: str | Path | None = None, *,
+         reveal_seed: bool = True) -> SimResult:
+    """Write a finished (or stepped) run: the CRM database and, if asked, the ground truth.
+    ``reveal_seed=False`` leaves the seed out of the database's ``meta`` (students' data: with the
+    seed and the simulator anyone could recompute the ground truth)."""
     sim.finish()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    store.write_database(out, sim)
+    store.write_database(out, sim, reveal_seed=reveal_seed)
     truth_path = None
     if truth is not None:
         truth_path = Path(truth)
@@ -75,8 +78,9 @@ def save(sim: "engine.Simulation", out: str | Path, truth: str | Path | None = N
     return SimResult(out, truth_path, sim.scenario, sim.seed)
 
 
-def student_seed(course_id: str, module_id: str, student_id: str) -> int:
+def student_seed(course_id: str, module_id: str, student_id: str, secret: str = "") -> int:
     """A stable seed for one student's data in one module: the same on every machine, process
-    and Python hash seed (sha256, never ``hash()``)."""
-    key = "\x1f".join((course_id, module_id, student_id)).encode("utf-8")
+    and Python hash seed (sha256, never ``hash()``). ``secret``, the course's own (kept by the
+    grader), makes it impossible to work out from the public ids."""
+    key = "\x1f".join((course_id, module_id, student_id) + ((secret,) if secret else ())).encode("utf-8")
     return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") >> 1

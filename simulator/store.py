@@ -7,6 +7,7 @@ so the same run gives the same ``.dump``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import sqlite3
 from pathlib import Path
 
@@ -63,7 +64,15 @@ def _snapshot(sim: Simulation) -> dict[str, list]:
 
 
 @bulk()
-def write_database(path: Path, sim: Simulation) -> None:
+def data_id(sim: Simulation) -> str:
+    """A name for the data a run produced (scenario, seed, simulator version) that does not give the
+    seed away: per-student databases carry it instead of the seed, which would let anyone with the
+    simulator recompute the ground truth."""
+    key = f"{sim.scenario.scenario.id}\x1f{sim.seed}\x1f{SIMULATOR_VERSION}".encode()
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
+def write_database(path: Path, sim: Simulation, reveal_seed: bool = True) -> None:
     s, t, head = sim.scenario, sim.t, sim.scenario.scenario
     money = head.currencies[head.locale]
     path.unlink(missing_ok=True)
@@ -77,13 +86,15 @@ def write_database(path: Path, sim: Simulation) -> None:
         snapshot = head.start_date + dt.timedelta(days=head.days)
         meta = {
             "scenario": head.id, "title_zh": head.title_zh, "title_en": head.title_en,
-            "seed": str(sim.seed), "locale": head.locale, "customers": str(head.customers), "days": str(head.days), "currency": money.code,
+            "data_id": data_id(sim), "locale": head.locale, "customers": str(head.customers), "days": str(head.days), "currency": money.code,
             "start_date": head.start_date.isoformat(), "snapshot_date": snapshot.isoformat(),
             "profit_threshold": f"{round(head.profit_threshold * money.per_base, 2):g}",
             "sla_seconds": f"{s.service.sla_seconds:g}", "sla_target": f"{s.service.sla_target:g}",
             "open_hour": f"{s.service.open_hour:g}", "close_hour": f"{s.service.close_hour:g}",
             "simulator_version": SIMULATOR_VERSION,
         }
+        if reveal_seed:
+            meta["seed"] = str(sim.seed)
         orders = t.orders
         ids, owner, contact, times, src, camp, opp, _ = orders
         acc_ids = sim.acc.ids

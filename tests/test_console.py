@@ -109,7 +109,8 @@ def test_every_console_action_goes_through_the_api_and_into_the_log(db):
     lines = log_lines(db.with_name(LOG_NAME))
     assert [(d["op"], d["at"]) for d in lines] == [(o, at) for o, at, _ in ops]
     assert lines[0]["at"] == start and lines[0]["args"] == [s, w["merged"]]
-    assert {d["data"] for d in lines} == {"education_services/3/zh_CN/200/2026-01-01"}
+    (data,) = sql(db, "SELECT value FROM meta WHERE key = 'data_id'")[0]
+    assert {d["data"] for d in lines} == {f"education_services/{data}/zh_CN/200/2026-01-01"}
 
 
 def test_the_action_log_replays_to_the_same_database_and_only_once(base_db, db, tmp_path):
@@ -158,7 +159,8 @@ def test_a_log_written_on_other_data_is_not_replayed(db, tmp_path):
     before = dump(other)
     report = replay(other, db.with_name(LOG_NAME), lang="en_US")
     assert not report.ok and report.applied == []
-    assert "written on other data (education_services/3/" in report.messages("en_US")[1]
+    (data,) = sql(db, "SELECT value FROM meta WHERE key = 'data_id'")[0]
+    assert f"written on other data (education_services/{data}/" in report.messages("en_US")[1]
     assert HAN.search(report.messages("zh_CN")[1])
     assert dump(other) == before
 

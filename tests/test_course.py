@@ -1,6 +1,7 @@
 """Course sources: notebooks without outputs, valid nbgrader metadata, bilingual learner text."""
 import json
 import re
+import sqlite3
 import tomllib
 
 import pytest
@@ -84,3 +85,28 @@ def test_course_instance_settings_name_a_missing_field(tmp_path):
         Course.open(course.root).settings  # noqa: B018 - reading is what fails
     with pytest.raises(CourseError, match="already holds a course"):
         Course.init(course.root)
+
+
+def test_student_data_keeps_its_seed_secret(tmp_path):
+    """A student's database names its data without giving the seed away, and the seed depends on the
+    course's own secret: the same course id and student in two instances get different data, and
+    nobody can recompute a student's data (or its ground truth) from the public ids."""
+    from grading.course import Course
+    from grading.data import student_database
+    from simulator import simulate, student_seed
+
+    a, b = Course.init(tmp_path / "a", "same-id"), Course.init(tmp_path / "b", "same-id")
+    assert a.secret and a.secret != b.secret
+    assert (a.private / "secret").stat().st_mode & 0o077 == 0   # the grader's alone
+    db_a, db_b = student_database(a, "m01", "s1"), student_database(b, "m01", "s1")
+    meta = dict(sqlite3.connect(db_a).execute("SELECT key, value FROM meta").fetchall())
+    assert "seed" not in meta and meta["data_id"] != dict(sqlite3.connect(db_b).execute(
+        "SELECT key, value FROM meta").fetchall())["data_id"]
+    public = simulate("education_services", student_seed("same-id", "m01", "s1"), tmp_path / "guess.db",
+                      customers=a.module("m01").customers, locale=a.locale, reveal_seed=False)
+    guess = dict(sqlite3.connect(public.db_path).execute("SELECT key, value FROM meta").fetchall())
+    assert guess["data_id"] != meta["data_id"]
+    again = simulate("education_services", student_seed("same-id", "m01", "s1", a.secret), tmp_path / "again.db",
+                     customers=a.module("m01").customers, locale=a.locale, reveal_seed=False)
+    assert dict(sqlite3.connect(again.db_path).execute("SELECT key, value FROM meta").fetchall())["data_id"] \
+        == meta["data_id"]

@@ -3,7 +3,7 @@
 The measured figures are recomputed from the student's own database with SQL; the busiest hour
 is sized with Erlang C written out from the textbook formula (independent of simulator.queueing);
 the staffing plan is checked hour by hour with Erlang A and replayed in the simulator on three
-hidden seeds derived from the student's data seed. Grader-only: never released to students.
+hidden seeds derived from the course's secret and the student's data. Grader-only: never released to students.
 """
 from __future__ import annotations
 
@@ -120,13 +120,13 @@ def _truth(ctx) -> dict:
 
 
 def _replay(plan: list[int], ctx) -> dict:
-    """The plan replayed on hidden seeds (derived from the student's data seed) × 20 days."""
+    """The plan replayed on hidden seeds (the course's secret × the student's data) × 20 days."""
     key = ("replay", tuple(plan))
     if key not in ctx.cache:
         tr = _truth(ctx)
         calls = []
         for k in range(REPLAY_SEEDS):
-            digest = hashlib.sha256(f"crmlab m06 replay {ctx.meta['seed']} {k}".encode()).digest()
+            digest = hashlib.sha256(f"crmlab m06 replay {ctx.course.secret} {ctx.meta['data_id']} {k}".encode()).digest()
             calls.append(simulate_calls(sum(tr["lams"]) / 24, tr["mu"], max(1, max(plan)), horizon=REPLAY_DAYS * 1440,
                                         seed=int.from_bytes(digest[:8], "big") >> 1, patience_rate=tr["theta"],
                                         staffing=plan, arrivals_per_hour=tr["per_hour"], priority_share=tr["share"]))

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 # limit: the submission hit a resource limit of the sandbox (memory, disk, file size, processes)
-STATUSES = ("graded", "error", "timeout", "limit", "missing")
+# tampered: read-only or test cells were edited or deleted; graded with the originals restored
+STATUSES = ("graded", "tampered", "error", "timeout", "limit", "missing")
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS results (
@@ -72,7 +73,7 @@ class StateStore:
         self.con = sqlite3.connect(path, timeout=60)
         self.con.execute("PRAGMA journal_mode=WAL")
         old = self.con.execute("SELECT sql FROM sqlite_master WHERE name = 'results'").fetchone()
-        if old and "'limit'" not in old[0]:   # a state file from before the 'limit' status: keep its rows
+        if old and any(f"'{s}'" not in old[0] for s in STATUSES):   # from before a status existed: keep its rows
             with self.con:
                 self.con.execute("ALTER TABLE results RENAME TO results_old")
                 self.con.executescript(SCHEMA)

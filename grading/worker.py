@@ -6,6 +6,7 @@ then reads what happened and turns it into an :class:`~grading.state.Outcome`.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -63,7 +64,7 @@ def grade_one(api, course: Course, module: str, student: str) -> Outcome:
         found = ", ".join(sorted(p.name for p in submitted.iterdir())) or "nothing"
         return Outcome(module, student, "missing",
                        f"no {', '.join(sorted(n + '.ipynb' for n in expected))} in the submission (found: {found})")
-    deleted = _deleted_test_cells(course, module, submitted, expected & present)
+    deleted, edited = _tampering(course, module, submitted, expected & present)
 
     work = course.path("autograded", student, module)
     with DiskWatch(work, float(course.grading.get("disk_mb", 500))) as disk:
@@ -88,6 +89,11 @@ def grade_one(api, course: Course, module: str, student: str) -> Outcome:
         reasons.append(f"notebook(s) {', '.join(sorted(expected - present))} missing: scored 0")
     if deleted:
         reasons.append(f"test cell(s) {', '.join(deleted)} were deleted by the student; restored and graded")
+    if edited:
+        reasons.append("read-only cell(s) changed by the student: " + "; ".join(edited)
+                       + "; the originals were restored and graded")
+    if (deleted or edited) and status == "graded":
+        status = "tampered"
     verdicts = verify(course, module, student, executed_notebooks(work))   # in this process, not the kernel's
     with course.gradebook() as gb:
         sub = gb.find_submission(module, student)
@@ -99,22 +105,43 @@ def _expected_notebooks(course: Course, module: str) -> set[str]:
     return {p.stem for p in course.path("release", module=module).glob("*.ipynb")}
 
 
-def _graded_cell_ids(path: Path) -> set[str]:
+def _protected_cells(path: Path) -> dict[str, tuple[str, str, bool]]:
+    """grade id → (cell type, source, is a test cell) of every cell the student may not change:
+    test cells and read-only cells."""
     nb = json.loads(path.read_text(encoding="utf-8"))
-    return {c["metadata"]["nbgrader"]["grade_id"] for c in nb.get("cells", [])
-            if c.get("metadata", {}).get("nbgrader", {}).get("grade") and c["cell_type"] == "code"}
+    cells = {}
+    for c in nb.get("cells", []):
+        meta = c.get("metadata", {}).get("nbgrader", {})
+        test = bool(meta.get("grade")) and c["cell_type"] == "code"
+        if meta.get("grade_id") and (test or meta.get("locked")):
+            src = c.get("source", "")
+            cells[meta["grade_id"]] = (c["cell_type"], "".join(src) if isinstance(src, list) else src, test)
+    return cells
 
 
-def _deleted_test_cells(course: Course, module: str, submitted: Path, names: set[str]) -> list[str]:
-    deleted = []
+def _tampering(course: Course, module: str, submitted: Path, names: set[str]) -> tuple[list[str], list[str]]:
+    """Test cells deleted, and read-only or test cells whose content was changed (each with what
+    changed), compared with the released notebook. nbgrader restores them silently; this records it."""
+    deleted, edited = [], []
     for name in sorted(names):
         try:
-            have = _graded_cell_ids(submitted / f"{name}.ipynb")
+            have = _protected_cells(submitted / f"{name}.ipynb")
         except (ValueError, KeyError, TypeError, AttributeError):
             continue  # unreadable: nbgrader will say so
-        want = _graded_cell_ids(course.path("release", module=module) / f"{name}.ipynb")
-        deleted += sorted(want - have)
-    return deleted
+        want = _protected_cells(course.path("release", module=module) / f"{name}.ipynb")
+        for gid, (kind, source, test) in sorted(want.items()):
+            if gid not in have:
+                if test:
+                    deleted.append(gid)
+                continue
+            mine = have[gid][1]
+            if mine.strip() != source.strip():
+                diff = list(difflib.ndiff(source.strip().splitlines(), mine.strip().splitlines()))
+                what = [f"{n} line{'s' if n != 1 else ''} {verb}" for n, verb in (
+                    (sum(d.startswith("- ") for d in diff), "removed"), (sum(d.startswith("+ ") for d in diff), "added"))
+                    if n]
+                edited.append(f"{gid} ({', '.join(what)})")
+    return deleted, edited
 
 
 def _cells_with_errors(folder: Path, names: set[str]) -> list[str]:

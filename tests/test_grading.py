@@ -87,7 +87,7 @@ def course(tmp_path_factory):
     course = Course.open(root)
     kinds = {"sol": "correct", "blank": "blank", "copy": "copied_numbers", "trunc": "broken_json",
              "loop": "infinite_loop", "deleted": "tests_deleted", "stubborn": "correct", "freezer": "correct",
-             "liar": "correct", "faker": "correct",
+             "liar": "correct", "faker": "correct", "edited": "correct",
              "renamed": "correct", "missing": "no_submission", "wrong": "partly_wrong"}
     course.add_students([{"id": s} for s in kinds])
     assign(course, MODULE, progress=False)
@@ -97,6 +97,10 @@ def course(tmp_path_factory):
     _edit_notebook(course, "stubborn", _set_code("ans_top10", IGNORES_INTERRUPTS))
     _edit_notebook(course, "freezer", _set_code("ans_top10", FREEZES_GRADER))
     _edit_notebook(course, "liar", _set_code("ans_top10", LYING_EQ))
+    # the visible checks of a test cell dropped, and the read-only setup cell rewritten
+    _edit_notebook(course, "edited", _set_code("chk_grid", 'hand_in("chk_grid", grade)\n'))
+    _edit_notebook(course, "edited", lambda nb: nb["cells"][1].update(
+        source="".join(nb["cells"][1]["source"]) + "\nPROFIT_THRESHOLD = 0\n"))
     _edit_notebook(course, "faker", _set_code("ans_active", FAKE_DATABASE))
     folder = course.path("submitted", "renamed", MODULE)
     (folder / f"{MODULE}.ipynb").rename(folder / "my answers.ipynb")
@@ -190,10 +194,18 @@ def test_a_submission_that_freezes_its_grader_cannot_or_is_stopped_by_the_watchd
         assert 0 < o.score < AUTO_POINTS
 
 
-def test_deleted_test_cells_are_restored_graded_and_reported(graded):
+def test_deleted_test_cells_are_restored_graded_and_reported_as_tampering(graded):
     o = graded[0]["deleted"]
-    assert o.status == "graded" and o.score == AUTO_POINTS
+    assert o.status == "tampered" and o.score == AUTO_POINTS
     assert "chk_top10" in o.reason and "chk_grid" in o.reason and "deleted" in o.reason
+
+
+def test_edited_read_only_cells_are_recorded_restored_and_graded(graded):
+    o = graded[0]["edited"]
+    assert o.status == "tampered" and o.score == AUTO_POINTS   # the originals ran: the right answers count
+    assert "chk_grid (2 lines removed)" in o.reason and "setup (" in o.reason and "restored" in o.reason
+    honest = graded[0]["sol"]
+    assert honest.status == "graded" and "changed" not in honest.reason
 
 
 def test_missing_and_renamed_submissions_are_missing_with_a_reason(graded):
@@ -205,7 +217,7 @@ def test_missing_and_renamed_submissions_are_missing_with_a_reason(graded):
 def test_rerun_skips_finished_and_regrades_changed_or_forced(course, graded):
     again = autograde(course, MODULE, workers=2, progress=False)
     assert [o.student for o in again.outcomes] == ["missing"]  # nothing to grade: only the missing one is re-noted
-    assert len(again.skipped) == 12   # every submission but the missing one
+    assert len(again.skipped) == 13   # every submission but the missing one
     _edit_notebook(course, "blank", lambda nb: nb["metadata"].update(resubmitted=True))
     changed = autograde(course, MODULE, workers=2, progress=False)
     assert [o.student for o in changed.outcomes if o.status != "missing"] == ["blank"]
@@ -217,7 +229,7 @@ def test_rerun_skips_finished_and_regrades_changed_or_forced(course, graded):
 def test_export_has_a_row_per_student_with_status_reason_and_checkpoints(course, graded):
     table = list(csv.DictReader(io.StringIO(export(course, "csv"))))
     by_student = {r["student_id"]: r for r in table}
-    assert len(table) == 13 and {r["module"] for r in table} == {MODULE}
+    assert len(table) == 14 and {r["module"] for r in table} == {MODULE}
     assert by_student["sol"]["status"] == "graded" and float(by_student["sol"]["total"]) == AUTO_POINTS
     assert float(by_student["sol"]["m01:chk_grid"]) == 3
     assert by_student["sol"]["m01:reflection"] == ""  # waiting for the instructor, not 0

@@ -92,7 +92,9 @@ def plan(course: Course, module: str, students: list[str] | None, force: bool,
 
 def autograde(course: Course, module: str, workers: int | None = None, force: bool = False,
               students: list[str] | None = None, progress: bool = True,
-              submission_timeout: float | None = None) -> RunSummary:
+              submission_timeout: float | None = None, scheduler: str | None = None) -> RunSummary:
+    """Grade ``module``'s submissions: on ``workers`` local processes, or on the Dask cluster whose
+    scheduler is at ``scheduler`` (grading/cluster.py). Resumable either way."""
     course.module(module)
     if not course.path("release", module=module).is_dir():
         raise CourseError(f"module {module} has not been assigned yet: run `crmlab assign {module}` first")
@@ -113,12 +115,28 @@ def autograde(course: Course, module: str, workers: int | None = None, force: bo
             state.put(o)
             summary.outcomes.append(o)
             summary.absent.append(o.student)
-        if jobs:
+        if jobs and scheduler:
+            _run_cluster(scheduler, course, module, jobs, state, summary, progress)
+        elif jobs:
             _run(course, module, jobs, min(workers, len(jobs)), limit, state, summary, progress)
     finally:
         state.close()
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _run_cluster(address, course, module, jobs, state, summary, progress) -> None:
+    from .cluster import run_on_cluster
+
+    digests = dict(jobs)
+    with tqdm(total=len(jobs), desc=f"autograde {module} (cluster)", unit="sub", disable=not progress) as bar:
+        def record(outcome: Outcome) -> None:
+            outcome.digest = digests[outcome.student]
+            state.put(outcome)
+            summary.outcomes.append(outcome)
+            bar.update(1)
+
+        run_on_cluster(address, course, module, jobs, record)
 
 
 def _run(course, module, jobs, n_workers, limit, state, summary, progress) -> None:

@@ -32,7 +32,7 @@ def _simulate(a) -> int:
 
 def _course_init(a) -> int:
     from .course import Course
-    course = Course.init(a.dir, a.course_id, a.locale)
+    course = Course.init(a.dir, a.course_id, a.locale, db_url=a.db_url)
     print(f"course instance created: {course.root} (course id {course.course_id}; modules: "
           f"{', '.join(course.module_ids)})")
     return 0
@@ -64,7 +64,7 @@ def _autograde(a) -> int:
     from .course import Course
     course = Course.open(a.course)
     s = autograde(course, a.module, workers=a.workers, force=a.force, students=a.student or None,
-                  submission_timeout=a.submission_timeout)
+                  submission_timeout=a.submission_timeout, scheduler=a.scheduler)
     if s.unsandboxed:
         print(f"warning: student code ran WITHOUT a sandbox ({s.unsandboxed}): it could read the course "
               "directory, the gradebook and this user's files", file=sys.stderr)
@@ -119,6 +119,8 @@ def parser() -> argparse.ArgumentParser:
     ci.add_argument("dir")
     ci.add_argument("--course-id", help="course id (seeds every student's data)")
     ci.add_argument("--locale", choices=["zh_CN", "en_US"])
+    ci.add_argument("--db-url", help="the gradebook on a database server (SQLAlchemy URL, e.g. "
+                                     "postgresql://user@host/db); default: DIR/gradebook.db")
     ci.set_defaults(func=_course_init)
 
     r = sub.add_parser("roster", help="the class list").add_subparsers(dest="action", required=True)
@@ -141,6 +143,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--force", action="store_true", help="regrade submissions that were graded already")
     g.add_argument("--student", action="append", help="only these students (repeatable)")
     g.add_argument("--submission-timeout", type=float, help="seconds per submission before it is stopped")
+    g.add_argument("--scheduler", help="grade on this Dask cluster (scheduler address, e.g. tcp://host:8786) "
+                                       "instead of local workers")
     g.set_defaults(func=_autograde)
 
     e = sub.add_parser("export", help="grades with status, reason and per-checkpoint scores")

@@ -15,6 +15,7 @@ Layout (one function, :meth:`Course.path`, builds every path)::
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -68,7 +69,8 @@ class Course:
         return cls(root)
 
     @classmethod
-    def init(cls, root: str | Path, course_id: str | None = None, locale: str | None = None) -> "Course":
+    def init(cls, root: str | Path, course_id: str | None = None, locale: str | None = None,
+             db_url: str | None = None) -> "Course":
         """Create a course instance from the shipped course (settings, nbgrader config, modules)."""
         root = Path(root).resolve()
         if (root / "crmlab.toml").exists():
@@ -85,6 +87,8 @@ class Course:
             text = text.replace('id = "crm-course"', f'id = "{course_id}"', 1)
         if locale:
             text = text.replace('locale = "zh_CN"', f'locale = "{locale}"', 1)
+        if db_url:   # the gradebook in a database server instead of DIR/gradebook.db
+            text = text.replace("[grading]\n", f"[grading]\ndb_url = {json.dumps(db_url)}\n", 1)
         (root / "crmlab.toml").write_text(text, encoding="utf-8")
         course = cls(root)
         course.module_ids  # noqa: B018 - read the settings now: a bad file fails here, not at grading
@@ -177,15 +181,22 @@ class Course:
 
     @property
     def db_url(self) -> str:
-        # a busy timeout: parallel workers wait for the lock instead of aborting the run
-        return f"sqlite:///{self.gradebook_path}?timeout=60"
+        """The gradebook: ``[grading] db_url`` in crmlab.toml (any SQLAlchemy URL, e.g. a department's
+        PostgreSQL), else the SQLite file of the course instance — with a busy timeout, so that
+        parallel workers wait for the lock instead of aborting the run."""
+        return self.grading.get("db_url") or f"sqlite:///{self.gradebook_path}?timeout=60"
+
+    @property
+    def sqlite_gradebook(self) -> bool:
+        return self.db_url.startswith("sqlite:")
 
     # -- gradebook and roster -----------------------------------------------------------------
     def create_gradebook(self) -> None:
         with self.gradebook():  # nbgrader creates its tables on first open
             pass
-        with sqlite3.connect(self.gradebook_path) as con:  # WAL: readers never block the writer
-            con.execute("PRAGMA journal_mode=WAL")
+        if self.sqlite_gradebook:
+            with sqlite3.connect(self.gradebook_path) as con:  # WAL: readers never block the writer
+                con.execute("PRAGMA journal_mode=WAL")
 
     def gradebook(self):
         ensure_env_on_path()
@@ -201,6 +212,14 @@ class Course:
     def students(self) -> list[str]:
         """The roster, read straight from the gradebook: importing nbgrader costs ≈3 s, and the
         coordinator of a grading run needs nothing else from it."""
+        if not self.sqlite_gradebook:
+            from sqlalchemy import create_engine, text
+            engine = create_engine(self.db_url)
+            try:
+                with engine.connect() as con:
+                    return sorted(r[0] for r in con.execute(text("SELECT id FROM student")))
+            finally:
+                engine.dispose()
         if not self.gradebook_path.exists():
             return []
         with contextlib.closing(sqlite3.connect(f"file:{self.gradebook_path}?mode=ro", uri=True, timeout=60)) as con:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Unicode
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbformat.v4 import new_output
+from traitlets import Integer, Unicode
 
 # nbgrader 0.9.6's default autograde pass, with the student's own data placed before execution
 AUTOGRADE_STEPS = [
     "grading.nbgrader_setup.StudentData",
-    "nbgrader.preprocessors.Execute",
+    "grading.nbgrader_setup.LimitedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -35,6 +36,7 @@ def configure(c, config_file: str) -> None:
     c.Execute.timeout = int(course.grading["cell_timeout"])
     # the notebook has run and its outputs are saved: kill the kernel instead of waiting for it
     c.Execute.shutdown_kernel = "immediate"
+    c.LimitedExecute.max_output_kb = int(course.grading.get("max_output_kb", 1024))
     # a student who deletes a test cell gets it back and graded, rather than "needs manual grade"
     c.OverwriteCells.add_missing_cells = True
     c.Autograde.autograde_preprocessors = AUTOGRADE_STEPS
@@ -45,6 +47,30 @@ def configure(c, config_file: str) -> None:
     c.Execute.kernel_manager_class = SandboxedKernelManager
     c.SandboxedKernelManager.mode = str(course.grading.get("sandbox", "auto"))
     c.SandboxedKernelManager.limits = {k: course.grading[k] for k in DEFAULT_LIMITS if k in course.grading}
+
+
+class LimitedExecute(Execute):
+    """nbgrader's Execute step, keeping at most ``max_output_kb`` of output per cell *while it runs*.
+
+    nbgrader's LimitOutput trims outputs only after the notebook has run; until then every byte a
+    cell prints is held in the grader's memory (an output bomb could exhaust it). Past the limit the
+    cell's further outputs are dropped, with one line saying so."""
+
+    max_output_kb = Integer(1024, help="output kept per cell, in KiB").tag(config=True)
+
+    def output(self, outs, msg, display_id, cell_index):
+        if getattr(self, "_limit_cell", None) != cell_index:
+            self._limit_cell, self._limit_used, self._limit_hit = cell_index, 0, False
+        content = msg.get("content", {})
+        self._limit_used += len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
+        if self._limit_used <= self.max_output_kb * 1024:
+            return super().output(outs, msg, display_id, cell_index)
+        if not self._limit_hit:
+            self._limit_hit = True
+            note = new_output("stream", name="stdout", text=f"\n[… output cut by the grader after "
+                              f"{self.max_output_kb} KiB / 输出超过 {self.max_output_kb} KiB，其余部分已截断 …]\n")
+            outs.append(note)
+        return None
 
 
 class StudentData(NbGraderPreprocessor):

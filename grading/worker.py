@@ -22,6 +22,7 @@ from .verify import executed_notebooks, verify
 
 TIMEOUT_ERRORS = {"CellTimeoutError", "TimeoutError"}
 LIMIT_ERRORS = {"MemoryError", "File too large", "Resource temporarily unavailable"}
+OUTPUT_CUT = "output cut by the grader"   # nbgrader_setup.LimitedExecute's note
 
 
 def main(conn, course_root: str) -> None:
@@ -65,6 +66,11 @@ def grade_one(api, course: Course, module: str, student: str) -> Outcome:
         return Outcome(module, student, "missing",
                        f"no {', '.join(sorted(n + '.ipynb' for n in expected))} in the submission (found: {found})")
     deleted, edited = _tampering(course, module, submitted, expected & present)
+    lost = _lost_answer_cells(course, module, submitted, expected & present)
+    if lost:   # nbgrader fails on these with a bare KeyError: say what happened instead
+        return Outcome(module, student, "tampered",
+                       f"answer cell(s) {', '.join(lost)} are missing or lost their nbgrader metadata (an empty or "
+                       "rebuilt notebook?); it cannot be graded: resubmit from the released notebook")
 
     work = course.path("autograded", student, module)
     with DiskWatch(work, float(course.grading.get("disk_mb", 500))) as disk:
@@ -81,6 +87,11 @@ def grade_one(api, course: Course, module: str, student: str) -> Outcome:
         status = "timeout"
         reasons.append(f"cell(s) {', '.join(timed_out)} exceeded the {course.grading['cell_timeout']} s limit "
                        "and were interrupted")
+    cut = _cells_with_output(work, OUTPUT_CUT)
+    if cut:
+        status = "limit"
+        reasons.append(f"cell(s) {', '.join(cut)} printed more than "
+                       f"{course.grading.get('max_output_kb', 1024)} KiB; the rest was cut")
     if limited:
         status = "limit"
         reasons.append(f"cell(s) {', '.join(limited)} hit a resource limit of the sandbox (memory "
@@ -103,6 +114,24 @@ def grade_one(api, course: Course, module: str, student: str) -> Outcome:
 
 def _expected_notebooks(course: Course, module: str) -> set[str]:
     return {p.stem for p in course.path("release", module=module).glob("*.ipynb")}
+
+
+def _lost_answer_cells(course: Course, module: str, submitted: Path, names: set[str]) -> list[str]:
+    """Answer cells of the released notebooks that the submitted ones no longer have."""
+    lost = []
+    for name in sorted(names):
+        try:
+            have = _answer_cell_ids(submitted / f"{name}.ipynb")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # unreadable: nbgrader will say so
+        lost += sorted(_answer_cell_ids(course.path("release", module=module) / f"{name}.ipynb") - have)
+    return lost
+
+
+def _answer_cell_ids(path: Path) -> set[str]:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.get("cells", [])
+            if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
 
 
 def _protected_cells(path: Path) -> dict[str, tuple[str, str, bool]]:
@@ -142,6 +171,17 @@ def _tampering(course: Course, module: str, submitted: Path, names: set[str]) ->
                     if n]
                 edited.append(f"{gid} ({', '.join(what)})")
     return deleted, edited
+
+
+def _cells_with_output(folder: Path, marker: str) -> list[str]:
+    """Cells of the executed notebooks whose printed output contains ``marker``."""
+    cells = []
+    for path in sorted(folder.glob("*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for i, cell in enumerate(nb.get("cells", [])):
+            if any(marker in "".join(out.get("text", "")) for out in cell.get("outputs", [])):
+                cells.append(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"#{i + 1}")
+    return cells
 
 
 def _cells_with_errors(folder: Path, names: set[str]) -> list[str]:

@@ -80,12 +80,17 @@ def _autograde(a) -> int:
 def _export(a) -> int:
     from .course import Course
     from .export import export
-    text = export(Course.open(a.course), a.format)
+    if a.format == "xlsx" and not a.out:
+        raise FileNotFoundError("an XLSX workbook needs a file: add --out grades.xlsx")
+    data = export(Course.open(a.course), a.format)
     if a.out:
-        Path(a.out).write_text(text, encoding="utf-8")
+        if isinstance(data, bytes):
+            Path(a.out).write_bytes(data)
+        else:   # plain UTF-8, no byte-order mark: Canvas reads the first header as "Student" only then
+            Path(a.out).write_text(data, encoding="utf-8")
         print(f"written {a.out}")
     else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.write(data if data.endswith("\n") else data + "\n")
     return 0
 
 
@@ -145,7 +150,8 @@ def parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("export", help="grades with status, reason and per-checkpoint scores")
     e.add_argument("--course", required=True)
-    e.add_argument("--format", choices=["csv", "json"], default="csv")
+    e.add_argument("--format", choices=["csv", "json", "xlsx", "canvas", "moodle"], default="csv",
+                   help="csv/json: everything; xlsx: a workbook for Excel/WPS; canvas, moodle: the LMS's grade import")
     e.add_argument("--out", help="file to write (default: standard output)")
     e.set_defaults(func=_export)
 

@@ -94,6 +94,15 @@ def _export(a) -> int:
     return 0
 
 
+def _feedback(a) -> int:
+    from .course import Course
+    from .feedback import write_feedback
+    course = Course.open(a.course)
+    paths = write_feedback(course, a.module, a.student or None)
+    print(f"{a.module}: feedback for {len(paths)} students in {course.path('feedback')}/<student>/{a.module}/index.html")
+    return 0
+
+
 def _demo(a) -> int:
     from .demo import default_dir, print_summary, run_demo
     t0 = time.monotonic()
@@ -154,6 +163,12 @@ def parser() -> argparse.ArgumentParser:
                    help="csv/json: everything; xlsx: a workbook for Excel/WPS; canvas, moodle: the LMS's grade import")
     e.add_argument("--out", help="file to write (default: standard output)")
     e.set_defaults(func=_export)
+
+    f = sub.add_parser("feedback", help="one bilingual HTML page per student: status, points, what to look at, hints")
+    f.add_argument("module")
+    f.add_argument("--course", required=True)
+    f.add_argument("--student", action="append", help="only these students (repeatable)")
+    f.set_defaults(func=_feedback)
 
     d = sub.add_parser("demo", help="the main job: a class of synthetic students, assigned and graded")
     d.add_argument("dir", nargs="?", help="course instance to create or reuse (default: ./crmlab-demo)")

@@ -103,6 +103,13 @@ def _feedback(a) -> int:
     return 0
 
 
+def _report(a) -> int:
+    from .course import Course
+    from .report import write_report
+    print(f"written {write_report(Course.open(a.course), a.module, a.out)}")
+    return 0
+
+
 def _demo(a) -> int:
     from .demo import default_dir, print_summary, run_demo
     t0 = time.monotonic()
@@ -169,6 +176,12 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--course", required=True)
     f.add_argument("--student", action="append", help="only these students (repeatable)")
     f.set_defaults(func=_feedback)
+
+    rp = sub.add_parser("report", help="class report of a module (HTML): statuses, scores, pass rates, mistakes, times")
+    rp.add_argument("module")
+    rp.add_argument("--course", required=True)
+    rp.add_argument("--out", help="file to write (default: DIR/reports/<module>.html)")
+    rp.set_defaults(func=_report)
 
     d = sub.add_parser("demo", help="the main job: a class of synthetic students, assigned and graded")
     d.add_argument("dir", nargs="?", help="course instance to create or reuse (default: ./crmlab-demo)")

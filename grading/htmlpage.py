@@ -107,10 +107,11 @@ def reason_zh(reason: str) -> str:
 
 
 def split_message(message: str) -> tuple[str, str]:
-    """A check's "中文 / English" message as (zh, en); a message in one language twice."""
-    if " / " in message:
-        zh, en = message.split(" / ", 1)
-        return zh.strip(), en.strip()
+    """A check's "中文 / English" message as (zh, en) (the slash may follow a full-width bracket);
+    ('message', '') when it is in one language."""
+    m = re.search(r"\s*/\s+(?=[^\s/])", message)
+    if m and re.search(r"[\u4e00-\u9fff]", message[:m.start()]):
+        return message[:m.start()].strip(), message[m.end():].strip()
     return message, ""
 
 

@@ -110,6 +110,27 @@ def _report(a) -> int:
     return 0
 
 
+def _grades(a) -> int:
+    from .course import Course
+    from .grades import course_grades, to_csv
+    course = Course.open(a.course)
+    peer = a.peer or (course.root / "peer_scores.csv" if (course.root / "peer_scores.csv").exists() else None)
+    groups = a.groups or (course.root / "groups.csv" if (course.root / "groups.csv").exists() else None)
+    grades, by_group = course_grades(course, peer, groups)
+    modules = list(grades[0].modules) if grades else []
+    text = to_csv(grades, modules)
+    if a.out:
+        Path(a.out).write_text(text, encoding="utf-8")
+        print(f"written {a.out}")
+    else:
+        sys.stdout.write(text)
+    done = sum(g.final is not None for g in grades)
+    print(f"course grades: {done} of {len(grades)} complete"
+          + (f"; CRM show (peer scores): " + ", ".join(f"{k} {v:g}" for k, v in sorted(by_group.items()))
+             if by_group else "; no peer scores of the CRM show"), file=sys.stderr)
+    return 0
+
+
 def _demo(a) -> int:
     from .demo import default_dir, print_summary, run_demo
     t0 = time.monotonic()
@@ -182,6 +203,13 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--course", required=True)
     rp.add_argument("--out", help="file to write (default: DIR/reports/<module>.html)")
     rp.set_defaults(func=_report)
+
+    gr = sub.add_parser("grades", help="course grade: modules summed (or weighted) + the CRM show's peer score")
+    gr.add_argument("--course", required=True)
+    gr.add_argument("--peer", help="CSV: group, judge, score (0-10 whole points; default DIR/peer_scores.csv)")
+    gr.add_argument("--groups", help="CSV: student, group (default DIR/groups.csv)")
+    gr.add_argument("--out", help="CSV file to write (default: standard output)")
+    gr.set_defaults(func=_grades)
 
     d = sub.add_parser("demo", help="the main job: a class of synthetic students, assigned and graded")
     d.add_argument("dir", nargs="?", help="course instance to create or reuse (default: ./crmlab-demo)")

@@ -56,6 +56,7 @@ def summarise(data: ClassResults, module: str) -> dict:
     auto_cells = [c for c in m.cells if not c.manual]
     verdicts = {c.name: Counter() for c in auto_cells}
     messages = {c.name: Counter() for c in auto_cells}
+    raw = {}                                   # kind of message → the messages themselves
     for r in scored:
         for c in auto_cells:
             v = r.verdicts.get(c.name)
@@ -64,6 +65,7 @@ def summarise(data: ClassResults, module: str) -> dict:
             verdicts[c.name][v.status] += 1
             if v.status != "right":
                 messages[c.name][message_kind(v.message)] += 1
+                raw.setdefault(message_kind(v.message), set()).add(v.message)
     seconds = [r.seconds for r in results if r.seconds]
     return {
         "students": len(results),
@@ -73,7 +75,9 @@ def summarise(data: ClassResults, module: str) -> dict:
         "manual_pending": sum(1 for r in scored if r.needs_manual_grade),
         "verdicts": verdicts,
         "pass_rate": {c: (n["right"] / sum(n.values()) if sum(n.values()) else None) for c, n in verdicts.items()},
-        "messages": {c: n.most_common(3) for c, n in messages.items()},
+        # a kind shown as its one message where all its messages are the same (numbers kept)
+        "messages": {c: [(next(iter(raw[k])) if len(raw[k]) == 1 else k, n) for k, n in counts.most_common(3)]
+                     for c, counts in messages.items()},
         "seconds": seconds,
         "attention": [r for r in results if r.status not in ("graded",) or r.reason],
     }

@@ -80,12 +80,54 @@ def _autograde(a) -> int:
 def _export(a) -> int:
     from .course import Course
     from .export import export
-    text = export(Course.open(a.course), a.format)
+    if a.format == "xlsx" and not a.out:
+        raise FileNotFoundError("an XLSX workbook needs a file: add --out grades.xlsx")
+    data = export(Course.open(a.course), a.format)
+    if a.out:
+        if isinstance(data, bytes):
+            Path(a.out).write_bytes(data)
+        else:   # plain UTF-8, no byte-order mark: Canvas reads the first header as "Student" only then
+            Path(a.out).write_text(data, encoding="utf-8")
+        print(f"written {a.out}")
+    else:
+        sys.stdout.write(data if data.endswith("\n") else data + "\n")
+    return 0
+
+
+def _feedback(a) -> int:
+    from .course import Course
+    from .feedback import write_feedback
+    course = Course.open(a.course)
+    paths = write_feedback(course, a.module, a.student or None)
+    print(f"{a.module}: feedback for {len(paths)} students in {course.path('feedback')}/<student>/{a.module}/index.html")
+    return 0
+
+
+def _report(a) -> int:
+    from .course import Course
+    from .report import write_report
+    print(f"written {write_report(Course.open(a.course), a.module, a.out)}")
+    return 0
+
+
+def _grades(a) -> int:
+    from .course import Course
+    from .grades import course_grades, to_csv
+    course = Course.open(a.course)
+    peer = a.peer or (course.root / "peer_scores.csv" if (course.root / "peer_scores.csv").exists() else None)
+    groups = a.groups or (course.root / "groups.csv" if (course.root / "groups.csv").exists() else None)
+    grades, by_group = course_grades(course, peer, groups)
+    modules = list(grades[0].modules) if grades else []
+    text = to_csv(grades, modules)
     if a.out:
         Path(a.out).write_text(text, encoding="utf-8")
         print(f"written {a.out}")
     else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.write(text)
+    done = sum(g.final is not None for g in grades)
+    print(f"course grades: {done} of {len(grades)} complete"
+          + (f"; CRM show (peer scores): " + ", ".join(f"{k} {v:g}" for k, v in sorted(by_group.items()))
+             if by_group else "; no peer scores of the CRM show"), file=sys.stderr)
     return 0
 
 
@@ -149,9 +191,29 @@ def parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("export", help="grades with status, reason and per-checkpoint scores")
     e.add_argument("--course", required=True)
-    e.add_argument("--format", choices=["csv", "json"], default="csv")
+    e.add_argument("--format", choices=["csv", "json", "xlsx", "canvas", "moodle"], default="csv",
+                   help="csv/json: everything; xlsx: a workbook for Excel/WPS; canvas, moodle: the LMS's grade import")
     e.add_argument("--out", help="file to write (default: standard output)")
     e.set_defaults(func=_export)
+
+    f = sub.add_parser("feedback", help="one bilingual HTML page per student: status, points, what to look at, hints")
+    f.add_argument("module")
+    f.add_argument("--course", required=True)
+    f.add_argument("--student", action="append", help="only these students (repeatable)")
+    f.set_defaults(func=_feedback)
+
+    rp = sub.add_parser("report", help="class report of a module (HTML): statuses, scores, pass rates, mistakes, times")
+    rp.add_argument("module")
+    rp.add_argument("--course", required=True)
+    rp.add_argument("--out", help="file to write (default: DIR/reports/<module>.html)")
+    rp.set_defaults(func=_report)
+
+    gr = sub.add_parser("grades", help="course grade: modules summed (or weighted) + the CRM show's peer score")
+    gr.add_argument("--course", required=True)
+    gr.add_argument("--peer", help="CSV: group, judge, score (0-10 whole points; default DIR/peer_scores.csv)")
+    gr.add_argument("--groups", help="CSV: student, group (default DIR/groups.csv)")
+    gr.add_argument("--out", help="CSV file to write (default: standard output)")
+    gr.set_defaults(func=_grades)
 
     d = sub.add_parser("demo", help="the main job: a class of synthetic students, assigned and graded")
     d.add_argument("dir", nargs="?", help="course instance to create or reuse (default: ./crmlab-demo)")

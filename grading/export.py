@@ -1,73 +1,198 @@
 """Export: one row per student and module, with a status and reason, the total and each checkpoint.
 
-Status comes from the grading state (graded, error, timeout, missing); scores come from nbgrader's
-gradebook. A submission that could not be graded has no score (blank), never a silent 0.
+Status comes from the grading state (graded, error, timeout, limit, missing); scores come from
+nbgrader's gradebook (grading/results.py). A submission that could not be graded has no score
+(blank), never a silent 0. Formats:
+
+- ``csv``, ``json``: every module, every checkpoint, status and reason (for people and scripts);
+- ``xlsx``: a workbook for Excel/WPS: a summary sheet and one sheet per module, roster order, real
+  number cells, frozen header, each checkpoint's score and verdict;
+- ``canvas``: Canvas's gradebook import (Student, ID, SIS User ID, SIS Login ID, Section, one
+  column per module, a "Points Possible" row); a blank cell changes nothing in Canvas;
+  a module waiting for manual grading is blank in both LMS files (its total would count the
+  ungraded answer as 0);
+- ``moodle``: Moodle's CSV grade import (ID number, names, email, one column per module and its
+  feedback column with the status); "-" is Moodle's "no grade".
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+import unicodedata
 
 from .course import Course
-from .state import StateStore
+from .results import ClassResults, load
 
 BASE_COLUMNS = ["student_id", "module", "status", "reason", "total", "max_total", "needs_manual_grade"]
+FORMATS = ("csv", "json", "xlsx", "canvas", "moodle")
+
+VERDICT_LABELS = {"right": "正确 right", "partly": "部分 partly", "wrong": "错误 wrong",
+                  "no_answer": "未交答案 no answer", "pending": "待评 to grade", "manual": "人工 manual"}
+STATUS_LABELS = {"graded": "已评 graded", "error": "出错 error", "timeout": "超时 timeout",
+                 "limit": "超限 limit", "missing": "未交 missing", "pending": "待评 pending"}
 
 
-def rows(course: Course) -> tuple[list[dict], list[str]]:
+def rows(course: Course, data: ClassResults | None = None) -> tuple[list[dict], list[str]]:
     """(rows, checkpoint column names) for every roster student × every assigned module."""
-    state = StateStore(course.private / "state.db")
-    try:
-        results = {(o.module, o.student): o for o in state.all()}
-    finally:
-        state.close()
-    out, checkpoints = [], []
-    with course.gradebook() as gb:
-        modules = sorted(a.name for a in gb.assignments)
-        students = sorted({s.id for s in gb.students} | {s for _, s in results})
-        cells = {}
-        for m in modules:
-            a = gb.find_assignment(m)
-            cells[m] = [g.name for nb in a.notebooks for g in nb.grade_cells]
-            checkpoints += [f"{m}:{c}" for c in cells[m]]
-        for m in modules:
-            for s in students:
-                o = results.get((m, s))
-                if o is None:
-                    has_folder = course.path("submitted", s, m).is_dir()
-                    status, reason = ("pending", "submitted, not graded yet") if has_folder else ("missing",
-                                                                                                  "no submission")
-                else:
-                    status, reason = o.status, o.reason
-                row = {"student_id": s, "module": m, "status": status, "reason": reason, "total": None,
-                       "max_total": None, "needs_manual_grade": None}
-                # scores only where nbgrader finished this very submission (the worker read them back);
-                # a run stopped by the watchdog may have left older grades in the gradebook
-                if o is not None and o.score is not None:
-                    sub = gb.find_submission(m, s)
-                    row["total"], row["max_total"] = float(sub.score), float(sub.max_score)
-                    row["needs_manual_grade"] = bool(sub.needs_manual_grade)
-                    for nb in sub.notebooks:
-                        for g in nb.grades:
-                            pending = g.needs_manual_grade or g.score is None  # not 0: nobody graded it yet
-                            row[f"{m}:{g.name}"] = None if pending else float(g.score)
-                out.append(row)
+    data = data or load(course)
+    checkpoints = [f"{m.id}:{c.name}" for m in data.modules for c in m.cells]
+    out = []
+    for m in data.modules:
+        for r in data.of(m.id):
+            row = {"student_id": r.student, "module": m.id, "status": r.status, "reason": r.reason,
+                   "total": r.total, "max_total": r.max_total, "needs_manual_grade": r.needs_manual_grade}
+            if r.has_score:
+                row |= {f"{m.id}:{c}": v for c, v in r.scores.items()}
+            out.append(row)
     return out, checkpoints
 
 
-def export(course: Course, fmt: str = "csv") -> str:
-    data, checkpoints = rows(course)
+def export(course: Course, fmt: str = "csv") -> str | bytes:
+    """The export as text (csv, json, canvas, moodle) or bytes (xlsx)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r} ({', '.join(FORMATS)})")
+    data = load(course)
+    if fmt == "xlsx":
+        return xlsx(data)
+    if fmt == "canvas":
+        return canvas_csv(data)
+    if fmt == "moodle":
+        return moodle_csv(data)
+    table, checkpoints = rows(course, data)
     if fmt == "json":
         return json.dumps([{k: r.get(k) for k in BASE_COLUMNS}
                            | {"checkpoints": {c.split(":", 1)[1]: r.get(c) for c in checkpoints
                                               if c.startswith(r["module"] + ":")}}
-                           for r in data], ensure_ascii=False, indent=1)
-    if fmt != "csv":
-        raise ValueError(f"unknown format {fmt!r} (csv or json)")
+                           for r in table], ensure_ascii=False, indent=1)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=BASE_COLUMNS + checkpoints, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for r in data:
+    for r in table:
         writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
+    return buf.getvalue()
+
+
+# -- LMS imports ------------------------------------------------------------------------------
+def _module_column(m) -> str:
+    return f"{m.id} {m.title_zh} {m.title_en}"
+
+
+def _lms_score(r) -> float | None:
+    """The score an LMS may record: none while the instructor still has answers to grade."""
+    return None if r.total is None or r.needs_manual_grade else r.total
+
+
+def canvas_csv(data: ClassResults) -> str:
+    """Canvas Gradebook import: the columns of Canvas's own gradebook export. Students are matched
+    by SIS User ID (our student id); Student (sortable name "Last, First") is shown in the preview;
+    ID (Canvas's internal id) is left blank. A module column Canvas does not know yet becomes a new
+    assignment; the "Points Possible" row gives its points. Blank = no score (not 0)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section"] + [_module_column(m) for m in data.modules])
+    w.writerow(["Points Possible", "", "", "", ""] + [f"{m.max_total:g}" for m in data.modules])
+    for s in data.students:
+        name = f"{s.last_name}, {s.first_name}" if s.last_name and s.first_name else s.name or s.id
+        scores = []
+        for m in data.modules:
+            r = data.results[(m.id, s.id)]
+            scores.append("" if _lms_score(r) is None else f"{r.total:g}")
+        w.writerow([name, "", s.id, "", ""] + scores)
+    return buf.getvalue()
+
+
+def moodle_csv(data: ClassResults) -> str:
+    """Moodle CSV grade import: map "ID number" to the users' ID number (or "Email address" to their
+    email) and each module column to a grade item (or a new one), its "feedback" column to that
+    item's feedback. "-" is no grade (Moodle's own export writes it; its importer skips it)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    header = ["ID number", "First name", "Surname", "Email address"]
+    for m in data.modules:
+        header += [_module_column(m), f"{_module_column(m)} (feedback)"]
+    w.writerow(header)
+    for s in data.students:
+        row = [s.id, s.first_name, s.last_name, s.email]
+        for m in data.modules:
+            r = data.results[(m.id, s.id)]
+            note = "" if r.status == "graded" and not r.reason else f"{r.status}: {r.reason}".strip(": ")
+            if r.needs_manual_grade:
+                note = (note + "; " if note else "") + "manual grading pending / 待人工评分"
+            row += ["-" if _lms_score(r) is None else f"{r.total:g}", note]
+        w.writerow(row)
+    return buf.getvalue()
+
+
+# -- XLSX -------------------------------------------------------------------------------------
+def display_width(text) -> int:
+    """Columns a text takes in a spreadsheet: CJK and full-width characters count twice."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(text))
+
+
+def xlsx(data: ClassResults) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    header_font, header_fill = Font(bold=True), PatternFill("solid", fgColor="DDE6F0")
+    wb = Workbook()
+
+    def sheet(ws, header: list[str], body: list[list], freeze: str, wide: set[int] = frozenset()) -> None:
+        ws.append(header)
+        for row in body:
+            ws.append(row)
+        for cell in ws[1]:
+            cell.font, cell.fill = header_font, header_fill
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        ws.freeze_panes = freeze
+        ws.auto_filter.ref = ws.dimensions
+        for i, col in enumerate(ws.iter_cols(min_row=1, max_row=ws.max_row), start=1):
+            longest = max([display_width(c.value) for c in col[1:] if c.value is not None] or [0])
+            head = max(display_width(w) for w in str(col[0].value).split())  # headers wrap at spaces
+            ws.column_dimensions[get_column_letter(i)].width = min(60 if i in wide else 24, max(longest, head, 6) + 2)
+            for c in col[1:]:
+                if isinstance(c.value, float):
+                    c.number_format = "0.##"
+
+    ws = wb.active
+    ws.title = "汇总 Summary"
+    header = ["学号 Student ID", "姓名 Name"]
+    for m in data.modules:
+        header += [f"{m.id} 得分 Score (/{m.max_total:g})", f"{m.id} 状态 Status"]
+    body = []
+    for s in data.students:
+        row = [s.id, s.name]
+        for m in data.modules:
+            r = data.results[(m.id, s.id)]
+            row += [r.total, STATUS_LABELS.get(r.status, r.status)]
+        body.append(row)
+    sheet(ws, header, body, "C2")
+
+    for m in data.modules:
+        ws = wb.create_sheet(m.id)
+        header = ["学号 Student ID", "姓名 Name", "状态 Status", "原因 Reason", f"得分 Score (/{m.max_total:g})",
+                  "满分 Max", "待人工评分 Manual pending", "用时(秒) Seconds"]
+        for c in m.cells:
+            header += [f"{c.name} (/{c.max_score:g})", f"{c.name} 结果 verdict"]
+        body = []
+        for s in data.students:
+            r = data.results[(m.id, s.id)]
+            row = [s.id, s.name, STATUS_LABELS.get(r.status, r.status), r.reason or None, r.total, r.max_total,
+                   r.needs_manual_grade, r.seconds or None]
+            for c in m.cells:
+                score = r.scores.get(c.name) if r.has_score else None
+                if not r.has_score:
+                    verdict = None
+                elif c.name in r.verdicts:
+                    verdict = r.verdicts[c.name].status
+                elif c.manual:
+                    verdict = "pending" if score is None else "manual"
+                else:
+                    verdict = None
+                row += [score, VERDICT_LABELS.get(verdict) if verdict else None]
+            body.append(row)
+        sheet(ws, header, body, "C2", wide={4})
+    buf = io.BytesIO()
+    wb.save(buf)
     return buf.getvalue()

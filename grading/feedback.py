@@ -1,0 +1,141 @@
+"""Feedback for each student as one bilingual HTML page: ``feedback/<student>/<module>/index.html``.
+
+Built from what the grader decided, never from the notebooks: the status and reason, the points
+of each checkpoint, for each one not fully right what it checks (the verdict's message) and a hint
+(``checks/<module>.hints.toml``), and the instructor's manual grades and comments. Nothing of the
+check code, the solution or the right values is read, so nothing of them can leak (tested).
+nbgrader's own ``generate_feedback`` is not used: it shows hidden tests and skips every submission
+that failed to grade, which are the students who need feedback most.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from .course import SHIPPED_COURSE, Course
+from .htmlpage import (STATUS, VERDICT, badge, bilingual, esc, fmt, page, reason_zh, split_message)
+from .results import ClassResults, ModuleInfo, Result, Student, load
+
+NEXT_STEP = {
+    "error": ("这不是 0 分：你的作业没能评分。请检查笔记本能否正常打开、从头到尾运行一遍，然后重新提交，或联系老师。",
+              "This is not a zero: your work could not be graded. Check that the notebook opens and runs from top to "
+              "bottom, then submit again or talk to your instructor."),
+    "missing": ("没有找到你的作业。请确认用的是发下去的笔记本文件名，并已提交。",
+                "Your work was not found. Make sure you submitted the notebook under the name it was handed out with."),
+    "pending": ("你的作业已提交，还没有评分。", "Your work has been submitted and is waiting to be graded."),
+    "timeout": ("有的代码运行太久被中断；其余部分照常评分。检查那个单元格里有没有死循环或很慢的计算。",
+                "Some code ran too long and was interrupted; the rest was graded as usual. Look for a loop that never "
+                "ends or a very slow computation in that cell."),
+    "limit": ("有的代码用了太多内存或写了太多数据，被停止。", "Some code used too much memory or wrote too much data and "
+              "was stopped."),
+}
+
+
+def hints_of(course: Course, module: str) -> dict[str, dict]:
+    """checkpoint → {"zh": …, "en": …} from the course's ``checks/<module>.hints.toml`` (else the
+    shipped one)."""
+    for folder in (course.root / "checks", SHIPPED_COURSE / "checks"):
+        path = folder / f"{module}.hints.toml"
+        if path.exists():
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+    return {}
+
+
+def render(data: ClassResults, module: ModuleInfo, student: Student, r: Result, hints: dict) -> str:
+    title = f"{module.id} {module.title_zh} · {module.title_en}"
+    who = f"{student.name} ({student.id})" if student.name else student.id
+    out = [f"<h1>{esc(title)}</h1>",
+           f"<p class='sub'>反馈 <span class='en'>Feedback</span> · {esc(who)} · {esc(data.course_id)}</p>"]
+
+    # the summary: status, score, what to do
+    if r.has_score:
+        auto = sum(c.max_score for c in module.cells if not c.manual)
+        pending = [c for c in module.cells if c.manual and r.scores.get(c.name) is None]
+        score = (f"<div class='score'>{fmt(r.total)} <small>/ {fmt(r.max_total)}</small></div>" if not pending else
+                 f"<div class='score'>{fmt(sum(v or 0 for c, v in r.scores.items() if not _manual(module, c)))} "
+                 f"<small>/ {fmt(auto)}</small></div><div class='note'>自动评分部分；"
+                 f"{esc('、'.join(c.name for c in pending))} 待老师评分<br><span class='en'>automatic part; "
+                 f"{esc(', '.join(c.name for c in pending))} still to be graded by your instructor</span></div>")
+    else:
+        score = "<div class='score'>— <small>/ " + fmt(module.max_total) + "</small></div>" \
+                "<div class='note'>没有分数（不是 0 分）<br><span class='en'>no score (not a zero)</span></div>"
+    out.append(f"<div class='summary'><div>{badge(r.status, STATUS)}</div>{score}</div>")
+    if r.reason:
+        zh = reason_zh(r.reason)
+        out.append("<p class='reason'><span class='label'>原因 Reason:</span> "
+                   + (f"{esc(zh)}<br><span class='en'>{esc(r.reason)}</span>" if zh else esc(r.reason)) + "</p>")
+    if r.status in NEXT_STEP:
+        zh, en = NEXT_STEP[r.status]
+        out.append(f"<p>{esc(zh)}<br><span class='en'>{esc(en)}</span></p>")
+
+    if r.has_score:
+        out.append("<h2>每个检查点 <span class='en'>Checkpoint by checkpoint</span></h2>")
+        out.append("<table><tr><th>检查点 <span class='en'>Checkpoint</span></th><th class='num'>得分 "
+                   "<span class='en'>Points</span></th><th>结果 <span class='en'>Result</span></th></tr>")
+        for c in module.cells:
+            out.append(f"<tr><td>{esc(c.title)} <span class='cid'>{esc(c.name)}</span></td>"
+                       f"<td class='num'>{_points(r, c)}</td><td>{badge(_verdict(r, c), VERDICT)}</td></tr>")
+        out.append("</table>")
+        todo = [c for c in module.cells if c.name in r.verdicts and r.verdicts[c.name].status != "right"]
+        if todo:
+            out.append("<h2>还差在哪里 <span class='en'>What to look at again</span></h2>")
+        for c in todo:
+            v = r.verdicts[c.name]
+            zh, en = split_message(v.message)
+            hint = hints.get(c.name, {})
+            out.append(f"<div class='card {esc(v.status)}'><h3>{esc(c.title)} <span class='cid'>{esc(c.name)}</span> "
+                       f"{badge(v.status, VERDICT)}</h3>"
+                       f"<p><span class='label'>检查的内容 What was checked:</span> {esc(zh)}"
+                       + (f"<br><span class='en'>{esc(en)}</span>" if en else "") + "</p>"
+                       + (f"<div class='hint'><span class='label'>提示 Hint:</span> {esc(hint.get('zh', ''))}<br>"
+                          f"<span class='en'>{esc(hint.get('en', ''))}</span></div>" if hint else "") + "</div>")
+        manual = [c for c in module.cells if c.manual or c.name in r.manual or c.name in r.comments]
+        if manual:
+            out.append("<h2>老师评分 <span class='en'>Graded by your instructor</span></h2><table>")
+            for c in manual:
+                given = r.scores.get(c.name) if c.manual else r.manual.get(c.name)
+                points = f"{fmt(given)} / {fmt(c.max_score)}" if given is not None else "待评 <span class='en'>to grade</span>"
+                comment = r.comments.get(c.name)
+                out.append(f"<tr><td>{esc(c.title)} <span class='cid'>{esc(c.name)}</span></td>"
+                           f"<td class='num'>{points}</td><td>"
+                           + (f"<span class='label'>评语 Comment:</span> {esc(comment)}" if comment else "") + "</td></tr>")
+            out.append("</table>")
+    out.append("<p class='note'>本页只有你的得分、检查的内容和提示，不含答案。<br><span class='en'>This page holds your "
+               "scores, what each checkpoint checks and hints, never the answers.</span></p>")
+    return page(f"{module.id} · {student.id}", "\n".join(out))
+
+
+def _manual(module: ModuleInfo, name: str) -> bool:
+    return any(c.name == name and c.manual for c in module.cells)
+
+
+def _points(r: Result, c) -> str:
+    score = r.scores.get(c.name)
+    return ("—" if score is None else fmt(score)) + f" / {fmt(c.max_score)}"
+
+
+def _verdict(r: Result, c) -> str:
+    if c.name in r.verdicts:
+        return r.verdicts[c.name].status
+    if c.manual:
+        return "pending" if r.scores.get(c.name) is None else "manual"
+    score = r.scores.get(c.name)   # a cell nbgrader scored itself (no check of the grader's)
+    return "pending" if score is None else "right" if score >= c.max_score else "partly" if score > 0 else "wrong"
+
+
+def write_feedback(course: Course, module: str, students: list[str] | None = None,
+                   data: ClassResults | None = None) -> list[Path]:
+    """Write one page per student (every roster student, or ``students``); the paths written."""
+    data = data or load(course)
+    info = data.module(module)
+    hints = hints_of(course, module)
+    written = []
+    for s in data.students:
+        if students and s.id not in students:
+            continue
+        folder = course.path("feedback", s.id, module)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "index.html"
+        path.write_text(render(data, info, s, data.results[(module, s.id)], hints), encoding="utf-8")
+        written.append(path)
+    return written

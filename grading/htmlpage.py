@@ -1,0 +1,125 @@
+"""What the HTML pages of grading share: the page shell, bilingual labels, statuses in words.
+
+Pages are self-contained (CSS inline, charts as embedded PNG), so they can be mailed, put on a
+course site or opened from a folder. Every value from a student or a check goes through
+``html.escape``.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+CSS = """
+body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Zen Hei",
+       "Helvetica Neue", Arial, sans-serif; color: #1f2933; margin: 0; background: #f4f6f8; line-height: 1.55; }
+main { max-width: 980px; margin: 0 auto; padding: 24px 28px 40px; background: #fff; min-height: 100vh; }
+h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 28px 0 10px; border-bottom: 2px solid #e3e8ee;
+     padding-bottom: 4px; } h3 { font-size: 16px; margin: 0 0 6px; }
+.en { color: #52606d; font-weight: normal; }
+.sub { color: #52606d; margin: 0 0 18px; }
+table { border-collapse: collapse; width: 100%; font-size: 14px; margin: 6px 0 12px; }
+th, td { border-bottom: 1px solid #e3e8ee; padding: 6px 8px; text-align: left; vertical-align: top; }
+th { background: #f0f4f8; font-weight: 600; } td.num, th.num { text-align: right; white-space: nowrap; }
+.badge { display: inline-block; padding: 1px 9px; border-radius: 10px; font-size: 13px; white-space: nowrap; color: #fff; }
+.b-right, .b-graded { background: #2f855a; } .b-partly, .b-timeout, .b-limit, .b-pending { background: #b7791f; }
+.b-wrong, .b-error { background: #c53030; } .b-no_answer, .b-missing { background: #718096; } .b-manual { background: #3c6fb4; }
+.summary { display: flex; gap: 28px; align-items: center; background: #f0f4f8; border-radius: 8px; padding: 14px 18px; }
+.summary .score { font-size: 30px; font-weight: 700; } .summary .score small { font-size: 16px; color: #52606d; }
+.card { border: 1px solid #e3e8ee; border-left: 5px solid #b7791f; border-radius: 6px; padding: 10px 14px; margin: 12px 0; }
+.card.wrong, .card.no_answer { border-left-color: #c53030; }
+.card p { margin: 4px 0; } .label { font-weight: 600; color: #52606d; }
+.hint { background: #fffbea; border-radius: 4px; padding: 6px 10px; margin-top: 6px; }
+.note { color: #52606d; font-size: 13px; }
+.reason { background: #fff5f5; border-radius: 4px; padding: 8px 12px; }
+img { max-width: 100%; } .cid { color: #8a99a8; font-size: 12px; font-family: monospace; }
+"""
+
+STATUS = {
+    "graded": ("已评分", "graded"),
+    "error": ("出错，未能评分", "error: could not be graded"),
+    "timeout": ("超时", "timeout"),
+    "limit": ("超出资源限制", "resource limit"),
+    "missing": ("未提交", "no submission"),
+    "pending": ("已提交，待评分", "submitted, not graded yet"),
+}
+VERDICT = {
+    "right": ("正确", "right"),
+    "partly": ("部分正确", "partly right"),
+    "wrong": ("不正确", "not right"),
+    "no_answer": ("没有答案", "no answer"),
+    "manual": ("老师已评", "graded by your instructor"),
+    "pending": ("待老师评分", "to be graded by your instructor"),
+}
+
+# the grading worker's reasons (English) and what they say in Chinese
+REASONS = [
+    (r"no submission", "没有提交"),
+    (r"submitted, not graded yet", "已提交，尚未评分"),
+    (r"no (.+) in the submission \(found: (.*)\)", "提交里没有 {0}（找到的是：{1}）：请用原来的文件名提交"),
+    (r"cell\(s\) (.+) exceeded the (\S+) s limit and were interrupted", "单元格 {0} 运行超过 {1} 秒，被中断"),
+    (r"cell\(s\) (.+) hit a resource limit of the sandbox.*", "单元格 {0} 超出了资源限制（内存、文件大小或进程数）"),
+    (r"notebook\(s\) (.+) missing: scored 0", "缺少笔记本 {0}，计 0 分"),
+    (r"test cell\(s\) (.+) were deleted by the student; restored and graded", "检查单元格 {0} 被删除了，已恢复后评分"),
+    (r"the notebook file is not valid JSON.*", "笔记本文件不是有效的 JSON（上传被截断或文件损坏），无法评分"),
+    (r"a cell ran past the (\S+) s limit and ignored the interrupt.*", "有单元格运行超过 {0} 秒且不响应中断，整个笔记本无法评分"),
+    (r"the kernel died while running the notebook.*", "运行笔记本时内核崩溃或被终止"),
+    (r"grading took longer than (\S+) s and was stopped.*", "评分超过 {0} 秒被停止（可能是不响应中断的死循环，或很慢的代码）"),
+    (r"the grading worker died while running this submission.*", "评分进程在处理这份作业时意外退出"),
+    (r"stopped: the notebook (.*)", "已停止：笔记本写入的数据超出限制"),
+]
+
+
+def esc(text) -> str:
+    return html.escape("" if text is None else str(text))
+
+
+def bilingual(zh: str, en: str, tag: str = "span") -> str:
+    return f"{esc(zh)} <{tag} class='en'>{esc(en)}</{tag}>"
+
+
+def badge(kind: str, labels: dict) -> str:
+    zh, en = labels.get(kind, (kind, kind))
+    return f"<span class='badge b-{esc(kind)}'>{esc(zh)} · {esc(en)}</span>"
+
+
+def reason_zh(reason: str) -> str:
+    """The Chinese of a worker's reason (whole, or each '; '-separated part); '' where none is known."""
+    def one(text: str) -> str | None:
+        for pattern, zh in REASONS:
+            m = re.fullmatch(pattern, text.strip())
+            if m:
+                return zh.format(*m.groups())
+        return None
+    whole = one(reason)
+    if whole is not None:
+        return whole
+    pieces, parts, i = reason.split("; "), [], 0
+    while i < len(pieces):   # a reason's own text may hold "; ": try the longest run of pieces first
+        for j in range(len(pieces), i, -1):
+            zh = one("; ".join(pieces[i:j]))
+            if zh is not None:
+                parts.append(zh)
+                i = j
+                break
+        else:
+            return ""
+    return "；".join(parts)
+
+
+def split_message(message: str) -> tuple[str, str]:
+    """A check's "中文 / English" message as (zh, en) (the slash may follow a full-width bracket);
+    ('message', '') when it is in one language."""
+    m = re.search(r"\s*/\s+(?=[^\s/])", message)
+    if m and re.search(r"[\u4e00-\u9fff]", message[:m.start()]):
+        return message[:m.start()].strip(), message[m.end():].strip()
+    return message, ""
+
+
+def fmt(x) -> str:
+    return "" if x is None else f"{x:g}"
+
+
+def page(title: str, body: str) -> str:
+    return (f"<!DOCTYPE html>\n<html lang='zh-CN'>\n<head>\n<meta charset='utf-8'>\n"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'>\n<title>{esc(title)}</title>\n"
+            f"<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n")

@@ -1,0 +1,270 @@
+"""Feedback pages, the class report, the XLSX and LMS exports and the course grade, on a small class graded
+once by real nbgrader (as tests/test_grading.py does), with a manual grade given as the formgrader gives it."""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from grading.assign import assign
+from grading.autograde import autograde
+from grading.course import SHIPPED_COURSE, Course
+from grading.demo import solution_code, write_submission
+from grading.export import export
+from grading.feedback import write_feedback
+from grading.grades import course_grades
+from grading.report import summarise, write_report
+from grading.results import load
+
+MODULE = "m01"
+CRMLAB = str(Path(sys.executable).with_name("crmlab"))
+# roster order is by student id with numbers compared as numbers: s2 before s10
+KINDS = {"s1": "correct", "s2": "partly_wrong", "s3": "blank", "s9": "partly_wrong", "s10": "broken_json",
+         "s11": "no_submission", "s12": "infinite_loop"}
+NAMES = {"s1": ("王", "小明"), "s2": ("欧阳", "娜娜"), "s3": ("李", "静"), "s9": ("张", "伟"), "s10": ("陈", "思思"),
+         "s11": ("刘", "洋"), "s12": ("赵", "磊")}
+CHECK_POINTS = {"chk_active": 2, "chk_top10": 2, "chk_pareto": 2, "chk_wait": 2, "chk_grid": 3}   # the notebook's
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fbcourse") / "c"
+    Course.init(root, "fb-course")
+    toml = root / "crmlab.toml"
+    toml.write_text(toml.read_text().replace("cell_timeout = 20", "cell_timeout = 4"))
+    course = Course.open(root)
+    course.add_students([{"id": s, "last_name": NAMES[s][0], "first_name": NAMES[s][1], "email": f"{s}@example.edu"}
+                         for s in KINDS])
+    assign(course, MODULE, progress=False)
+    rng = np.random.default_rng(3)
+    for student, kind in KINDS.items():
+        write_submission(course, MODULE, student, kind, rng, copied_from="s1")
+    autograde(course, MODULE, workers=2, progress=False)
+    # the instructor grades s1's reflection in the formgrader (what its API does to the gradebook)
+    with course.gradebook() as gb:
+        grade = gb.find_grade("reflection", MODULE, MODULE, "s1")
+        grade.manual_score, grade.needs_manual_grade = 3.0, False
+        gb.find_comment("reflection", MODULE, MODULE, "s1").manual_comment = "分析清楚，建议再具体一些。"
+        gb.db.commit()
+    return course
+
+
+@pytest.fixture(scope="module")
+def pages(course):
+    return {p.parent.parent.name: p.read_text(encoding="utf-8") for p in write_feedback(course, MODULE)}
+
+
+def _text(page: str) -> str:
+    """What a reader sees: the page without its style sheet, tags and entities."""
+    page = re.sub(r"<style>.*?</style>", "", page, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def _auto_scores(course, student) -> dict[str, float]:
+    with course.gradebook() as gb:
+        return {g.name: g.score for nb in gb.find_submission(MODULE, student).notebooks for g in nb.grades}
+
+
+# -- feedback ------------------------------------------------------------------------------------
+def test_every_roster_student_gets_a_page(course, pages):
+    assert set(pages) == set(KINDS)
+    assert (course.path("feedback", "s10", MODULE) / "index.html").exists()
+
+
+def test_feedback_shows_status_reason_points_and_hints_in_both_languages(course, pages):
+    wrong = _text(pages["s2"])
+    scores = _auto_scores(course, "s2")
+    hints = tomllib.loads((SHIPPED_COURSE / "checks" / "m01.hints.toml").read_text(encoding="utf-8"))
+    missed = [c for c in CHECK_POINTS if scores[c] < CHECK_POINTS[c]]
+    assert missed   # a partly wrong submission
+    for c in CHECK_POINTS:
+        assert f"{scores[c]:g} / {CHECK_POINTS[c]}" in wrong
+    for c in missed:   # what it checks and a hint, in both languages
+        assert hints[c]["zh"] in wrong and hints[c]["en"] in wrong
+    for c in set(CHECK_POINTS) - set(missed):
+        assert hints[c]["en"] not in wrong
+    assert "还差在哪里" in wrong and "What to look at again" in wrong
+    broken = _text(pages["s10"])
+    assert "出错，未能评分" in broken and "not valid JSON" in broken and "不是有效的 JSON" in broken
+    assert "不是 0 分" in broken and "not a zero" in broken and "Checkpoint by checkpoint" not in broken
+    assert "没有提交" in _text(pages["s11"]) and "no submission" in _text(pages["s11"])
+    loop = _text(pages["s12"])
+    assert "超时" in loop and "ans_wait" in loop and "运行超过 4 秒" in loop
+
+
+def test_feedback_shows_the_manual_grade_and_comment(pages):
+    sol = _text(pages["s1"])
+    assert "3 / 4" in sol and "分析清楚，建议再具体一些。" in sol
+    assert "14 / 15" in sol                       # 11 automatic points + 3 given by hand
+    assert "待老师评分" in _text(pages["s2"])        # not graded yet: said, not shown as 0
+
+
+def test_no_solution_check_code_or_right_value_leaks_into_any_feedback(course, pages):
+    forbidden = set()
+    for code in solution_code(course, MODULE).values():                    # the instructor's solution
+        forbidden |= {ln.strip() for ln in code.splitlines() if len(ln.strip()) >= 12}
+    source = json.loads((course.path("modules", module=MODULE) / f"{MODULE}.ipynb").read_text(encoding="utf-8"))
+    for c in source["cells"]:                                              # the model reflection, if any
+        if c["metadata"].get("nbgrader", {}).get("solution") and c["cell_type"] == "markdown":
+            forbidden |= {ln.strip() for ln in "".join(c["source"]).splitlines() if len(ln.strip()) >= 12}
+    checks = (course.root / "checks" / f"{MODULE}.py").read_text(encoding="utf-8")   # the grader's checks
+    forbidden |= {ln.strip() for ln in checks.splitlines() if len(ln.strip()) >= 12}
+    assert len(forbidden) > 30
+    for student, page in pages.items():
+        seen = html.unescape(page)
+        leaks = [ln for ln in forbidden if ln in seen]
+        assert leaks == [], (student, leaks)
+        for token in ("SELECT", "def chk_", "Wrong(", "ctx.", "BEGIN SOLUTION", "hand_in(", "read_sql"):
+            assert token not in seen, (student, token)
+
+    for student in ("s1", "s2", "s9", "s12"):    # the right values, recomputed here with pandas on their data
+        con = sqlite3.connect(course.path("outbox", student, MODULE) / "crm.db")
+        lines = pd.read_sql_query("SELECT o.account_id, l.quantity * l.unit_price AS r FROM order_lines l "
+                                  "JOIN orders o USING (order_id)", con)
+        calls = pd.read_sql_query("SELECT arrived_at, answered_at FROM calls WHERE answered_at IS NOT NULL", con,
+                                  parse_dates=["arrived_at", "answered_at"])
+        accounts = pd.read_sql_query("SELECT account_id FROM accounts", con)["account_id"]
+        con.close()
+        revenue = lines.groupby("account_id")["r"].sum()
+        revenue = revenue[revenue > 0].sort_values(ascending=False)
+        share = revenue.head(-(-len(revenue) // 5)).sum() / revenue.sum()
+        wait = ((calls["answered_at"] - calls["arrived_at"]).dt.total_seconds() / 60).mean()
+        text = _text(pages[student])
+        for x in (share, wait):
+            for shown in (f"{x:.2f}", f"{x:.3f}", f"{x:.4f}", repr(float(x)), f"{100 * x:.1f}"):
+                assert shown not in text, (student, shown)
+        assert [a for a in accounts if re.search(rf"\b{re.escape(a)}\b", text)] == []   # no account named at all
+
+
+# -- class report ------------------------------------------------------------------------------
+def test_class_report_counts_and_rates_agree_with_the_gradebook(course):
+    data = load(course)
+    s = summarise(data, MODULE)
+    assert s["status"] == {"graded": 4, "error": 1, "missing": 1, "timeout": 1}
+    scored = [st for st, k in KINDS.items() if k not in ("broken_json", "no_submission")]
+    for c, full in CHECK_POINTS.items():   # full marks in nbgrader's gradebook ⇔ "right" in the report
+        expected = sum(_auto_scores(course, st)[c] == full for st in scored) / len(scored)
+        assert s["pass_rate"][c] == pytest.approx(expected)
+    assert sorted(s["auto_points"]) == sorted(sum(_auto_scores(course, st)[c] for c in CHECK_POINTS) for st in scored)
+    assert s["verdicts"]["chk_top10"]["no_answer"] >= 1          # the blank notebook
+    assert all(n >= 1 for c in CHECK_POINTS for _, n in s["messages"][c]) and any(s["messages"].values())
+    assert len(s["seconds"]) == 6 and all(t > 0 for t in s["seconds"])   # every submission handed in
+
+    path = write_report(course, MODULE)
+    page = path.read_text(encoding="utf-8")
+    assert path == course.root / "reports" / f"{MODULE}.html"
+    for heading in ("提交状态", "Status of the submissions", "最常见的错误", "The most common mistakes",
+                    "评分用时", "Grading time per submission", "通过率", "Pass rate"):
+        assert heading in page
+    images = re.findall(r"src='data:image/png;base64,([^']+)'", page)
+    assert len(images) >= 4 and all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
+
+
+# -- exports -----------------------------------------------------------------------------------
+ROSTER = ["s1", "s2", "s3", "s9", "s10", "s11", "s12"]
+
+
+def test_xlsx_reads_back_with_types_chinese_names_and_roster_order(course):
+    wb = load_workbook(io.BytesIO(export(course, "xlsx")))
+    assert wb.sheetnames == ["汇总 Summary", MODULE]
+    ws = wb[MODULE]
+    header = [c.value for c in ws[1]]
+    rows = {r[0]: dict(zip(header, r)) for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert [r[0] for r in ws.iter_rows(min_row=2, values_only=True)] == ROSTER
+    assert [r[1] for r in ws.iter_rows(min_row=2, values_only=True)] == ["".join(NAMES[s]) for s in ROSTER]
+    assert ws.freeze_panes == "C2" and wb["汇总 Summary"].freeze_panes == "C2"
+    sol = rows["s1"]
+    assert sol["得分 Score (/15)"] == 14 and isinstance(sol["得分 Score (/15)"], (int, float))
+    for c, full in CHECK_POINTS.items():
+        assert sol[f"{c} (/{full})"] == full and sol[f"{c} 结果 verdict"] == "正确 right"
+    assert sol["reflection (/4)"] == 3 and sol["待人工评分 Manual pending"] is False
+    assert rows["s2"]["reflection (/4)"] is None and rows["s2"]["待人工评分 Manual pending"] is True
+    for s, status in (("s10", "出错 error"), ("s11", "未交 missing")):   # no score, never 0
+        assert rows[s]["状态 Status"] == status and rows[s]["得分 Score (/15)"] is None
+        assert all(rows[s][f"{c} (/{full})"] is None for c, full in CHECK_POINTS.items())
+    assert rows["s10"]["原因 Reason"].startswith("the notebook file is not valid JSON")
+    assert ws.column_dimensions["D"].width > ws.column_dimensions["A"].width   # the reason column is wide
+
+
+def test_canvas_csv_parses_back_with_blank_where_there_is_no_final_score(course):
+    table = list(csv.reader(io.StringIO(export(course, "canvas"))))
+    assert table[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    assert table[0][5].startswith(f"{MODULE} ") and len(table[0]) == 6
+    assert table[1][0] == "Points Possible" and float(table[1][5]) == 15
+    body = {r[2]: r for r in table[2:]}
+    assert [r[2] for r in table[2:]] == ROSTER and body["s2"][0] == "欧阳, 娜娜"
+    assert float(body["s1"][5]) == 14                 # 11 + 3 from the formgrader
+    assert float(body["s3"][5]) == 0                  # handed in untouched: a real 0
+    for s in ("s2", "s9", "s10", "s11"):              # manual grading pending, error, missing: blank
+        assert body[s][5] == ""
+
+
+def test_moodle_csv_has_no_grade_dash_and_the_status_as_feedback(course):
+    table = list(csv.DictReader(io.StringIO(export(course, "moodle"))))
+    col = next(k for k in table[0] if k.startswith(f"{MODULE} ") and not k.endswith("(feedback)"))
+    by = {r["ID number"]: r for r in table}
+    assert [r["ID number"] for r in table] == ROSTER and by["s2"]["Surname"] == "欧阳"
+    assert float(by["s1"][col]) == 14 and by["s10"][col] == "-" and by["s11"][col] == "-"
+    assert by["s10"][f"{col} (feedback)"].startswith("error: the notebook file is not valid JSON")
+    assert "manual grading pending" in by["s2"][f"{col} (feedback)"]
+
+
+def test_export_command_writes_every_format(course, tmp_path):
+    for fmt in ("csv", "json", "xlsx", "canvas", "moodle"):
+        out = tmp_path / f"grades.{fmt}"
+        r = subprocess.run([CRMLAB, "export", "--course", str(course.root), "--format", fmt, "--out", str(out)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert out.stat().st_size > 100
+    r = subprocess.run([CRMLAB, "export", "--course", str(course.root), "--format", "xlsx"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--out" in r.stderr
+
+
+# -- the course grade --------------------------------------------------------------------------
+def test_course_grade_uses_the_manual_grade_and_the_peer_score(course, tmp_path):
+    groups = tmp_path / "groups.csv"
+    groups.write_text("student,group\ns1,火锅队\ns2,火锅队\ns3,航空队\ns9,银行队\ns10,汽车队\ns11,汽车队\ns12,银行队\n",
+                      encoding="utf-8")
+    peer = tmp_path / "peer.csv"
+    peer.write_text("group,judge,score\n火锅队,航空队,9\n火锅队,s9,6\n火锅队,汽车队,8\n航空队,火锅队,7\n"
+                    "航空队,银行队,7\n航空队,汽车队,4\n", encoding="utf-8")
+    grades, by_group = course_grades(course, peer, groups)
+    assert by_group == {"火锅队": 8, "航空队": 7}
+    g = {x.student: x for x in grades}
+    # s1: 14 of 15 points (3 by hand) → 60 × 14/15 + 40 × 8/10 = 56 + 32
+    assert g["s1"].modules == {MODULE: 14} and g["s1"].final == pytest.approx(88)
+    assert g["s2"].final is None and "m01: manual grading pending" in g["s2"].missing
+    assert g["s10"].final is None and g["s10"].missing[0] == "m01: error"
+    assert "CRM show: no peer scores for group 汽车队" in g["s11"].missing
+    r = subprocess.run([CRMLAB, "grades", "--course", str(course.root), "--peer", str(peer), "--groups", str(groups)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = {x["student_id"]: x for x in csv.DictReader(io.StringIO(r.stdout))}
+    assert float(rows["s1"]["final"]) == 88 and rows["s2"]["final"] == ""
+    peer.write_text("group,judge,score\n火锅队,航空队,9\n火锅队,s2,6\n", encoding="utf-8")
+    r = subprocess.run([CRMLAB, "grades", "--course", str(course.root), "--peer", str(peer), "--groups", str(groups)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "row 3" in r.stderr and "cannot judge itself" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_hints_cover_every_checkpoint_of_m01_and_m06_in_both_languages():
+    for module in ("m01", "m06"):
+        checks = (SHIPPED_COURSE / "checks" / f"{module}.py").read_text(encoding="utf-8")
+        names = set(re.findall(r"^def (chk_\w+)\(", checks, re.M))
+        hints = tomllib.loads((SHIPPED_COURSE / "checks" / f"{module}.hints.toml").read_text(encoding="utf-8"))
+        assert set(hints) == names
+        for h in hints.values():
+            assert re.search(r"[\u4e00-\u9fff]", h["zh"]) and h["en"] and not re.search(r"[\u4e00-\u9fff]", h["en"])

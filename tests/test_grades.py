@@ -1,0 +1,144 @@
+"""The course grade's rules on hand-computed cases: the CRM show's peer scoring (drop the highest and the
+lowest, average), refused inputs named by row, and modules summed or weighted. No nbgrader here: the
+class results are built by hand (tests/test_feedback.py does the same on a class graded by nbgrader)."""
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from grading.grades import GradesError, course_grades, peer_average, read_groups, read_peer_scores
+from grading.results import Cell, ClassResults, ModuleInfo, Result, Student
+
+
+@pytest.mark.parametrize("scores, expected", [
+    ([7, 8, 9], 8),                 # one left
+    ([10, 0, 5, 5], 5),             # the extremes go, the two middles stay
+    ([8, 8, 8, 2, 10], 8),
+    ([0, 10, 10, 10], 10),          # only one of the tied highest is dropped
+    ([6, 9, 7, 10, 4, 8], 7.5),     # (6 + 7 + 8 + 9) / 4
+    ([7, 7, 7], 7),
+])
+def test_peer_average_drops_one_highest_and_one_lowest(scores, expected):
+    assert peer_average(scores) == expected
+
+
+def test_peer_average_needs_three_scores():
+    with pytest.raises(ValueError, match="at least 3"):
+        peer_average([9, 3])
+
+
+def _csv(tmp_path: Path, text: str, name="peer.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GROUPS = "student,group\ns01,火锅队\ns02,火锅队\ns03,航空队\ns04,银行队\ns05,汽车队\n"
+
+
+def test_peer_scores_by_group_name_or_by_the_leaders_student_id(tmp_path):
+    groups = read_groups(_csv(tmp_path, GROUPS, "groups.csv"))
+    scores = read_peer_scores(_csv(tmp_path, "group,judge,score\n火锅队,航空队,8\n火锅队,s04,9\n火锅队,汽车队, 6 \n"
+                                             "航空队,s01,7\n"), groups)
+    assert scores == {"火锅队": [8, 9, 6], "航空队": [7]}
+
+
+def test_headers_are_case_insensitive_and_a_byte_order_mark_is_fine(tmp_path):
+    path = tmp_path / "peer.csv"
+    path.write_text("Group,Judge,Score\nA,B,10\n", encoding="utf-8-sig")   # as Excel saves it
+    assert read_peer_scores(path) == {"A": [10]}
+
+
+@pytest.mark.parametrize("row, words", [
+    ("火锅队,航空队,7.5", ["row 3", "'7.5'", "whole number from 0 to 10"]),
+    ("火锅队,航空队,11", ["row 3", "'11'"]),
+    ("火锅队,航空队,-1", ["row 3", "'-1'"]),
+    ("火锅队,航空队,八", ["row 3", "'八'"]),
+    ("火锅队,航空队,", ["row 3", "''"]),
+    ("火锅队,火锅队,9", ["row 3", "'火锅队' cannot judge itself"]),
+    ("火锅队,s02,9", ["row 3", "cannot judge itself", "'s02'"]),        # a member of the group, by student id
+    ("火锅队,s03,9", ["row 3", "already scored by the judge of '航空队'"]),   # 航空队's leader twice
+    ("烧烤队,航空队,9", ["row 3", "'烧烤队' has no members"]),
+    ("火锅队,s99,9", ["row 3", "judge 's99' is neither a group nor a member"]),
+])
+def test_bad_rows_are_refused_naming_the_row(tmp_path, row, words):
+    groups = read_groups(_csv(tmp_path, GROUPS, "groups.csv"))
+    path = _csv(tmp_path, f"group,judge,score\n火锅队,航空队,8\n{row}\n")
+    with pytest.raises(GradesError) as err:
+        read_peer_scores(path, groups)
+    for w in words:
+        assert w in str(err.value)
+
+
+def test_group_list_refuses_a_student_in_two_groups_or_off_the_roster(tmp_path):
+    with pytest.raises(GradesError, match="row 3: student 's01' is already in group '火锅队'"):
+        read_groups(_csv(tmp_path, "student,group\ns01,火锅队\ns01,航空队\n", "g.csv"))
+    with pytest.raises(GradesError, match="row 2: student 'x9' is not on the roster"):
+        read_groups(_csv(tmp_path, "student,group\nx9,火锅队\n", "g.csv"), roster={"s01"})
+    with pytest.raises(GradesError, match="missing column"):
+        read_groups(_csv(tmp_path, "id,team\ns01,火锅队\n", "g.csv"))
+
+
+# -- the course grade on hand-made class results ------------------------------------------------
+def _class(results: dict[tuple[str, str], Result]) -> ClassResults:
+    m01 = ModuleInfo("m01", "认识你的客户", "Know your customers", [Cell("chk_a", 10, False, ""), Cell("refl", 10, True, "")])
+    m02 = ModuleInfo("m02", "二", "two", [Cell("chk_b", 5, False, "")])   # 20 and 5 points
+    students = [Student("s01", "伟", "王"), Student("s02", "芳", "李"), Student("s03", "静", "张"),
+                Student("s04", "强", "刘"), Student("s05", "敏", "陈"), Student("s06", "磊", "杨")]   # other groups' leaders
+    return ClassResults("c", students, [m01, m02], results)
+
+
+def _course(tmp_path, **grades):
+    return SimpleNamespace(root=tmp_path, settings={"grades": grades})
+
+
+def _results():
+    g = lambda m, s, t, **kw: Result(m, s, "graded", "", total=t, needs_manual_grade=False, **kw)  # noqa: E731
+    return {("m01", "s01"): g("m01", "s01", 15.0), ("m02", "s01"): g("m02", "s01", 5.0),
+            ("m01", "s02"): Result("m01", "s02", "graded", "", total=8.0, needs_manual_grade=True),
+            ("m02", "s02"): g("m02", "s02", 2.0),
+            ("m01", "s03"): Result("m01", "s03", "missing", "no submission"), ("m02", "s03"): g("m02", "s03", 4.0)} \
+        | {(m, s): Result(m, s, "missing", "no submission") for m in ("m01", "m02") for s in ("s04", "s05", "s06")}
+
+
+LEADERS = "s04,C\ns05,D\ns06,E\n"
+
+
+def test_modules_summed_and_the_show_forty_percent(tmp_path):
+    groups = _csv(tmp_path, "student,group\ns01,A\ns02,A\ns03,B\n" + LEADERS, "groups.csv")
+    peer = _csv(tmp_path, "group,judge,score\nA,B,9\nA,C,6\nA,s05,8\nA,E,10\nB,s01,5\nB,C,7\nB,D,6\n")
+    grades, by_group = course_grades(_course(tmp_path), peer, groups, data=_class(_results()))
+    assert by_group == {"A": 8.5, "B": 6}        # A: 9, 6, 8, 10 → (9 + 8) / 2; B: 5, 7, 6 → 6
+    s01, s02, s03 = grades[:3]
+    # (15 + 5) / 25 = 0.8 of the points → 60 × 0.8 + 40 × 0.85 = 48 + 34
+    assert s01.coursework == pytest.approx(0.8) and s01.final == pytest.approx(82)
+    assert s02.final is None and s02.missing == ["m01: manual grading pending"]   # not counted as 0
+    assert s03.final is None and s03.missing == ["m01: missing"]
+
+
+def test_missing_counts_zero_when_the_course_says_so(tmp_path):
+    groups = _csv(tmp_path, "student,group\ns01,A\ns03,B\n" + LEADERS, "groups.csv")
+    peer = _csv(tmp_path, "group,judge,score\nB,A,5\nB,C,7\nB,D,6\n")
+    grades, _ = course_grades(_course(tmp_path, missing="zero"), peer, groups, data=_class(_results()))
+    # s03: (0 + 4) / 25 = 0.16 → 60 × 0.16 + 40 × 0.6 = 9.6 + 24
+    assert grades[2].final == pytest.approx(33.6)
+
+
+def test_weights_average_the_modules_percentages_and_no_show(tmp_path):
+    course = _course(tmp_path, weights={"m01": 3, "m02": 1}, peer_share=0)
+    grades, _ = course_grades(course, data=_class(_results()))
+    # s01: m01 15/20 = 0.75 weighted 3, m02 5/5 = 1 weighted 1 → (2.25 + 1) / 4 = 0.8125
+    assert grades[0].final == pytest.approx(81.25) and grades[0].missing == []
+
+
+@pytest.mark.parametrize("grades, words", [
+    ({"peer_share": 40}, "peer_share = 40"),
+    ({"missing": "ignore"}, "missing = 'ignore'"),
+    ({"weights": {"m01": "a lot"}}, "weights should map"),
+    ({"weights": {"m09": 1}}, "m09"),
+])
+def test_bad_settings_are_named(tmp_path, grades, words):
+    with pytest.raises(GradesError, match=words):
+        course_grades(_course(tmp_path, **grades), data=_class(_results()))

@@ -31,7 +31,7 @@ import weakref
 from pathlib import Path
 
 from jupyter_client import AsyncKernelManager
-from traitlets import Dict, Unicode
+from traitlets import Dict, List, Unicode
 
 SANDBOX_UID = 64000 + 321          # the unprivileged user a root grader runs kernels as
 SANDBOX_DIRS = ("home", "tmp")     # created inside the working copy: HOME and TMPDIR
@@ -60,8 +60,10 @@ def _readonly_paths() -> list[str]:
     return sorted({os.path.realpath(p) for p in paths if os.path.exists(p)})
 
 
-def wrap(cmd: list[str], workdir: str, private: str, limits: dict, env: dict[str, str]) -> list[str]:
-    """The sandboxed command line for a kernel command ``cmd`` that works in ``workdir``."""
+def wrap(cmd: list[str], workdir: str, private: str, limits: dict, env: dict[str, str],
+         writable: tuple[str, ...] = ()) -> list[str]:
+    """The sandboxed command line for a kernel command ``cmd`` that works in ``workdir``; the files
+    named in ``writable`` (regular files directly in ``workdir``) are left writable."""
     lim = {**DEFAULT_LIMITS, **limits}
     out = [shutil.which("prlimit"), f"--as={int(lim['memory_mb']) * 2**20}", f"--cpu={int(lim['cpu_seconds'])}",
            f"--nproc={int(lim['processes'])}", f"--fsize={int(lim['file_mb']) * 2**20}",
@@ -84,9 +86,11 @@ def wrap(cmd: list[str], workdir: str, private: str, limits: dict, env: dict[str
             out += ["--symlink", os.readlink(target), target]
     out += ["--bind", workdir, workdir, "--bind", private, private, "--chdir", workdir]
     # what the working copy holds at the start (the student's data, the notebook) cannot be
-    # changed, replaced or deleted from inside: the hidden tests read the data as the grader put it
+    # changed, replaced or deleted from inside: the checks read the data as the grader put it —
+    # except, in an operational module, the CRM database and its action log, which the student's
+    # work changes and the grader's checks read afterwards
     for entry in sorted(os.scandir(workdir), key=lambda e: e.name):
-        if entry.is_file(follow_symlinks=False):
+        if entry.is_file(follow_symlinks=False) and entry.name not in writable:
             out += ["--ro-bind", entry.path, entry.path]
     for k, v in env.items():
         out += ["--setenv", k, v]
@@ -169,6 +173,11 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     mode = Unicode("auto", help="auto | required | off").tag(config=True)
     limits = Dict({}, help="memory_mb, cpu_seconds, processes, file_mb, open_files").tag(config=True)
+    writable = Dict(value_trait=List(Unicode()), default_value={},
+                    help="module id → names of files in its working copy the kernel may change (operational "
+                         "modules: the CRM database and the action log); every other file present at launch is "
+                         "read-only. The module is the working copy's folder name (nbgrader's "
+                         "autograded/<student>/<module>).").tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -188,16 +197,27 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.transport, self.ip = "ipc", os.path.join(box, "kernel")   # no network inside
         self.connection_file = os.path.join(box, "connection.json")
 
+    def writable_here(self, workdir: str) -> tuple[str, ...]:
+        """The files of ``workdir`` the kernel may change: those named for its module that are
+        regular files there at launch (a symlink never is: its target could be anything)."""
+        names = self.writable.get(os.path.basename(workdir), [])
+        return tuple(sorted(n for n in names if os.path.basename(n) == n
+                            and os.path.isfile(os.path.join(workdir, n))
+                            and not os.path.islink(os.path.join(workdir, n))))
+
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
         if self.sandboxed:
             workdir = os.path.realpath(kw.get("cwd") or os.getcwd())
             for d in SANDBOX_DIRS:
                 os.makedirs(os.path.join(workdir, ".sandbox", d), exist_ok=True)
+            writable = self.writable_here(workdir)
             if os.geteuid() == 0:   # the plain user may add files to its working copy, bind its sockets
                 os.chmod(workdir, 0o1777)
                 for d in (os.path.join(workdir, ".sandbox"), self._box):
                     _own(Path(d), SANDBOX_UID)
-            kernel_cmd = wrap(kernel_cmd, workdir, self._box, self.limits, kernel_env(workdir))
+                for name in writable:   # … and change the files it is meant to change
+                    os.chown(os.path.join(workdir, name), SANDBOX_UID, SANDBOX_UID, follow_symlinks=False)
+            kernel_cmd = wrap(kernel_cmd, workdir, self._box, self.limits, kernel_env(workdir), writable)
             kw["env"] = {}
             # a signal would reach bwrap, not the kernel: interrupt by a message on the control
             # channel instead (ipykernel then interrupts itself)

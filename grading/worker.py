@@ -88,7 +88,7 @@ def grade_one(api, course: Course, module: str, student: str) -> Outcome:
         reasons.append(f"notebook(s) {', '.join(sorted(expected - present))} missing: scored 0")
     if deleted:
         reasons.append(f"test cell(s) {', '.join(deleted)} were deleted by the student; restored and graded")
-    verdicts = verify(course, module, student, executed_notebooks(work))   # in this process, not the kernel's
+    verdicts = verify(course, module, student, executed_notebooks(work), work)   # in this process, not the kernel's
     with course.gradebook() as gb:
         sub = gb.find_submission(module, student)
         score, max_score = float(sub.score), float(sub.max_score)

@@ -9,9 +9,11 @@ launches the kernel as
         → bwrap (new mount, pid, network, ipc and uts namespaces; a clean environment)
           → python -m ipykernel_launcher
 
-Inside, the kernel sees a read-only system (``/usr``, ``/etc``), the Python it runs on and the
-simulator package, and one writable folder: the submission's working copy (nbgrader's
-``autograded/<student>/<module>``, which holds only that submission and its data). Not there: the
+Inside, the kernel sees a read-only system (``/usr``, ``/etc``), the Python it runs on, the
+simulator and CRM packages, and one writable folder: the submission's working copy (nbgrader's
+``autograded/<student>/<module>``, which holds only that submission and its data). The files the
+working copy holds at launch are bound read-only, except those a module names as writable
+(``data_writable = true`` in crmlab.toml: an operational module's CRM database and action log). Not there: the
 course directory (sources with hidden tests and solutions, the gradebook, other students, the
 grader-private store), the grader's home and environment variables, the network. The kernel talks
 to the grader over ZeroMQ ``ipc`` sockets in a private folder, since it has no network.
@@ -51,12 +53,14 @@ def available() -> str | None:
 
 
 def _readonly_paths() -> list[str]:
-    """What the kernel must read: the system, this Python (venv and base), the simulator package."""
+    """What the kernel must read: the system, this Python (venv and base), the simulator package and
+    the operational CRM package (students of operational modules work through it)."""
+    import crm
     import simulator
     from simulator.scenario import SCENARIO_DIR
 
     paths = ["/usr", "/etc", sys.prefix, sys.base_prefix, str(Path(simulator.__file__).resolve().parent),
-             str(SCENARIO_DIR)]
+             str(SCENARIO_DIR), str(Path(crm.__file__).resolve().parent)]
     return sorted({os.path.realpath(p) for p in paths if os.path.exists(p)})
 
 

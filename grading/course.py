@@ -54,6 +54,16 @@ class Module:
     scenario: str
     customers: int
     data_file: str
+    # an operational module: the student changes their CRM, so the grading sandbox binds the data file
+    # and the console's action log writable (docs/design.md, "Operational modules")
+    data_writable: bool = False
+
+    @property
+    def writable_files(self) -> list[str]:
+        """Files of the working copy the student's kernel may change at grading (none by default)."""
+        from crm.actions import LOG_NAME
+
+        return [self.data_file, LOG_NAME] if self.data_writable else []
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,11 @@ class Course:
         except KeyError:
             known = ", ".join(sorted(self.settings.get("modules", {})))
             raise CourseError(f"unknown module '{module_id}' (this course has: {known})") from None
-        return Module(module_id, m["title_zh"], m["title_en"], m["scenario"], int(m["customers"]), m["data_file"])
+        writable = m.get("data_writable", False)
+        if not isinstance(writable, bool):
+            raise CourseError(f"{self.root / 'crmlab.toml'}: 'modules.{module_id}.data_writable' must be true or false")
+        return Module(module_id, m["title_zh"], m["title_en"], m["scenario"], int(m["customers"]), m["data_file"],
+                      writable)
 
     @property
     def module_ids(self) -> list[str]:

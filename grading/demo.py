@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -67,17 +68,21 @@ def demo_spec(module: str) -> dict:
 
 
 def answers_of(course: Course, module: str, student: str) -> dict:
-    """Run the solution in-process on ``student``'s hand-out, to get the numbers they would have."""
+    """Run the solution in-process on a copy of ``student``'s hand-out, to get the numbers they
+    would have (a copy: the solution of an operational module changes the database)."""
     ns: dict = {}
-    folder = str(course.path("outbox", student, module))
-    sys.path.insert(0, folder)   # the hand-out's own modules (crmlab_handin), as in a kernel started there
-    try:
-        with contextlib.chdir(folder), contextlib.redirect_stdout(io.StringIO()):
-            for _, code in _source_code_cells(course, module):
-                exec(code, ns)  # our own solution code
-            ns["con"].close()
-    finally:
-        sys.path.remove(folder)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = str(shutil.copytree(course.path("outbox", student, module), Path(tmp) / module))
+        sys.path.insert(0, folder)   # the hand-out's own modules (crmlab_handin), as in a kernel started there
+        try:
+            with contextlib.chdir(folder), contextlib.redirect_stdout(io.StringIO()):
+                for _, code in _source_code_cells(course, module):
+                    exec(code, ns)  # our own solution code
+        finally:
+            sys.path.remove(folder)
+            for name in ("con", "crm", "console"):   # the notebook's open sessions on the copy
+                if hasattr(ns.get(name), "close"):
+                    ns[name].close()
     return {k: ns[k] for k in demo_spec(module)["kinds"]["answers"]}
 
 

@@ -47,6 +47,9 @@ def configure(c, config_file: str) -> None:
     c.Execute.kernel_manager_class = SandboxedKernelManager
     c.SandboxedKernelManager.mode = str(course.grading.get("sandbox", "auto"))
     c.SandboxedKernelManager.limits = {k: course.grading[k] for k in DEFAULT_LIMITS if k in course.grading}
+    # operational modules (data_writable = true): the student's CRM database and action log stay writable
+    c.SandboxedKernelManager.writable = {m: course.module(m).writable_files for m in course.module_ids
+                                         if course.module(m).writable_files}
 
 
 class LimitedExecute(Execute):

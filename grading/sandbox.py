@@ -9,9 +9,11 @@ launches the kernel as
         → bwrap (new mount, pid, network, ipc and uts namespaces; a clean environment)
           → python -m ipykernel_launcher
 
-Inside, the kernel sees a read-only system (``/usr``, ``/etc``), the Python it runs on and the
-simulator package, and one writable folder: the submission's working copy (nbgrader's
-``autograded/<student>/<module>``, which holds only that submission and its data). Not there: the
+Inside, the kernel sees a read-only system (``/usr``, ``/etc``), the Python it runs on, the
+simulator and CRM packages, and one writable folder: the submission's working copy (nbgrader's
+``autograded/<student>/<module>``, which holds only that submission and its data). The files the
+working copy holds at launch are bound read-only, except those a module names as writable
+(``data_writable = true`` in crmlab.toml: an operational module's CRM database and action log). Not there: the
 course directory (sources with hidden tests and solutions, the gradebook, other students, the
 grader-private store), the grader's home and environment variables, the network. The kernel talks
 to the grader over ZeroMQ ``ipc`` sockets in a private folder, since it has no network.
@@ -31,7 +33,7 @@ import weakref
 from pathlib import Path
 
 from jupyter_client import AsyncKernelManager
-from traitlets import Dict, Unicode
+from traitlets import Dict, List, Unicode
 
 SANDBOX_UID = 64000 + 321          # the unprivileged user a root grader runs kernels as
 SANDBOX_DIRS = ("home", "tmp")     # created inside the working copy: HOME and TMPDIR
@@ -51,17 +53,21 @@ def available() -> str | None:
 
 
 def _readonly_paths() -> list[str]:
-    """What the kernel must read: the system, this Python (venv and base), the simulator package."""
+    """What the kernel must read: the system, this Python (venv and base), the simulator package and
+    the operational CRM package (students of operational modules work through it)."""
+    import crm
     import simulator
     from simulator.scenario import SCENARIO_DIR
 
     paths = ["/usr", "/etc", sys.prefix, sys.base_prefix, str(Path(simulator.__file__).resolve().parent),
-             str(SCENARIO_DIR)]
+             str(SCENARIO_DIR), str(Path(crm.__file__).resolve().parent)]
     return sorted({os.path.realpath(p) for p in paths if os.path.exists(p)})
 
 
-def wrap(cmd: list[str], workdir: str, private: str, limits: dict, env: dict[str, str]) -> list[str]:
-    """The sandboxed command line for a kernel command ``cmd`` that works in ``workdir``."""
+def wrap(cmd: list[str], workdir: str, private: str, limits: dict, env: dict[str, str],
+         writable: tuple[str, ...] = ()) -> list[str]:
+    """The sandboxed command line for a kernel command ``cmd`` that works in ``workdir``; the files
+    named in ``writable`` (regular files directly in ``workdir``) are left writable."""
     lim = {**DEFAULT_LIMITS, **limits}
     out = [shutil.which("prlimit"), f"--as={int(lim['memory_mb']) * 2**20}", f"--cpu={int(lim['cpu_seconds'])}",
            f"--nproc={int(lim['processes'])}", f"--fsize={int(lim['file_mb']) * 2**20}",
@@ -84,9 +90,11 @@ def wrap(cmd: list[str], workdir: str, private: str, limits: dict, env: dict[str
             out += ["--symlink", os.readlink(target), target]
     out += ["--bind", workdir, workdir, "--bind", private, private, "--chdir", workdir]
     # what the working copy holds at the start (the student's data, the notebook) cannot be
-    # changed, replaced or deleted from inside: the hidden tests read the data as the grader put it
+    # changed, replaced or deleted from inside: the checks read the data as the grader put it —
+    # except, in an operational module, the CRM database and its action log, which the student's
+    # work changes and the grader's checks read afterwards
     for entry in sorted(os.scandir(workdir), key=lambda e: e.name):
-        if entry.is_file(follow_symlinks=False):
+        if entry.is_file(follow_symlinks=False) and entry.name not in writable:
             out += ["--ro-bind", entry.path, entry.path]
     for k, v in env.items():
         out += ["--setenv", k, v]
@@ -169,6 +177,11 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     mode = Unicode("auto", help="auto | required | off").tag(config=True)
     limits = Dict({}, help="memory_mb, cpu_seconds, processes, file_mb, open_files").tag(config=True)
+    writable = Dict(value_trait=List(Unicode()), default_value={},
+                    help="module id → names of files in its working copy the kernel may change (operational "
+                         "modules: the CRM database and the action log); every other file present at launch is "
+                         "read-only. The module is the working copy's folder name (nbgrader's "
+                         "autograded/<student>/<module>).").tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -188,16 +201,27 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.transport, self.ip = "ipc", os.path.join(box, "kernel")   # no network inside
         self.connection_file = os.path.join(box, "connection.json")
 
+    def writable_here(self, workdir: str) -> tuple[str, ...]:
+        """The files of ``workdir`` the kernel may change: those named for its module that are
+        regular files there at launch (a symlink never is: its target could be anything)."""
+        names = self.writable.get(os.path.basename(workdir), [])
+        return tuple(sorted(n for n in names if os.path.basename(n) == n
+                            and os.path.isfile(os.path.join(workdir, n))
+                            and not os.path.islink(os.path.join(workdir, n))))
+
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
         if self.sandboxed:
             workdir = os.path.realpath(kw.get("cwd") or os.getcwd())
             for d in SANDBOX_DIRS:
                 os.makedirs(os.path.join(workdir, ".sandbox", d), exist_ok=True)
+            writable = self.writable_here(workdir)
             if os.geteuid() == 0:   # the plain user may add files to its working copy, bind its sockets
                 os.chmod(workdir, 0o1777)
                 for d in (os.path.join(workdir, ".sandbox"), self._box):
                     _own(Path(d), SANDBOX_UID)
-            kernel_cmd = wrap(kernel_cmd, workdir, self._box, self.limits, kernel_env(workdir))
+                for name in writable:   # … and change the files it is meant to change
+                    os.chown(os.path.join(workdir, name), SANDBOX_UID, SANDBOX_UID, follow_symlinks=False)
+            kernel_cmd = wrap(kernel_cmd, workdir, self._box, self.limits, kernel_env(workdir), writable)
             kw["env"] = {}
             # a signal would reach bwrap, not the kernel: interrupt by a message on the control
             # channel instead (ipykernel then interrupts itself)

@@ -13,7 +13,13 @@ A check is a function named like the cell's grade id::
 
     def chk_active(answer, ctx):        # answer: the plain data handed in
         ...                             # ctx.db: the student's database (read-only), ctx.meta, ctx.cache
-        raise Wrong("…中文 / … English")   # or return None (right) or a fraction of the points
+        raise Wrong("…中文 / … English")   # or return None (right), a fraction of the points, or
+                                        # Partial(fraction, "what is missing 中文 / English")
+
+In an operational module (``data_writable = true`` in crmlab.toml) the student changes their CRM
+while the notebook runs; ``ctx.work_db`` is then the database as the executed notebook left it
+(a private copy, so nothing the kernel left behind can change it), and ``ctx.db`` stays the
+grader's pristine copy, from which a check computes what the right targets were.
 
 Each check's verdict (points, status, message) is kept in the grading state for feedback.
 """
@@ -22,7 +28,9 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import shutil
 import sqlite3
+import tempfile
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +46,13 @@ class Wrong(Exception):
     """The answer is not right; the message (both languages) says what is checked, never the answer."""
 
 
+@dataclass(frozen=True)
+class Partial:
+    """Returned by a check that gives part of the points, saying what is still missing."""
+    fraction: float
+    message: str
+
+
 @dataclass
 class Context:
     """What a check may use: the student's own data, seen from the grader's side."""
@@ -48,6 +63,7 @@ class Context:
     meta: dict
     answers: dict                                  # every answer handed in, by check
     cache: dict = field(default_factory=dict)      # work shared by the checks of one submission
+    work_db: Path | None = None                    # the database as the executed notebook left it
 
 
 @dataclass
@@ -95,17 +111,21 @@ def handed_in(notebook: dict) -> dict[str, dict]:
     return found
 
 
-def verify(course: Course, module: str, student: str, executed: dict[str, dict]) -> list[Verdict]:
+def verify(course: Course, module: str, student: str, executed: dict[str, dict],
+           work: Path | None = None) -> list[Verdict]:
     """Check every handed-in answer of one submission (``executed``: notebook name → executed
-    notebook) and write the points into the gradebook. Cells without a check keep nbgrader's score."""
+    notebook; ``work``: its working copy) and write the points into the gradebook. Cells without a
+    check keep nbgrader's score."""
     checks = checks_of(course, module)
     if not checks:
         return []
     answers = {gid: a["value"] for nb in executed.values() for gid, a in handed_in(nb).items()}
     verdicts = []
     with contextlib.closing(sqlite3.connect(f"file:{student_database(course, module, student)}?mode=ro",
-                                            uri=True)) as db:
-        ctx = Context(course, module, student, db, dict(db.execute("SELECT key, value FROM meta")), answers)
+                                            uri=True)) as db, tempfile.TemporaryDirectory() as tmp:
+        work_db = settled_copy(work / course.module(module).data_file, Path(tmp)) if work else None
+        ctx = Context(course, module, student, db, dict(db.execute("SELECT key, value FROM meta")), answers,
+                      work_db=work_db)
         with course.gradebook() as gb:
             for name in executed:
                 for grade in gb.find_submission_notebook(name, module, student).grades:
@@ -127,6 +147,7 @@ def _judge(fn, check: str, max_points: float, answers: dict, ctx: Context) -> Ve
         return Verdict(check, 0.0, max_points, "no_answer",
                        "没有提交答案（检查点单元格出错或没有运行）/ no answer was handed in (the checkpoint cell "
                        "failed or did not run)")
+    message = ""
     try:
         fraction = fn(answers[check], ctx)
     except Wrong as exc:
@@ -135,9 +156,30 @@ def _judge(fn, check: str, max_points: float, answers: dict, ctx: Context) -> Ve
         last = traceback.format_exc().strip().splitlines()[-1]
         return Verdict(check, 0.0, max_points, "wrong",
                        f"答案的形式不对，无法核对 / the answer has the wrong form and could not be checked ({last[:160]})")
+    if isinstance(fraction, Partial):
+        fraction, message = fraction.fraction, fraction.message
     fraction = 1.0 if fraction is None else max(0.0, min(1.0, float(fraction)))
     return Verdict(check, round(max_points * fraction, 4), max_points,
-                   "right" if fraction == 1 else "partly" if fraction > 0 else "wrong")
+                   "right" if fraction == 1 else "partly" if fraction > 0 else "wrong", message)
+
+
+def settled_copy(path: Path, folder: Path) -> Path | None:
+    """A private copy of the database a kernel left at ``path`` (with its journal or WAL), opened
+    once for writing so that SQLite rolls back a transaction the kernel left unfinished; None if
+    there is no regular file (a symlink is not followed: it could point anywhere)."""
+    if path.is_symlink() or not path.is_file():
+        return None
+    dest = folder / path.name
+    for suffix in ("", "-journal", "-wal"):
+        src = path.with_name(path.name + suffix)
+        if src.is_file() and not src.is_symlink():
+            shutil.copyfile(src, dest.with_name(dest.name + suffix))
+    try:
+        with contextlib.closing(sqlite3.connect(dest)) as con:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError:   # not a database any more: the checks say what is missing
+        pass
+    return dest
 
 
 def executed_notebooks(folder: Path) -> dict[str, dict]:

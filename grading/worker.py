@@ -105,7 +105,7 @@ def grade_one(api, course: Course, module: str, student: str) -> Outcome:
                        + "; the originals were restored and graded")
     if (deleted or edited) and status == "graded":
         status = "tampered"
-    verdicts = verify(course, module, student, executed_notebooks(work))   # in this process, not the kernel's
+    verdicts = verify(course, module, student, executed_notebooks(work), work)   # in this process, not the kernel's
     with course.gradebook() as gb:
         sub = gb.find_submission(module, student)
         score, max_score = float(sub.score), float(sub.max_score)

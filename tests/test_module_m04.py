@@ -1,0 +1,265 @@
+"""Module m04 (sales force automation), an operational module, graded with real nbgrader.
+
+The student changes their CRM while the notebook runs; the grading sandbox leaves the data file and
+the console's action log writable for this module only, and the grader's checks read the database
+the executed notebook left (course/checks/m04.py), against targets recomputed from the pristine
+data. These tests show that the model solution earns every point, the released notebook none,
+that a classmate's ids and numbers lose the data points, that plausible wrong operations (a merge
+that leaves the orders behind, deleting instead of merging, a discount above the authority, a lost
+deal without a reason …) lose the points of what they got wrong, and that work done by clicking in
+the console is replayed inside the sandbox and counts."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import re
+import shutil
+import sqlite3
+import sys
+import tomllib
+
+import numpy as np
+import pytest
+
+from grading import sandbox
+from grading.assign import assign
+from grading.autograde import autograde
+from grading.course import SHIPPED_COURSE, Course
+from grading.data import student_database
+from grading.demo import as_literals, write_submission
+
+MODULE = "m04"
+NOTEBOOK = SHIPPED_COURSE / "modules" / MODULE / f"{MODULE}.ipynb"
+POINTS = {"chk_merge": 2, "chk_forecast": 2, "chk_deal": 3, "chk_followup": 2, "chk_commission": 2, "chk_lost": 2,
+          "chk_lead": 3}
+WRONG = tomllib.loads((SHIPPED_COURSE / "demo" / f"{MODULE}.toml").read_text(encoding="utf-8"))["wrong"]
+SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
+SOLVED = ["setup", "ans_merge", "ans_forecast", "ans_deal", "ans_followup", "ans_commission", "ans_lost", "ans_lead"]
+ANSWERS = ("survivor", "merged", "forecast_reps", "forecast_history", "key_deal", "followup", "commission_rate",
+           "commission", "lost_deal", "lead", "converted")
+DELETE_INSTEAD_OF_MERGE = '''
+accounts = pd.read_sql_query(
+    "SELECT a.account_id, a.name, a.city, a.created_on, COUNT(o.order_id) AS orders FROM accounts a "
+    "LEFT JOIN orders o USING (account_id) WHERE a.merged_into IS NULL GROUP BY a.account_id", con)
+dups = accounts[accounts.groupby(["name", "city"])["account_id"].transform("size") > 1]
+schools = dups.groupby(["name", "city"]).agg(orders=("orders", "sum"), first_id=("account_id", "min"))
+name, city = schools.sort_values(["orders", "first_id"], ascending=[False, True]).index[0]
+school = dups[(dups["name"] == name) & (dups["city"] == city)].sort_values(["created_on", "account_id"])
+survivor, merged = school["account_id"].iloc[0], school["account_id"].iloc[1:].tolist()
+edit = sqlite3.connect("crm.db")      # the duplicate is simply deleted
+with edit:
+    edit.executemany("DELETE FROM accounts WHERE account_id = ?", [(m,) for m in merged])
+edit.close()
+'''
+
+
+def _cells():
+    return {c["metadata"]["nbgrader"]["grade_id"]: c for c in json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]}
+
+
+def _solve(folder, grade_ids=SOLVED) -> dict:
+    """Run cells of the source notebook (solution markers removed) in ``folder``, as a kernel
+    would; changes the database there. Returns the namespace (sessions closed)."""
+    cells, ns = _cells(), {"display": lambda *a, **k: None}
+    sys.path.insert(0, str(folder))
+    try:
+        with contextlib.chdir(folder), contextlib.redirect_stdout(io.StringIO()):
+            for gid in grade_ids:
+                exec(SOLUTION.sub("", cells[gid]["source"]), ns)  # our own notebook's code
+    finally:
+        sys.path.remove(str(folder))
+        ns["crm"].close()
+        ns["con"].close()
+    return ns
+
+
+def _set_code(course, student, grade_id, code):
+    path = course.path("submitted", student, MODULE) / f"{MODULE}.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    hits = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id]
+    assert hits, grade_id
+    for c in hits:
+        c["source"] = code
+    path.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    course = Course.init(tmp_path_factory.mktemp("m04") / "c", "test-m04")
+    students = ["sol", "blank", "copy", "wrong", "deleter", "clicker"]
+    course.add_students([{"id": s} for s in students])
+    assign(course, MODULE, progress=False)
+    rng = np.random.default_rng(4)
+    for student in students:
+        write_submission(course, MODULE, student, "blank" if student == "blank" else "correct", rng)
+    # every plausible wrong operation and answer of course/demo/m04.toml at once
+    for gid, code in WRONG.items():
+        _set_code(course, "wrong", gid, code)
+    _set_code(course, "deleter", "ans_merge", DELETE_INSTEAD_OF_MERGE)
+    # ids and numbers copied from a classmate (what the classmate's notebook held), no operations
+    scratch = tmp_path_factory.mktemp("classmate")
+    shutil.copytree(course.path("outbox", "sol", MODULE), scratch, dirs_exist_ok=True)
+    ns = _solve(scratch)
+    _set_code(course, "copy", "ans_merge", "# copied from a classmate\n" + as_literals({k: ns[k] for k in ANSWERS}))
+    for gid in SOLVED[2:]:
+        _set_code(course, "copy", gid, "pass\n")
+    # the clicker merges the duplicates in the console (its clicks go to crm_actions.jsonl beside the
+    # submitted database) and only writes down the ids in the notebook
+    from crm.console import ConsoleModel
+
+    mine = tmp_path_factory.mktemp("clicker")
+    shutil.copytree(course.path("outbox", "clicker", MODULE), mine, dirs_exist_ok=True)
+    ids = _solve(mine, ["setup", "ans_merge"])
+    with ConsoleModel(course.path("submitted", "clicker", MODULE) / "crm.db", user="sales_manager") as console:
+        for other in ids["merged"]:
+            assert console.act("account.merge", ids["survivor"], other).ok
+    _set_code(course, "clicker", "ans_merge", f"survivor, merged = {ids['survivor']!r}, {ids['merged']!r}\n")
+    return course
+
+
+@pytest.fixture(scope="module")
+def graded(course):
+    pristine = {s: _digest(student_database(course, MODULE, s)) for s in ("sol", "wrong")}
+    summary = autograde(course, MODULE, workers=2, progress=False)
+    # the grader's own copies of the data are never what the kernels changed
+    assert pristine == {s: _digest(student_database(course, MODULE, s)) for s in pristine}
+    return {o.student: o for o in summary.outcomes}
+
+
+def _scores(course, student):
+    with course.gradebook() as gb:
+        sub = gb.find_submission(MODULE, student)
+        return {g.name: g.score for nb in sub.notebooks for g in nb.grades if g.name in POINTS}
+
+
+def _verdicts(graded, student) -> dict:
+    """check → (points, status, message), as kept for feedback."""
+    return {v.check: (v.points, v.status, v.message) for v in graded[student].checks}
+
+
+def test_the_module_is_operational_and_only_it_has_writable_data(course):
+    assert course.module(MODULE).writable_files == ["crm.db", "crm_actions.jsonl"]
+    assert all(course.module(m).writable_files == [] for m in course.module_ids if m != MODULE)
+
+
+def test_solution_gets_full_automatic_marks(course, graded):
+    assert graded["sol"].status == "graded", graded["sol"].reason
+    assert _scores(course, "sol") == POINTS
+    assert graded["sol"].score == sum(POINTS.values())
+
+
+def test_the_grader_read_the_database_the_notebook_changed(course, graded):
+    work = course.path("autograded", "sol", MODULE) / "crm.db"
+    with contextlib.closing(sqlite3.connect(f"file:{work}?mode=ro", uri=True)) as db:
+        ops = {r[0] for r in db.execute("SELECT DISTINCT operation FROM audit_log WHERE user = 'sales_manager'")}
+    assert {"account.merge", "opportunity.quote", "opportunity.stage", "activity.log", "followup.schedule",
+            "lead.qualify", "lead.convert"} <= ops
+
+
+def test_released_notebook_gets_zero(graded):
+    assert graded["blank"].status == "graded" and graded["blank"].score == 0
+
+
+def test_ids_and_numbers_copied_from_a_classmate_lose_the_data_points(course, graded):
+    assert graded["copy"].status == "graded"
+    verdicts = _verdicts(graded, "copy")
+    assert {c for c, v in verdicts.items() if v[1] != "no_answer"} == set(POINTS)   # every answer was handed in …
+    assert {c: s for c, s in _scores(course, "copy").items() if s > 0} == {}   # … and none is right
+
+
+def test_plausible_wrong_operations_lose_the_points_of_what_they_got_wrong(course, graded):
+    scores, verdicts = _scores(course, "wrong"), _verdicts(graded, "wrong")
+    assert graded["wrong"].status == "graded", graded["wrong"].reason
+    assert all(scores[c] < POINTS[c] for c in POINTS), scores
+    # partial credit per condition: marked merged but the orders left behind; won, but above the
+    # discount authority and not through the CRM; closed lost without a reason
+    for check, missing in (("chk_merge", "orders"), ("chk_deal", "authority"), ("chk_lost", "reason lost")):
+        assert 0 < scores[check] < POINTS[check], (check, scores[check])
+        assert missing in verdicts[check][2], verdicts[check][2]
+    assert scores["chk_forecast"] == scores["chk_followup"] == scores["chk_commission"] == 0
+
+
+def test_deleting_a_duplicate_instead_of_merging_loses_the_merge(course, graded):
+    points, status, message = _verdicts(graded, "deleter")["chk_merge"]
+    assert points < POINTS["chk_merge"] and status in ("partly", "wrong")
+    assert "does not exist" in message and "account.merge" in message
+
+
+def test_clicks_in_the_console_are_replayed_in_the_sandbox_and_count(course, graded):
+    assert graded["clicker"].status == "graded", graded["clicker"].reason
+    assert _scores(course, "clicker") == POINTS
+    work = course.path("autograded", "clicker", MODULE) / "crm.db"
+    with contextlib.closing(sqlite3.connect(f"file:{work}?mode=ro", uri=True)) as db:
+        users = {r[0] for r in db.execute("SELECT DISTINCT user FROM audit_log WHERE operation = 'account.merge'")}
+    assert users == {"sales_manager"}
+
+
+def test_every_student_works_on_other_records(course):
+    """The rules pick different records (and numbers) on different students' data."""
+    from grading.verify import Context, checks_of
+
+    targets = {}
+    targets_of = checks_of(course, MODULE)["chk_merge"].__globals__["_targets"]
+    for student in ("sol", "copy", "wrong"):
+        path = student_database(course, MODULE, student)
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            ctx = Context(course, MODULE, student, db, dict(db.execute("SELECT key, value FROM meta")), {})
+            t = targets_of(ctx)
+            targets[student] = (t["merge"]["survivor"], t["key"]["id"], t["key"]["amount"], t["lead"]["id"])
+    assert len(set(targets.values())) == 3
+
+
+@pytest.mark.skipif(sandbox.available() is not None, reason=f"no sandbox here: {sandbox.available()}")
+def test_the_sandbox_leaves_only_the_module_s_named_files_writable(tmp_path):
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+    from traitlets.config import Config
+
+    probe = ("import os\nfor name in ('crm.db', 'crm_actions.jsonl', 'notes.txt'):\n"
+             "    try:\n        open(name, 'a').write('x')\n        print(name, 'written')\n"
+             "    except OSError:\n        print(name, 'read-only')")
+    config = Config({"SandboxedKernelManager": {"writable": {"m04": ["crm.db", "crm_actions.jsonl"]}}})
+    seen = {}
+    for module in ("m04", "m01"):
+        work = tmp_path / "autograded" / "s1" / module
+        work.mkdir(parents=True)
+        for name in ("crm.db", "crm_actions.jsonl", "notes.txt"):
+            (work / name).write_text("")
+        nb = new_notebook(cells=[new_code_cell(probe)])
+        NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(work)}}, config=config,
+                       kernel_manager_class=sandbox.SandboxedKernelManager, timeout=20).execute()
+        seen[module] = nb.cells[0].outputs[0]["text"].split()
+    assert seen["m04"] == ["crm.db", "written", "crm_actions.jsonl", "written", "notes.txt", "read-only"]
+    assert seen["m01"] == ["crm.db", "read-only", "crm_actions.jsonl", "read-only", "notes.txt", "read-only"]
+
+
+def test_the_grader_reads_a_database_as_committed(tmp_path):
+    """A transaction the kernel left unfinished (killed mid-write) is rolled back in the grader's copy."""
+    from grading.verify import settled_copy
+
+    db = tmp_path / "work" / "crm.db"
+    db.parent.mkdir()
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        con.execute("CREATE TABLE t (x)")
+        con.execute("INSERT INTO t VALUES ('committed')")
+        con.commit()
+    # a hot journal: the state a process killed in the middle of a commit leaves behind
+    script = (f"import sqlite3, os\ncon = sqlite3.connect({str(db)!r})\ncon.execute('PRAGMA cache_size = 1')\n"
+              "con.execute('BEGIN')\ncon.execute(\"UPDATE t SET x = 'uncommitted'\")\n"
+              "con.executemany('INSERT INTO t VALUES (?)', [('y' * 2000,)] * 500)\nos._exit(0)")
+    import subprocess
+
+    subprocess.run([sys.executable, "-c", script], check=True)
+    assert db.with_name("crm.db-journal").exists()
+    copy = settled_copy(db, tmp_path)
+    with contextlib.closing(sqlite3.connect(f"file:{copy}?mode=ro", uri=True)) as con:
+        assert con.execute("SELECT x FROM t").fetchall() == [("committed",)]
+    db.unlink()
+    db.symlink_to(copy)
+    assert settled_copy(db, tmp_path / "work") is None   # a link could point anywhere: not followed

@@ -209,7 +209,7 @@ def validate(data: dict, source: str = "(data)") -> RolePlay:
     except ValidationError as exc:
         err = exc.errors()[0]
         cause = (err.get("ctx") or {}).get("error")
-        loc = [str(p) for p in err["loc"]]
+        loc = [str(p) for p in err["loc"] if p != "[key]"]  # a bad dict key is named by the key itself
         if isinstance(cause, _FieldProblem):
             # a rule of a nested model names its own field; put it under that model's location
             field = ".".join(loc + [cause.field]) if loc else cause.field

@@ -290,3 +290,63 @@ def test_a_finished_session_refuses_more_moves():
     assert s.end == "public" and s.options() == []
     with pytest.raises(Refusal, match="over"):
         s.play("apologise")
+
+
+# -- the CRM process -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_db(tmp_path_factory):
+    from simulator import simulate
+    path = tmp_path_factory.mktemp("rp") / "crm.db"
+    simulate("education_services", 7, path, customers=120, days=180)
+    return path
+
+
+def test_persona_and_history_come_from_the_students_database(small_db):
+    import sqlite3
+    sc = load_roleplay("university_key_account")
+    s = Session(sc, "manager", 4, db=small_db)
+    con = sqlite3.connect(small_db)
+    kind, = con.execute("SELECT kind FROM accounts WHERE account_id = ?", (s.persona["account"],)).fetchone()
+    name, = con.execute("SELECT name FROM contacts WHERE contact_id = ?", (s.persona["contact"],)).fetchone()
+    complaints, = con.execute("SELECT count(*) FROM complaints WHERE account_id = ?", (s.persona["account"],)).fetchone()
+    assert kind == "university" and name == s.persona["name"]
+    assert s.persona["history"]["complaints"] == complaints
+    # earlier complaints make the customer start angrier and less trusting
+    assert s.mood["anger"] == min(100, sc.customer.mood.anger + 5 * min(complaints, 3))
+    assert Session(sc, "manager", 4, db=small_db).persona == s.persona
+
+
+def test_a_finished_roleplay_writes_to_the_crm_through_the_api(small_db, tmp_path):
+    import shutil
+    import sqlite3
+    from crm.ops import CRM
+    from roleplay.crm import write_to_crm
+    db = tmp_path / "crm.db"
+    shutil.copy(small_db, db)
+    sc = load_roleplay("university_key_account")
+    con = sqlite3.connect(db)
+    agent, = con.execute("SELECT agent_id FROM agents WHERE role = 'agent' ORDER BY agent_id").fetchone()
+    rep, = con.execute("SELECT rep_id FROM reps ORDER BY rep_id").fetchone()
+    s = Session(sc, "manager", 4, db=db)
+    crm = CRM.open(db, user="student01")
+    with pytest.raises(Refusal, match="not ended"):
+        write_to_crm(s, crm, agent=agent, rep=rep)
+    s = _play(sc, sc.paths.model, 4)  # no database: no account to write to
+    with pytest.raises(Refusal, match="db="):
+        write_to_crm(s, crm, agent=agent)
+    s = Session(sc, "manager", 4, db=db)
+    for step in sc.paths.model:
+        kind, args = parse_step(step)
+        s.play(kind, **args)
+    ids = write_to_crm(s, crm, agent=agent, rep=rep)
+    row = con.execute("SELECT t.status, c.cause, c.recovery_cost FROM tickets t JOIN complaints c USING (ticket_id) "
+                      "WHERE t.ticket_id = ?", (ids["ticket"],)).fetchone()
+    assert row == ("resolved", "service_quality", 20000.0)
+    assert con.execute("SELECT account_id FROM followups WHERE followup_id = ?", (ids["followup"],)).fetchone() \
+        == (s.persona["account"],)
+    # a conversation that never recorded the case writes nothing
+    quiet = Session(sc, "manager", 5, db=db)
+    for step in ["listen", "ask", "apologise", "recommend", "offer_remedy:20000", "confirm"]:
+        kind, args = parse_step(step)
+        quiet.play(kind, **args)
+    assert quiet.end == "resolved" and write_to_crm(quiet, crm, agent=agent) == {}

@@ -350,3 +350,50 @@ def test_a_finished_roleplay_writes_to_the_crm_through_the_api(small_db, tmp_pat
         kind, args = parse_step(step)
         quiet.play(kind, **args)
     assert quiet.end == "resolved" and write_to_crm(quiet, crm, agent=agent) == {}
+
+
+# -- the player (ipywidgets, driven without a browser) ------------------------------------------
+def test_the_player_plays_saves_and_resumes(tmp_path, monkeypatch):
+    from roleplay.player import Player
+    monkeypatch.chdir(tmp_path)  # the notebook's folder
+    sc = load_roleplay("hotpot_angry_guest")
+    p = Player(sc, "specialist", 8, lang="en_US")
+    assert "steel wool" in p.w["chat"].value.lower()
+    assert "move_upsell" not in p.w and "move_listen" in p.w  # the specialist may not upsell
+    p.w["move_listen"].click()
+    assert p.w["bar_anger"].value == p.session.mood["anger"] < 80
+    p.w["move_apologise"].click()
+    p.w["amount"].value = 150
+    p.w["move_offer_remedy"].click()
+    saved = tmp_path / "roleplay_hotpot_angry_guest.json"
+    assert json.loads(saved.read_text(encoding="utf-8"))["final"]["turn"] == 3
+    # running the cell again resumes from the saved transcript
+    again = Player(sc, "specialist", 8, lang="en_US")
+    assert again.session.state == p.session.state
+    for move in ("record", "confirm"):
+        again.w[f"move_{move}"].click()
+    assert again.session.end == "resolved" and "Score" in again.w["result"].value
+    assert replay(sc, json.loads(saved.read_text(encoding="utf-8"))).state == again.session.state
+
+
+def test_the_player_shows_refusals_and_changes_nothing(tmp_path):
+    from roleplay.player import Player
+    sc = load_roleplay("hotpot_angry_guest")
+    p = Player(sc, "specialist", 8, save_to=tmp_path / "t.json")
+    p.w["move_listen"].click()
+    before = p.session.transcript
+    p.w["amount"].max = 10_000  # even if the box allowed it, the engine refuses beyond authority
+    p.w["amount"].value = 500
+    p.w["move_offer_remedy"].click()
+    assert "200" in p.w["message"].value and "权限" in p.w["message"].value
+    assert p.session.transcript == before
+
+
+def test_a_tampered_save_restarts_with_a_notice(tmp_path):
+    from roleplay.player import Player, save_transcript
+    sc = load_roleplay("hotpot_angry_guest")
+    t = _play(sc, ["listen", "apologise"], 8).transcript
+    t["turns"][0]["mood"]["anger"] = 0
+    save_transcript(t, tmp_path / "t.json")
+    p = Player(sc, "specialist", 8, save_to=tmp_path / "t.json")
+    assert p.session.turn == 0 and "无法恢复" in p.w["message"].value

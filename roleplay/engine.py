@@ -162,7 +162,8 @@ class Session:
         for field in MOOD_FIELDS:
             delta = getattr(eff, field)
             if delta and eff.spread:
-                delta += int(self._effects_rng.integers(-eff.spread, eff.spread + 1))
+                noisy = delta + int(self._effects_rng.integers(-eff.spread, eff.spread + 1))
+                delta = max(0, noisy) if delta > 0 else min(0, noisy)  # noise never turns an effect around
             self.mood[field] = max(0, min(100, self.mood[field] + delta))
 
     def _line(self, node) -> dict:
@@ -183,12 +184,23 @@ class Session:
                 "turns": copy.deepcopy(self.turns), "final": self.state}
 
 
-def replay(scenario: RolePlay | str, transcript: dict) -> Session:
-    """Play a transcript's moves again on a fresh session; raises if any recorded state differs."""
+def replay(scenario: RolePlay | str, transcript: dict, *, role: str | None = None, seed: int | None = None,
+           db: str | Path | None = None) -> Session:
+    """Play a transcript's moves again on a fresh session; raises if any recorded state differs.
+
+    A grader passes what it knows — the assigned ``role``, the student's ``seed``, the student's
+    ``db`` (the persona is then drawn again, not taken from the file) — so an edited transcript that is
+    consistent with itself still cannot pick a luckier seed or a calmer customer."""
     scenario = load_roleplay(scenario) if isinstance(scenario, str) else scenario
     if transcript["scenario"] != scenario.id:
         raise Refusal("replay_other", other=transcript["scenario"], scenario=scenario.id)
-    session = Session(scenario, transcript["role"], transcript["seed"], persona=transcript["persona"])
+    for field, expected in (("role", role), ("seed", seed)):
+        if expected is not None and transcript[field] != expected:
+            raise Refusal("replay_mismatch", turn=0, field=field)
+    persona = None if db is not None else transcript["persona"]
+    session = Session(scenario, transcript["role"], transcript["seed"], persona=persona, db=db)
+    if session.persona != transcript["persona"]:
+        raise Refusal("replay_mismatch", turn=0, field="persona")
     for t in transcript["turns"]:
         got = session.play(t["move"], **t["args"])
         for field in ("node", "mood", "cost", "end"):

@@ -185,9 +185,6 @@ class RolePlay(_Frozen):
                     raise _FieldProblem(f"paths.{name}.{i}", f"amount '{amount}' is not a number")
         return self
 
-    def name_of(self, kind: str, lang: str) -> str:
-        return MOVES[kind][0 if lang == "zh_CN" else 1]
-
 
 def _is_number(text: str) -> bool:
     try:

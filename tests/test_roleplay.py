@@ -227,6 +227,27 @@ def test_a_tampered_transcript_does_not_replay():
         replay(sc, t)
 
 
+def test_the_grader_pins_role_seed_and_persona(small_db):
+    sc = load_roleplay("university_key_account")
+    s = Session(sc, "manager", 4, db=small_db)
+    for step in sc.paths.model:
+        kind, args = parse_step(step)
+        s.play(kind, **args)
+    t = s.transcript
+    assert replay(sc, t, role="manager", seed=4, db=small_db).state == s.state
+    with pytest.raises(Refusal, match="seed"):
+        replay(sc, t, seed=5)
+    with pytest.raises(Refusal, match="role"):
+        replay(sc, t, role="specialist")
+    calmer = Session(sc, "manager", 4, persona={**t["persona"], "history": {"orders": 0, "tickets": 0, "complaints": 0}})
+    for step in sc.paths.model:  # a self-consistent transcript with an edited, calmer customer
+        kind, args = parse_step(step)
+        calmer.play(kind, **args)
+    replay(sc, calmer.transcript)  # consistent with itself …
+    with pytest.raises(Refusal, match="persona"):
+        replay(sc, calmer.transcript, db=small_db)  # … but not with the student's database
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_beyond_authority_is_refused_and_nothing_changes(name):
     sc = load_roleplay(name)

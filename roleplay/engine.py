@@ -1,0 +1,209 @@
+"""The dialogue engine: a session walks a scenario's graph, one move per turn.
+
+Small and deterministic: one seed gives the persona, the spread of each move's effects and the
+customer's line variants from separate streams (``numpy.random.SeedSequence.spawn``), so a
+transcript — role, seed and the moves — is enough to replay a session exactly. A refused move
+raises :class:`~roleplay.messages.Refusal` before anything is drawn or changed.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+from faker import Faker
+
+from roleplay.messages import ENDS, MOVES, ROLES, Refusal
+from roleplay.scenario import MOOD_FIELDS, Branch, RolePlay, load_roleplay
+
+TRANSCRIPT_VERSION = 1
+
+
+@functools.lru_cache(maxsize=None)
+def _faker(locale: str) -> Faker:
+    return Faker(locale)  # building one costs ≈20 ms; the tests draw hundreds of personas
+
+
+def _draw_persona(scenario: RolePlay, seed: int, db: str | Path | None) -> dict:
+    """The customer: a Faker name in the scenario's locale, or — given the student's simulated CRM
+    database — a real contact of an account of the scenario's kind, with its history."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[0])
+    fake = _faker(scenario.customer.locale)
+    fake.seed_instance(seed)  # reseeded on every use, so sharing the instance shares no state
+    persona = {"name": fake.name(), "account": None, "contact": None,
+               "history": {"orders": 0, "tickets": 0, "complaints": 0}}
+    if db is None:
+        return persona
+    con = sqlite3.connect(f"file:{Path(db)}?mode=ro", uri=True)
+    try:
+        kind = scenario.customer.account_kind
+        rows = con.execute(
+            "SELECT c.contact_id, c.name, c.account_id FROM contacts c JOIN accounts a USING (account_id) "
+            "WHERE (? IS NULL OR a.kind = ?) ORDER BY c.contact_id", (kind, kind)).fetchall()
+        if rows:
+            contact, name, account = rows[int(rng.integers(len(rows)))]
+            count = lambda sql: con.execute(sql, (account,)).fetchone()[0]
+            persona.update(name=name, account=account, contact=contact, history={
+                "orders": count("SELECT count(*) FROM orders WHERE account_id = ?"),
+                "tickets": count("SELECT count(*) FROM tickets WHERE account_id = ?"),
+                "complaints": count("SELECT count(*) FROM complaints WHERE account_id = ?")})
+    finally:
+        con.close()
+    return persona
+
+
+def _start_mood(scenario: RolePlay, persona: dict) -> dict:
+    # a customer who has complained before starts angrier and trusts less (at most three count)
+    mood = scenario.customer.mood.model_dump()
+    past = min(persona["history"]["complaints"], 3)
+    mood["anger"] = min(100, mood["anger"] + 5 * past)
+    mood["trust"] = max(0, mood["trust"] - 5 * past)
+    return mood
+
+
+class Session:
+    """One role-play: ``options()`` → ``play(move, **args)`` → … until ``end`` is set."""
+
+    def __init__(self, scenario: RolePlay | str, role: str, seed: int, *, lang: str = "zh_CN",
+                 db: str | Path | None = None, persona: dict | None = None):
+        self.scenario = load_roleplay(scenario) if isinstance(scenario, str) else scenario
+        if role not in self.scenario.roles:
+            raise Refusal("role_not_allowed", role=(ROLES, role), allowed=[(ROLES, r) for r in self.scenario.roles])
+        self.role, self.seed, self.lang = role, int(seed), lang
+        self.authority = self.scenario.roles[role]
+        self.persona = copy.deepcopy(persona) if persona is not None else _draw_persona(self.scenario, self.seed, db)
+        streams = np.random.SeedSequence(self.seed).spawn(3)
+        self._effects_rng, self._lines_rng = np.random.default_rng(streams[1]), np.random.default_rng(streams[2])
+        self.node = self.scenario.start
+        self.mood = _start_mood(self.scenario, self.persona)
+        self.turn, self.cost, self.end = 0, 0.0, None
+        self.moves: list[str] = []
+        self.start_mood = dict(self.mood)
+        self.opening = self._line(self.scenario.nodes[self.node])
+        self.turns: list[dict] = []
+
+    # -- what the student may do -------------------------------------------------------------
+    def options(self) -> list[dict]:
+        """Moves allowed here for this role: ``{"move", "zh", "en", "amount": needs one, "limit"}``."""
+        if self.end:
+            return []
+        out = []
+        for kind, move in self.scenario.nodes[self.node].moves.items():
+            if self.authority.may(kind) and (move.otherwise is not None or self._met(move.requires)):
+                out.append({"move": kind, "zh": MOVES[kind][0], "en": MOVES[kind][1],
+                            "amount": kind == "offer_remedy",
+                            "limit": self.authority.refund_limit if kind == "offer_remedy" else None})
+        return out
+
+    def _met(self, requires) -> bool:
+        return all(r in self.moves for r in requires)
+
+    def _check(self, kind: str, args: dict):
+        """Raise a Refusal for a move that cannot be made now; returns the branch taken."""
+        if self.end:
+            raise Refusal("finished", end=(ENDS, self.end))
+        if kind not in MOVES or not self.authority.may(kind):
+            raise Refusal("move_not_for_role", move=(MOVES, kind), role=(ROLES, self.role))
+        node = self.scenario.nodes[self.node]
+        move = node.moves.get(kind)
+        if move is None:
+            raise Refusal("move_not_here", move=(MOVES, kind), allowed=[(MOVES, o["move"]) for o in self.options()])
+        if kind == "offer_remedy":
+            if set(args) != {"amount"}:
+                raise Refusal("needs_amount", move=(MOVES, kind))
+            amount = args["amount"]
+            if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not amount >= 0:
+                raise Refusal("bad_amount", amount=amount)
+            if amount > self.authority.refund_limit:
+                raise Refusal("over_limit", role=(ROLES, self.role), limit=f"{self.authority.refund_limit:g}",
+                              amount=f"{amount:g}")
+        elif args:
+            raise Refusal("unexpected_args", move=(MOVES, kind), args=", ".join(sorted(args)))
+        if not self._met(move.requires):
+            if move.otherwise is None:
+                missing = next(r for r in move.requires if r not in self.moves)
+                raise Refusal("needs_first", move=(MOVES, kind), first=(MOVES, missing))
+            return move.otherwise, False
+        if kind == "offer_remedy" and move.fair is not None and args["amount"] < move.fair and move.low is not None:
+            return move.low, False
+        return move, kind == "offer_remedy"
+
+    # -- one turn ------------------------------------------------------------------------------
+    def play(self, move: str, **args) -> dict:
+        """Make a move; returns the turn: the customer's reply (zh, en), the new node, mood and end."""
+        branch, pays = self._check(move, args)
+        self._apply(branch)
+        if pays:
+            self.cost += float(args["amount"])
+        self.moves.append(move)
+        self.turn += 1
+        moved = branch.next != self.node
+        self.node = branch.next
+        node = self.scenario.nodes[self.node]
+        lines = [branch.reply.model_dump()] if branch.reply else []
+        if moved or not lines or node.end:
+            lines.append(self._line(node))
+        self.end = node.end
+        if self.end is None and self.turn >= self.scenario.customer.patience:
+            self.node = self.scenario.on_patience
+            node = self.scenario.nodes[self.node]
+            lines.append(self._line(node))
+            self.end = node.end
+        record = {"turn": self.turn, "move": move, "args": dict(args), "reply": lines, "node": self.node,
+                  "mood": dict(self.mood), "cost": self.cost, "end": self.end,
+                  "note": branch.note.model_dump() if branch.note else None}
+        self.turns.append(record)
+        return copy.deepcopy(record)
+
+    def _apply(self, branch: Branch):
+        eff = branch.effects
+        for field in MOOD_FIELDS:
+            delta = getattr(eff, field)
+            if delta and eff.spread:
+                noisy = delta + int(self._effects_rng.integers(-eff.spread, eff.spread + 1))
+                delta = max(0, noisy) if delta > 0 else min(0, noisy)  # noise never turns an effect around
+            self.mood[field] = max(0, min(100, self.mood[field] + delta))
+
+    def _line(self, node) -> dict:
+        i = int(self._lines_rng.integers(len(node.say))) if len(node.say) > 1 else 0
+        return {k: v.replace("{name}", self.persona["name"]) for k, v in node.say[i].model_dump().items()}
+
+    # -- the record ----------------------------------------------------------------------------
+    @property
+    def state(self) -> dict:
+        return {"node": self.node, "mood": dict(self.mood), "turn": self.turn, "cost": self.cost,
+                "end": self.end, "moves": list(self.moves)}
+
+    @property
+    def transcript(self) -> dict:
+        """Everything needed to replay and grade this session, as plain JSON data."""
+        return {"v": TRANSCRIPT_VERSION, "scenario": self.scenario.id, "role": self.role, "seed": self.seed,
+                "persona": copy.deepcopy(self.persona), "opening": self.opening,
+                "turns": copy.deepcopy(self.turns), "final": self.state}
+
+
+def replay(scenario: RolePlay | str, transcript: dict, *, role: str | None = None, seed: int | None = None,
+           db: str | Path | None = None) -> Session:
+    """Play a transcript's moves again on a fresh session; raises if any recorded state differs.
+
+    A grader passes what it knows — the assigned ``role``, the student's ``seed``, the student's
+    ``db`` (the persona is then drawn again, not taken from the file) — so an edited transcript that is
+    consistent with itself still cannot pick a luckier seed or a calmer customer."""
+    scenario = load_roleplay(scenario) if isinstance(scenario, str) else scenario
+    if transcript["scenario"] != scenario.id:
+        raise Refusal("replay_other", other=transcript["scenario"], scenario=scenario.id)
+    for field, expected in (("role", role), ("seed", seed)):
+        if expected is not None and transcript[field] != expected:
+            raise Refusal("replay_mismatch", turn=0, field=field)
+    persona = None if db is not None else transcript["persona"]
+    session = Session(scenario, transcript["role"], transcript["seed"], persona=persona, db=db)
+    if session.persona != transcript["persona"]:
+        raise Refusal("replay_mismatch", turn=0, field="persona")
+    for t in transcript["turns"]:
+        got = session.play(t["move"], **t["args"])
+        for field in ("node", "mood", "cost", "end"):
+            if got[field] != t[field]:
+                raise Refusal("replay_mismatch", turn=t["turn"], field=field)
+    return session

@@ -1,0 +1,149 @@
+"""The role-play player: a session as ipywidgets, turn by turn. In a notebook::
+
+    from roleplay.player import Player
+    Player("hotpot_angry_guest", role="specialist", seed=my_seed)
+
+The customer's lines, a mood bar per feeling, the moves the chosen role may make here as buttons
+(a remedy with its amount), and at the end the score with its explanation. After every turn the
+transcript is saved as JSON next to the notebook (``roleplay_<scenario>.json`` in the working folder,
+i.e. inside the assignment folder), so grading can replay it with :func:`roleplay.replay`. Running
+the cell again resumes from that file. Widgets tests use are in ``self.w`` by name; a button's
+``click()`` runs its handler, so tests drive the player without a browser.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+
+from roleplay.engine import Session, replay
+from roleplay.messages import ENDS, MOOD, MOVES, ROLES, Refusal, check_lang, label
+from roleplay.scenario import RolePlay, load_roleplay
+from roleplay.scoring import score
+
+BAR_COLOURS = {"satisfaction": "success", "trust": "info", "anger": "danger"}
+
+
+def transcript_path(scenario_id: str, folder: str | Path | None = None) -> Path:
+    return Path(folder or Path.cwd()) / f"roleplay_{scenario_id}.json"
+
+
+def save_transcript(transcript: dict, path: Path) -> None:
+    """Atomic: a crash mid-write never leaves half a transcript for the grader."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(transcript, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class Player:
+    def __init__(self, scenario: RolePlay | str, role: str, seed: int, *, lang: str = "zh_CN",
+                 save_to: str | Path | None = None, db: str | Path | None = None):
+        import ipywidgets as widgets
+        self._widgets = widgets
+        self.scenario = load_roleplay(scenario) if isinstance(scenario, str) else scenario
+        self.lang = check_lang(lang)
+        self.path = Path(save_to) if save_to else transcript_path(self.scenario.id)
+        self.notice = ""
+        self.session = self._resume() or Session(self.scenario, role, seed, lang=lang, db=db)
+        self.w: dict = {}
+        self.widget = widgets.VBox(layout=widgets.Layout(max_width="900px"))
+        self.widget.add_class("roleplay-player")
+        self._build()
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _resume(self) -> Session | None:
+        if not self.path.is_file():
+            return None
+        try:
+            saved = json.loads(self.path.read_text(encoding="utf-8"))
+            if saved.get("scenario") != self.scenario.id:
+                return None
+            return replay(self.scenario, saved)
+        except (Refusal, ValueError, KeyError, TypeError) as exc:
+            msg = exc.message(self.lang) if isinstance(exc, Refusal) else str(exc)
+            self.notice = ("保存的记录无法恢复，重新开始：" if self.lang == "zh_CN"
+                           else "The saved transcript could not be restored; starting again: ") + msg
+            return None
+
+    # -- what the student sees -------------------------------------------------------------------
+    def _t(self, pair) -> str:
+        return pair[0] if self.lang == "zh_CN" else pair[1]
+
+    def _text(self, d: dict) -> str:
+        return d["zh"] if self.lang == "zh_CN" else d["en"]
+
+    def _build(self):
+        w, s, sc = self._widgets, self.session, self.scenario
+        name = s.persona["name"]
+        head = (f"<h3>{html.escape(sc.title.get(self.lang))}</h3>"
+                f"<p>{html.escape(sc.situation.get(self.lang).replace('{name}', name))}</p>"
+                f"<p><b>{self._t(('客户', 'Customer'))}：</b>{html.escape(sc.customer.title.get(self.lang).replace('{name}', name))}"
+                f" · <b>{self._t(('你的角色', 'Your role'))}：</b>{self._t(ROLES[s.role])}</p>")
+        self.w["head"] = w.HTML(head)
+        self.w["bars"] = w.VBox()
+        self.w["chat"] = w.HTML()
+        self.w["moves"] = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self.w["amount"] = w.BoundedFloatText(value=0, min=0, max=max(s.authority.refund_limit, 0.0), step=10,
+                                              description=self._t(("金额（元）", "Amount (yuan)")),
+                                              layout=w.Layout(width="220px"))
+        self.w["message"] = w.HTML(html.escape(self.notice))
+        self.w["result"] = w.HTML()
+        self.widget.children = [self.w["head"], self.w["bars"], self.w["chat"], self.w["moves"], self.w["message"],
+                                self.w["result"]]
+        self._refresh()
+
+    def _refresh(self):
+        w, s = self._widgets, self.session
+        bars = []
+        for field in ("satisfaction", "trust", "anger"):
+            bar = w.IntProgress(value=s.mood[field], min=0, max=100, bar_style=BAR_COLOURS[field],
+                                description=f"{self._t(MOOD[field])} {s.mood[field]}",
+                                style={"description_width": "110px"})
+            self.w[f"bar_{field}"] = bar
+            bars.append(bar)
+        turns = self._t(("回合", "Turn"))
+        bars.append(w.HTML(f"{turns} {s.turn} / {s.scenario.customer.patience}"))
+        self.w["bars"].children = bars
+        lines = [f"<p>🧑 {html.escape(self._text(s.opening))}</p>"]
+        for t in s.turns:
+            lines.append(f"<p style='text-align:right'><i>{html.escape(label(MOVES, t['move'], self.lang))}"
+                         + (f" {t['args']['amount']:g}" if "amount" in t["args"] else "") + "</i> 🙋</p>")
+            lines += [f"<p>🧑 {html.escape(self._text(r))}</p>" for r in t["reply"]]
+        self.w["chat"].value = "".join(lines)
+        buttons = []
+        for name in [k for k in self.w if k.startswith("move_")]:
+            del self.w[name]
+        for opt in s.options():
+            b = w.Button(description=self._text(opt), layout=w.Layout(width="auto"),
+                         button_style="warning" if opt["move"] in ("dismiss", "argue") else "")
+            b.on_click(lambda _, move=opt["move"], amount=opt["amount"]: self.play(move, amount))
+            self.w[f"move_{opt['move']}"] = b
+            buttons.append(w.HBox([self.w["amount"], b]) if opt["amount"] else b)
+        self.w["moves"].children = buttons
+        if s.end:
+            r = score(s)
+            end = label(ENDS, s.end, self.lang)
+            self.w["result"].value = (f"<h4>{self._t(('结束', 'Ended'))}：{html.escape(end)} · "
+                                      f"{self._t(('得分', 'Score'))} {r['total']:g}/100</h4><pre>"
+                                      + html.escape(r["explanation"][self.lang]) + "</pre>")
+
+    # -- what the student does -------------------------------------------------------------------
+    def play(self, move: str, needs_amount: bool = False) -> bool:
+        """One move (from a button); a refusal or anything unexpected is shown, never raised."""
+        try:
+            args = {"amount": float(self.w["amount"].value)} if needs_amount else {}
+            self.session.play(move, **args)
+            save_transcript(self.session.transcript, self.path)
+            self.w["message"].value = ""
+            ok = True
+        except Refusal as exc:
+            self.w["message"].value = f"<span style='color:#b71c1c'>{html.escape(exc.message(self.lang))}</span>"
+            ok = False
+        except Exception as exc:  # a handler's traceback would land in a log the student never sees
+            self.w["message"].value = f"<span style='color:#b71c1c'>{html.escape(repr(exc))}</span>"
+            ok = False
+        self._refresh()
+        return ok

@@ -1,0 +1,233 @@
+"""Role-play scenarios are data: a bilingual TOML file → validated, frozen :class:`RolePlay`.
+
+Same pipeline as ``simulator/scenario.py``: validate → freeze, and a bad file raises
+:class:`ScenarioError` naming the bad field as a dotted path, e.g.
+``nodes.greet.moves.apologise.next: unknown node 'x'``.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from roleplay.messages import ENDS, MOVES, ROLES
+from simulator.scenario import ScenarioError, _FieldProblem
+
+ROLEPLAY_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "roleplay"
+MOOD_FIELDS = ("satisfaction", "trust", "anger")
+
+MoveKind = Literal[tuple(MOVES)]
+RoleName = Literal[tuple(ROLES)]
+EndKind = Literal[tuple(ENDS)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Text(_Frozen):
+    """One sentence in both languages (learner text is always bilingual)."""
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def get(self, lang: str) -> str:
+        return self.zh if lang == "zh_CN" else self.en
+
+
+class Mood(_Frozen):
+    satisfaction: int = Field(ge=0, le=100)
+    trust: int = Field(ge=0, le=100)
+    anger: int = Field(ge=0, le=100)
+
+
+class Effects(_Frozen):
+    """Changes to the mood; ``spread`` adds a uniform whole number in [-spread, spread] to each
+    non-zero change, drawn from the session's seeded generator."""
+    satisfaction: int = 0
+    trust: int = 0
+    anger: int = 0
+    spread: int = Field(default=0, ge=0, le=20)
+
+
+class Branch(_Frozen):
+    effects: Effects = Effects()
+    next: str
+    reply: Text | None = None    # the customer's answer to this move (else the next node's line)
+    note: Text | None = None     # why this works or fails: shown in the debrief
+
+
+class Move(Branch):
+    requires: list[MoveKind] = []     # moves that must have been made earlier in the conversation
+    otherwise: Branch | None = None   # what happens when they were not (absent: the move is not available yet)
+    fair: float | None = Field(default=None, ge=0)  # offer_remedy: the least amount the customer finds fair
+    low: Branch | None = None         # offer_remedy below ``fair``
+
+
+class Node(_Frozen):
+    say: list[Text] = Field(min_length=1)   # variants of the customer's line, one drawn per visit
+    end: EndKind | None = None              # a terminal node: how the conversation ended
+    moves: dict[MoveKind, Move] = {}
+
+
+class Role(_Frozen):
+    refund_limit: float = Field(default=0, ge=0)  # the largest remedy this role may approve (yuan)
+    moves: list[MoveKind] | None = None          # moves within this role's authority (absent: all)
+
+    def may(self, kind: str) -> bool:
+        return self.moves is None or kind in self.moves
+
+
+class Customer(_Frozen):
+    locale: Literal["zh_CN", "en_US"] = "zh_CN"   # Faker locale of the persona's name
+    title: Text                                  # who they are, with {name}
+    goal: Text
+    mood: Mood
+    patience: int = Field(gt=0, le=30)           # turns before they give up
+    account_kind: str | None = None              # with a CRM database: draw the persona from accounts of this kind
+
+
+class Criterion(_Frozen):
+    """One rubric line. Kinds: ``played`` (every move in ``moves``), ``avoided`` (none of them),
+    ``before`` (``first`` was made, and before any ``then``), ``end`` (ended in one of ``ends``),
+    ``mood`` (final ``field`` ≥ ``to`` full points, partial credit linearly from ``from_``),
+    ``cost`` (remedy cost ≤ ``limit``, partial credit linearly up to twice the limit)."""
+    id: str = Field(min_length=1)
+    kind: Literal["played", "avoided", "before", "end", "mood", "cost"]
+    points: float = Field(gt=0)
+    label: Text
+    moves: list[MoveKind] = []
+    first: MoveKind | None = None
+    then: list[MoveKind] = []
+    ends: list[EndKind] = []
+    field: Literal["satisfaction", "trust", "anger"] | None = None
+    from_: float = Field(default=0, alias="from")
+    to: float | None = None
+    limit: float | None = Field(default=None, ge=0)
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _complete(self):
+        need = {"played": ["moves"], "avoided": ["moves"], "before": ["first", "then"], "end": ["ends"],
+                "mood": ["field", "to"], "cost": ["limit"]}[self.kind]
+        for name in need:
+            if getattr(self, name) in (None, []):
+                raise _FieldProblem(name, f"a '{self.kind}' criterion needs '{name}'")
+        return self
+
+
+class Paths(_Frozen):
+    """Two reference paths for the tests and the debrief: ``model`` (best practice) and
+    ``dismissive``; steps are move kinds, ``offer_remedy:150`` with an amount."""
+    role: RoleName
+    model: list[str] = Field(min_length=1)
+    dismissive: list[str] = Field(min_length=1)
+
+
+class CrmLink(_Frozen):
+    """What a finished role-play writes into the student's CRM (``roleplay.crm``)."""
+    reason: Literal["inquiry", "order", "complaint", "technical", "billing"] = "complaint"
+    channel: Literal["phone", "email", "chat", "messaging", "visit"] = "phone"
+    cause: str | None = None
+    severity: Literal["low", "medium", "high"] = "medium"
+
+
+class RolePlay(_Frozen):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    industry: str                         # the simulator scenario it belongs to (scenarios/<industry>.toml)
+    title: Text
+    situation: Text                       # what the student is told before the first turn
+    roles: dict[RoleName, Role] = Field(min_length=1)
+    customer: Customer
+    start: str
+    on_patience: str                      # terminal node reached when patience runs out
+    nodes: dict[str, Node] = Field(min_length=2)
+    rubric: list[Criterion] = Field(min_length=1)
+    paths: Paths
+    crm: CrmLink = CrmLink()
+
+    @model_validator(mode="after")
+    def _graph(self):
+        for field in ("start", "on_patience"):
+            if getattr(self, field) not in self.nodes:
+                raise _FieldProblem(field, f"unknown node '{getattr(self, field)}'")
+        if self.nodes[self.on_patience].end is None:
+            raise _FieldProblem("on_patience", f"node '{self.on_patience}' is not terminal (no 'end')")
+        if self.nodes[self.start].end is not None:
+            raise _FieldProblem("start", "the start node must not be terminal")
+        for nid, node in self.nodes.items():
+            if node.end is None and not node.moves:
+                raise _FieldProblem(f"nodes.{nid}.moves", "a node without 'end' needs at least one move")
+            if node.end is not None and node.moves:
+                raise _FieldProblem(f"nodes.{nid}.moves", "a terminal node (with 'end') has no moves")
+            for kind, move in node.moves.items():
+                where = f"nodes.{nid}.moves.{kind}"
+                for sub, branch in (("", move), (".otherwise", move.otherwise), (".low", move.low)):
+                    if branch is not None and branch.next not in self.nodes:
+                        raise _FieldProblem(f"{where}{sub}.next", f"unknown node '{branch.next}'")
+                if (move.fair is not None or move.low is not None) and kind != "offer_remedy":
+                    raise _FieldProblem(f"{where}.fair", "only offer_remedy takes an amount")
+                if move.low is not None and move.fair is None:
+                    raise _FieldProblem(f"{where}.fair", "'low' needs 'fair' (the least fair amount)")
+        ids = [c.id for c in self.rubric]
+        if len(set(ids)) != len(ids):
+            raise _FieldProblem("rubric", "criterion ids must be unique")
+        if self.paths.role not in self.roles:
+            raise _FieldProblem("paths.role", f"role '{self.paths.role}' is not among the scenario's roles")
+        for name in ("model", "dismissive"):
+            for i, step in enumerate(getattr(self.paths, name)):
+                kind, _, amount = step.partition(":")
+                if kind not in MOVES:
+                    raise _FieldProblem(f"paths.{name}.{i}", f"unknown move '{kind}'")
+                if amount and not _is_number(amount):
+                    raise _FieldProblem(f"paths.{name}.{i}", f"amount '{amount}' is not a number")
+        return self
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_step(step: str) -> tuple[str, dict]:
+    """``"offer_remedy:150"`` → ``("offer_remedy", {"amount": 150.0})``."""
+    kind, _, amount = step.partition(":")
+    return kind, ({"amount": float(amount)} if amount else {})
+
+
+def validate(data: dict, source: str = "(data)") -> RolePlay:
+    try:
+        return RolePlay.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        cause = (err.get("ctx") or {}).get("error")
+        loc = [str(p) for p in err["loc"] if p != "[key]"]  # a bad dict key is named by the key itself
+        if isinstance(cause, _FieldProblem):
+            # a rule of a nested model names its own field; put it under that model's location
+            field = ".".join(loc + [cause.field]) if loc else cause.field
+            raise ScenarioError(source, field, cause.problem) from None
+        raise ScenarioError(source, ".".join(loc) or "(root)", err["msg"]) from None
+
+
+def builtin_roleplays() -> list[str]:
+    return sorted(p.stem for p in ROLEPLAY_DIR.glob("*.toml"))
+
+
+def load_roleplay(name_or_path: str | Path) -> RolePlay:
+    """Load a built-in role-play by name, or any role-play file by path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = ROLEPLAY_DIR / f"{name_or_path}.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(str(path), "(file)",
+                            f"file not found (built-in role-plays: {', '.join(builtin_roleplays())})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(str(path), "(syntax)", str(exc)) from None
+    return validate(data, str(path))

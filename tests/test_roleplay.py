@@ -1,0 +1,431 @@
+"""Role-play: every scenario file validates and its dialogue graph is sound; the engine is
+deterministic, refuses what a role may not do without changing anything, and replays; the
+best-practice path beats the dismissive one on every seed."""
+from __future__ import annotations
+
+import copy
+import json
+import tomllib
+
+import pytest
+
+from roleplay import Session, builtin_roleplays, load_roleplay, replay, score
+from roleplay.messages import Refusal
+from roleplay.scenario import ROLEPLAY_DIR, parse_step, validate
+from simulator.scenario import ScenarioError
+
+NAMES = builtin_roleplays()
+SEEDS = range(40)
+
+
+def test_there_are_enough_scenarios():
+    assert len(NAMES) >= 8
+    industries = {load_roleplay(n).industry for n in NAMES}
+    assert {"hotpot_chain", "airline_service", "auto_dealer_4s", "education_services"} <= industries
+
+
+def _play(sc, steps, seed, role=None):
+    s = Session(sc, role or sc.paths.role, seed)
+    for step in steps:
+        if s.end:
+            break
+        kind, args = parse_step(step)
+        s.play(kind, **args)
+    return s
+
+
+# -- the files -----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_scenario_validates_and_is_bilingual(name):
+    sc = load_roleplay(name)
+    assert sc.id == name
+    assert (ROLEPLAY_DIR.parent / f"{sc.industry}.toml").is_file(), "industry names a simulator scenario"
+    for nid, node in sc.nodes.items():
+        for line in node.say:
+            assert line.zh != line.en and any("\u4e00" <= ch <= "\u9fff" for ch in line.zh), nid
+
+
+def _data(name="hotpot_angry_guest"):
+    return tomllib.loads((ROLEPLAY_DIR / f"{name}.toml").read_text(encoding="utf-8"))
+
+
+def _break(path_and_value):
+    data = _data()
+    *where, last = path_and_value[0]
+    d = data
+    for key in where:
+        d = d[key]
+    if path_and_value[1] is _DELETE:
+        del d[last]
+    else:
+        d[last] = path_and_value[1]
+    return data
+
+
+_DELETE = object()
+BREAKAGES = [
+    # (where, new value) → the field the error must name, and a word of the problem
+    ((["nodes", "open", "moves", "apologise", "next"], "x"), "nodes.open.moves.apologise.next", "unknown node 'x'"),
+    ((["nodes", "open", "moves", "offer_remedy", "otherwise", "next"], "nowhere"),
+     "nodes.open.moves.offer_remedy.otherwise.next", "unknown node"),
+    ((["nodes", "open", "say", 0, "zh"], _DELETE), "nodes.open.say.0.zh", "required"),
+    ((["customer", "mood", "anger"], 150), "customer.mood.anger", "less than or equal to 100"),
+    ((["nodes", "open", "moves", "shout"], {"next": "open"}), "nodes.open.moves.shout", "listen"),
+    ((["on_patience"], "open"), "on_patience", "not terminal"),
+    ((["start"], "resolved"), "start", "terminal"),
+    ((["roles", "ceo"], {"refund_limit": 5}), "roles.ceo", "manager"),
+    ((["paths", "model", 2], "bribe"), "paths.model.2", "unknown move 'bribe'"),
+    ((["rubric", 0, "first"], _DELETE), "rubric.0.first", "needs 'first'"),
+    ((["nodes", "calmer", "moves", "explain_policy", "fair"], 10), "nodes.calmer.moves.explain_policy.fair",
+     "only offer_remedy"),
+    ((["nodes", "heated", "moves"], {}), "nodes.heated.moves", "at least one move"),
+    ((["customer", "patience"], "long"), "customer.patience", "integer"),
+]
+
+
+@pytest.mark.parametrize("change, field, problem", BREAKAGES, ids=[b[1] for b in BREAKAGES])
+def test_a_broken_file_names_its_bad_field(change, field, problem):
+    with pytest.raises(ScenarioError) as err:
+        validate(_break(change), "broken.toml")
+    assert err.value.field == field
+    assert problem in err.value.problem
+    assert f"'{field}'" in str(err.value)
+
+
+def test_the_caller_data_is_not_mutated():
+    data = _data()
+    before = copy.deepcopy(data)
+    validate(data)
+    assert data == before
+
+
+# -- the dialogue graphs --------------------------------------------------------------------
+def _branches(move):
+    return [b for b in (move, move.otherwise, move.low) if b is not None]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_node_is_reachable_and_can_reach_an_end(name):
+    sc = load_roleplay(name)
+    edges = {nid: {b.next for m in n.moves.values() for b in _branches(m)} for nid, n in sc.nodes.items()}
+    seen, todo = {sc.start}, [sc.start]
+    while todo:
+        for nxt in edges[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    seen.add(sc.on_patience)  # reached when patience runs out
+    assert seen == set(sc.nodes), f"unreachable: {set(sc.nodes) - seen}"
+    ends = {nid for nid, n in sc.nodes.items() if n.end}
+    can_end = set(ends)
+    while True:  # no trap: from every node some path leads to an end
+        more = {nid for nid, nx in edges.items() if nx & can_end} - can_end
+        if not more:
+            break
+        can_end |= more
+    assert can_end == set(sc.nodes), f"no way out of: {set(sc.nodes) - can_end}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_path_ends_within_patience_and_every_role_can_always_move(name):
+    """Walk every path for every role on the abstract state (node, moves that matter, turn)."""
+    sc = load_roleplay(name)
+    mattering = {r for n in sc.nodes.values() for m in n.moves.values() for r in m.requires}
+    patience = sc.customer.patience
+    for role_name, role in sc.roles.items():
+        todo, seen, longest = [(sc.start, frozenset(), 0)], set(), 0
+        while todo:
+            state = todo.pop()
+            if state in seen:
+                continue
+            seen.add(state)
+            nid, played, turn = state
+            node = sc.nodes[nid]
+            if node.end:
+                longest = max(longest, turn)
+                continue
+            assert turn < patience, "a path outlived the customer's patience"
+            usable = [(k, m) for k, m in node.moves.items()
+                      if role.may(k) and (m.otherwise or set(m.requires) <= played)]
+            assert usable, f"{role_name} has no move at node {nid}"
+            for kind, move in usable:
+                now = played | ({kind} & mattering)
+                branch = move if set(move.requires) <= played else move.otherwise
+                for b in [branch] + ([move.low] if move.low and branch is move else []):
+                    nxt = b.next if turn + 1 < patience or sc.nodes[b.next].end else sc.on_patience
+                    todo.append((nxt, now, turn + 1))
+        assert longest <= patience
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_random_play_always_ends_within_patience(name):
+    import numpy as np
+    sc = load_roleplay(name)
+    rng = np.random.default_rng(1)
+    for seed in range(30):
+        role = list(sc.roles)[seed % len(sc.roles)]
+        s = Session(sc, role, seed)
+        while not s.end:
+            opts = s.options()
+            o = opts[int(rng.integers(len(opts)))]
+            s.play(o["move"], **({"amount": float(rng.integers(0, o["limit"] + 1))} if o["amount"] else {}))
+        assert s.turn <= sc.customer.patience
+
+
+# -- the paths and the scores ---------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_best_practice_beats_the_dismissive_path_on_every_seed(name):
+    sc = load_roleplay(name)
+    for seed in SEEDS:
+        good = _play(sc, sc.paths.model, seed)
+        bad = _play(sc, sc.paths.dismissive, seed)
+        assert good.end in ("resolved", "escalated") and bad.end in ("leaves", "public"), seed
+        g, b = score(good), score(bad)
+        assert g["total"] >= 75 and b["total"] <= 40 and g["total"] > b["total"] + 35, (seed, g["total"], b["total"])
+        assert g["outcome"]["churn_risk"] < b["outcome"]["churn_risk"]
+        assert g["outcome"]["satisfaction"] > b["outcome"]["satisfaction"]
+
+
+def test_partial_credit_and_a_bilingual_explanation():
+    sc = load_roleplay("hotpot_angry_guest")
+    # right steps, but explained the rules before listening and never confirmed
+    s = _play(sc, ["explain_policy", "listen", "apologise", "offer_remedy:150", "record", "dismiss"], 0)
+    r = score(s)
+    assert 0 < r["total"] < score(_play(sc, sc.paths.model, 0))["total"]
+    assert "先倾听" in r["explanation"]["zh_CN"] and "Listened before" in r["explanation"]["en_US"]
+    assert "✗" in r["explanation"]["en_US"] and "✓" in r["explanation"]["en_US"]
+
+
+# -- the engine ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_same_seed_same_session_and_replay_reproduces_it(name, tmp_path):
+    sc = load_roleplay(name)
+    a, b = _play(sc, sc.paths.model, 11), _play(sc, sc.paths.model, 11)
+    assert a.transcript == b.transcript
+    saved = tmp_path / "roleplay.json"
+    saved.write_text(json.dumps(a.transcript, ensure_ascii=False), encoding="utf-8")
+    again = replay(sc, json.loads(saved.read_text(encoding="utf-8")))
+    assert again.state == a.state and again.transcript == a.transcript
+    assert score(again) == score(a)
+
+
+def test_seeds_differ():
+    sc = load_roleplay("hotpot_angry_guest")
+    finals = {json.dumps(_play(sc, sc.paths.model, s).state["mood"]) for s in range(10)}
+    names = {Session(sc, "specialist", s).persona["name"] for s in range(10)}
+    assert len(finals) > 1 and len(names) > 1
+
+
+def test_a_tampered_transcript_does_not_replay():
+    sc = load_roleplay("hotpot_angry_guest")
+    t = _play(sc, sc.paths.model, 5).transcript
+    t["turns"][-1]["mood"]["satisfaction"] = 100
+    with pytest.raises(Refusal, match="different state"):
+        replay(sc, t)
+    t["scenario"] = "airline_delay"
+    with pytest.raises(Refusal):
+        replay(sc, t)
+
+
+def test_the_grader_pins_role_seed_and_persona(small_db):
+    sc = load_roleplay("university_key_account")
+    s = Session(sc, "manager", 4, db=small_db)
+    for step in sc.paths.model:
+        kind, args = parse_step(step)
+        s.play(kind, **args)
+    t = s.transcript
+    assert replay(sc, t, role="manager", seed=4, db=small_db).state == s.state
+    with pytest.raises(Refusal, match="seed"):
+        replay(sc, t, seed=5)
+    with pytest.raises(Refusal, match="role"):
+        replay(sc, t, role="specialist")
+    calmer = Session(sc, "manager", 4, persona={**t["persona"], "history": {"orders": 0, "tickets": 0, "complaints": 0}})
+    for step in sc.paths.model:  # a self-consistent transcript with an edited, calmer customer
+        kind, args = parse_step(step)
+        calmer.play(kind, **args)
+    replay(sc, calmer.transcript)  # consistent with itself …
+    with pytest.raises(Refusal, match="persona"):
+        replay(sc, calmer.transcript, db=small_db)  # … but not with the student's database
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_beyond_authority_is_refused_and_nothing_changes(name):
+    sc = load_roleplay(name)
+    limited = min(sc.roles, key=lambda r: sc.roles[r].refund_limit)
+    # walk the model path until a remedy can be offered, then offer more than this role may
+    s = Session(sc, limited, 3)
+    control = Session(sc, limited, 3)
+    tried = False
+    for step in sc.paths.model:
+        if s.end:
+            break
+        kind, args = parse_step(step)
+        if any(o["move"] == "offer_remedy" for o in s.options()) and not tried:
+            before = copy.deepcopy(s.transcript)
+            with pytest.raises(Refusal) as err:
+                s.play("offer_remedy", amount=sc.roles[limited].refund_limit + 1)
+            assert err.value.code == "over_limit"
+            assert "元" in str(err.value) and "yuan" in str(err.value)
+            assert s.transcript == before
+            tried = True
+        try:  # the model path may be for another role: steps this one may not take are skipped
+            s.play(kind, **args)
+        except Refusal:
+            with pytest.raises(Refusal):
+                control.play(kind, **args)
+            continue
+        control.play(kind, **args)
+    assert s.transcript == control.transcript  # the refusal drew nothing from the seed either
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_moves_outside_a_role_or_this_node_are_refused(name):
+    sc = load_roleplay(name)
+    s = Session(sc, sc.paths.role, 0)
+    before = copy.deepcopy(s.transcript)
+    for role_name, role in sc.roles.items():
+        if role.moves is not None:
+            outside = next((k for k in ("upsell", "offer_remedy", "escalate", "recommend") if not role.may(k)), None)
+            if outside:
+                t = Session(sc, role_name, 0)
+                with pytest.raises(Refusal) as err:
+                    t.play(outside, **({"amount": 1} if outside == "offer_remedy" else {}))
+                assert err.value.code == "move_not_for_role" and t.turn == 0
+    here = {o["move"] for o in s.options()}
+    missing = next(k for k in sc.roles[sc.paths.role].moves or [] if k not in here) \
+        if any(k not in here for k in sc.roles[sc.paths.role].moves or []) else None
+    if missing:
+        with pytest.raises(Refusal) as err:
+            s.play(missing, **({"amount": 1} if missing == "offer_remedy" else {}))
+        assert err.value.code in ("move_not_here", "needs_first")
+    with pytest.raises(Refusal):
+        s.play("listen", loudly=True)
+    with pytest.raises(Refusal):
+        Session(sc, "ceo", 0)
+    assert s.transcript == before
+
+
+def test_a_finished_session_refuses_more_moves():
+    sc = load_roleplay("hotpot_angry_guest")
+    s = _play(sc, sc.paths.dismissive, 0)
+    assert s.end == "public" and s.options() == []
+    with pytest.raises(Refusal, match="over"):
+        s.play("apologise")
+
+
+# -- the CRM process -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_db(tmp_path_factory):
+    from simulator import simulate
+    path = tmp_path_factory.mktemp("rp") / "crm.db"
+    simulate("education_services", 7, path, customers=120, days=180)
+    return path
+
+
+def test_persona_and_history_come_from_the_students_database(small_db):
+    import sqlite3
+    sc = load_roleplay("university_key_account")
+    s = Session(sc, "manager", 4, db=small_db)
+    con = sqlite3.connect(small_db)
+    kind, = con.execute("SELECT kind FROM accounts WHERE account_id = ?", (s.persona["account"],)).fetchone()
+    name, = con.execute("SELECT name FROM contacts WHERE contact_id = ?", (s.persona["contact"],)).fetchone()
+    complaints, = con.execute("SELECT count(*) FROM complaints WHERE account_id = ?", (s.persona["account"],)).fetchone()
+    assert kind == "university" and name == s.persona["name"]
+    assert s.persona["history"]["complaints"] == complaints
+    # earlier complaints make the customer start angrier and less trusting
+    assert s.mood["anger"] == min(100, sc.customer.mood.anger + 5 * min(complaints, 3))
+    assert Session(sc, "manager", 4, db=small_db).persona == s.persona
+
+
+def test_a_finished_roleplay_writes_to_the_crm_through_the_api(small_db, tmp_path):
+    import shutil
+    import sqlite3
+    from crm.ops import CRM
+    from roleplay.crm import write_to_crm
+    db = tmp_path / "crm.db"
+    shutil.copy(small_db, db)
+    sc = load_roleplay("university_key_account")
+    con = sqlite3.connect(db)
+    agent, = con.execute("SELECT agent_id FROM agents WHERE role = 'agent' ORDER BY agent_id").fetchone()
+    rep, = con.execute("SELECT rep_id FROM reps ORDER BY rep_id").fetchone()
+    s = Session(sc, "manager", 4, db=db)
+    crm = CRM.open(db, user="student01")
+    with pytest.raises(Refusal, match="not ended"):
+        write_to_crm(s, crm, agent=agent, rep=rep)
+    s = _play(sc, sc.paths.model, 4)  # no database: no account to write to
+    with pytest.raises(Refusal, match="db="):
+        write_to_crm(s, crm, agent=agent)
+    s = Session(sc, "manager", 4, db=db)
+    for step in sc.paths.model:
+        kind, args = parse_step(step)
+        s.play(kind, **args)
+    ids = write_to_crm(s, crm, agent=agent, rep=rep)
+    row = con.execute("SELECT t.status, c.cause, c.recovery_cost FROM tickets t JOIN complaints c USING (ticket_id) "
+                      "WHERE t.ticket_id = ?", (ids["ticket"],)).fetchone()
+    assert row == ("resolved", "service_quality", 20000.0)
+    assert con.execute("SELECT account_id FROM followups WHERE followup_id = ?", (ids["followup"],)).fetchone() \
+        == (s.persona["account"],)
+    # a conversation that never recorded the case writes nothing
+    quiet = Session(sc, "manager", 5, db=db)
+    for step in ["listen", "ask", "apologise", "recommend", "offer_remedy:20000", "confirm"]:
+        kind, args = parse_step(step)
+        quiet.play(kind, **args)
+    assert quiet.end == "resolved" and write_to_crm(quiet, crm, agent=agent) == {}
+
+
+# -- the player (ipywidgets, driven without a browser) ------------------------------------------
+def test_the_player_plays_saves_and_resumes(tmp_path, monkeypatch):
+    from roleplay.player import Player
+    monkeypatch.chdir(tmp_path)  # the notebook's folder
+    sc = load_roleplay("hotpot_angry_guest")
+    p = Player(sc, "specialist", 8, lang="en_US")
+    assert "steel wool" in p.w["chat"].value.lower()
+    assert "move_upsell" not in p.w and "move_listen" in p.w  # the specialist may not upsell
+    p.w["move_listen"].click()
+    assert p.w["bar_anger"].value == p.session.mood["anger"] < 80
+    p.w["move_apologise"].click()
+    p.w["amount"].value = 150
+    p.w["move_offer_remedy"].click()
+    saved = tmp_path / "roleplay_hotpot_angry_guest.json"
+    assert json.loads(saved.read_text(encoding="utf-8"))["final"]["turn"] == 3
+    # running the cell again resumes from the saved transcript
+    again = Player(sc, "specialist", 8, lang="en_US")
+    assert again.session.state == p.session.state
+    for move in ("record", "confirm"):
+        again.w[f"move_{move}"].click()
+    assert again.session.end == "resolved" and "Score" in again.w["result"].value
+    assert replay(sc, json.loads(saved.read_text(encoding="utf-8"))).state == again.session.state
+
+
+def test_the_player_shows_refusals_and_changes_nothing(tmp_path):
+    from roleplay.player import Player
+    sc = load_roleplay("hotpot_angry_guest")
+    p = Player(sc, "specialist", 8, save_to=tmp_path / "t.json")
+    p.w["move_listen"].click()
+    before = p.session.transcript
+    p.w["amount"].max = 10_000  # even if the box allowed it, the engine refuses beyond authority
+    p.w["amount"].value = 500
+    p.w["move_offer_remedy"].click()
+    assert "200" in p.w["message"].value and "权限" in p.w["message"].value
+    assert p.session.transcript == before
+
+
+def test_a_tampered_save_restarts_with_a_notice(tmp_path):
+    from roleplay.player import Player, save_transcript
+    sc = load_roleplay("hotpot_angry_guest")
+    t = _play(sc, ["listen", "apologise"], 8).transcript
+    t["turns"][0]["mood"]["anger"] = 0
+    save_transcript(t, tmp_path / "t.json")
+    p = Player(sc, "specialist", 8, save_to=tmp_path / "t.json")
+    assert p.session.turn == 0 and "无法恢复" in p.w["message"].value
+
+
+def test_the_readme_example_runs():
+    from pathlib import Path
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Role-play")[1].split("\n## ")[0]
+    code = section.split("```python\n")[2].split("```")[0]
+    lines = code.splitlines()
+    namespace: dict = {}
+    exec("\n".join(lines[:-1]), namespace)
+    assert eval(lines[-1].split("#")[0], namespace) is True

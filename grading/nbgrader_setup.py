@@ -45,6 +45,10 @@ def configure(c, config_file: str) -> None:
     c.Execute.kernel_manager_class = SandboxedKernelManager
     c.SandboxedKernelManager.mode = str(course.grading.get("sandbox", "auto"))
     c.SandboxedKernelManager.limits = {k: course.grading[k] for k in DEFAULT_LIMITS if k in course.grading}
+    # the course's exchange, delivering each student's own data (grading/exchange.py)
+    from .exchange import configure_exchange
+
+    configure_exchange(c, course)
 
 
 class StudentData(NbGraderPreprocessor):

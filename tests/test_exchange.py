@@ -15,7 +15,8 @@ import pytest
 from grading.assign import assign
 from grading.course import Course, CourseError
 from grading.data import student_database
-from grading.lab import lab_launch, prepare_student_home, student_home
+from grading.lab import lab_launch, student_home
+from students import student_app
 
 CRMLAB = str(Path(sys.executable).with_name("crmlab"))
 STUDENTS = [{"id": "s01", "first_name": "伟", "last_name": "张", "email": "s01@example.edu"},
@@ -28,34 +29,6 @@ def course(tmp_path_factory):
     course.add_students(STUDENTS)
     assign(course, "m01", workers=2, progress=False)
     return course
-
-
-def student_app(course: Course, student: str, action: str, module: str = "m01", **config):
-    """nbgrader's fetch or submit as the student's lab runs it: their own nbgrader_config.py, their home."""
-    from nbgrader.auth import Authenticator
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.exchange import ExchangeFactory
-    from traitlets.config.loader import PyFileConfigLoader
-
-    env = prepare_student_home(course, student) if student in course.students() else None
-    config_dir = env["JUPYTER_CONFIG_DIR"] if env else None
-    if config_dir is None:   # someone not on the roster, with a config of their own making
-        from grading.exchange import student_config
-        config_dir = course.root / "elsewhere" / student.replace("/", "_")
-        config_dir.mkdir(parents=True, exist_ok=True)
-        (config_dir / "nbgrader_config.py").write_text(student_config(course, student), encoding="utf-8")
-    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(config_dir)).load_config()
-    home = course.root / "home" / student.replace("/", "_")
-    home.mkdir(parents=True, exist_ok=True)
-    cfg.CourseDirectory.assignment_id = module
-    cfg.Exchange.assignment_dir = str(home)
-    cfg.Exchange.cache = str(home / ".cache")
-    for key, value in config.items():
-        section, name = key.split("__")
-        setattr(getattr(cfg, section), name, value)
-    factory = ExchangeFactory(config=cfg)
-    make = factory.FetchAssignment if action == "fetch" else factory.Submit
-    return make(coursedir=CourseDirectory(config=cfg), authenticator=Authenticator(config=cfg), config=cfg), home
 
 
 def data_id(db: Path) -> str:

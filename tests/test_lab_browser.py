@@ -12,6 +12,8 @@ are copies of them.
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 import subprocess
@@ -273,3 +275,7 @@ def test_the_instructor_collects_autogrades_and_grades_by_hand_in_the_formgrader
 
     with course.gradebook() as gb:
         assert gb.find_submission("m01", "s01").score == AUTO_POINTS + 3
+    # the export has the hand-given points, and nothing left to grade by hand
+    rows = {r["student_id"]: r for r in csv.DictReader(io.StringIO(crmlab("export", "--course", str(course.root))))}
+    assert (rows["s01"]["total"], rows["s01"]["m01:reflection"], rows["s01"]["needs_manual_grade"]) == (
+        f"{AUTO_POINTS + 3}.0", "3.0", "False")

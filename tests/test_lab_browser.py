@@ -18,6 +18,8 @@ import json
 import sqlite3
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -146,8 +148,15 @@ def test_a_student_fetches_works_validates_and_submits_in_the_lab(course, contex
         page = context.new_page()
         open_lab(page, url)
 
+        # a student's Nbgrader menu has the assignment list and no formgrader, and the server has none either
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+        expect(page.locator("li[data-command='nbgrader:open-assignment-list']")).to_be_visible()
+        expect(page.locator("li[data-command='nbgrader:open-formgrader']")).to_be_hidden()
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(f"{url}/formgrader?token={TOKEN}", timeout=10)
+
         # the assignment list: m01 released, fetched with this student's own database
-        nbgrader_menu(page, "nbgrader:open-assignment-list")
+        page.locator("li[data-command='nbgrader:open-assignment-list']").click()
         released = page.locator("#released_assignments_list .list_item", has_text="m01")
         expect(released).to_be_visible(timeout=30_000)
         page.screenshot(path=shots / "lab-student-assignments.png")

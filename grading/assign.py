@@ -1,4 +1,5 @@
-"""Assign a module: nbgrader's release version, plus one hand-out per student with their own data."""
+"""Assign a module: nbgrader's release version, released to the course's exchange with each student's
+own data (grading/exchange.py), plus one hand-out folder per student (outbox/) for courses without a lab."""
 from __future__ import annotations
 
 import shutil
@@ -34,10 +35,14 @@ def _handout(root: str, module_id: str, student: str) -> str:
 
 def assign(course: Course, module_id: str, students: list[str] | None = None, workers: int = 2,
            progress: bool = True) -> list[str]:
-    """Release ``module_id`` and write ``outbox/<student>/<module>/`` for every student on the roster."""
+    """Release ``module_id`` to the exchange and write ``outbox/<student>/<module>/`` for every student on the
+    roster (or ``students``). The hand-outs build every student's data in parallel; the exchange release
+    then copies it from the grader's cache."""
     generate(course, module_id)
     students = [check_student_id(s) for s in (students or course.students())]
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         jobs = pool.map(_handout, [str(course.root)] * len(students), [module_id] * len(students), students)
         list(tqdm(jobs, total=len(students), desc=f"assign {module_id}", unit="student", disable=not progress))
+    from .exchange import release   # imports nbgrader's exchange: only when assigning
+    release(course, module_id, students)
     return students

@@ -131,6 +131,31 @@ def _grades(a) -> int:
     return 0
 
 
+def _collect(a) -> int:
+    from .course import Course
+    from .exchange import collect
+    course = Course.open(a.course)
+    got = collect(course, a.module)
+    print(f"{a.module}: collected into {course.path('submitted')} — new {len(got['new'])}, "
+          f"updated {len(got['updated'])}, unchanged {len(got['unchanged'])}")
+    if got["not_on_roster"]:
+        print(f"  not on the roster (add them before grading): {', '.join(got['not_on_roster'])}", file=sys.stderr)
+    return 0
+
+
+def _lab(a) -> int:
+    import os
+
+    from .course import Course
+    from .lab import lab_launch
+    launch = lab_launch(Course.open(a.course), a.user, port=a.port, ip=a.ip, token=a.token)
+    role = "instructor" if launch.who == "instructor" else f"student {launch.who}"
+    print(f"JupyterLab for the {role} of {a.course}, working in {launch.cwd}\n"
+          f"open: {launch.url}\n(stop with Ctrl-C)", flush=True)
+    os.chdir(launch.cwd)   # the formgrader and the assignment list read nbgrader_config.py from here
+    os.execve(launch.argv[0], launch.argv, launch.env)   # the server replaces this process: Ctrl-C stops it
+
+
 def _demo(a) -> int:
     from .demo import default_dir, print_summary, run_demo
     t0 = time.monotonic()
@@ -214,6 +239,19 @@ def parser() -> argparse.ArgumentParser:
     gr.add_argument("--groups", help="CSV: student, group (default DIR/groups.csv)")
     gr.add_argument("--out", help="CSV file to write (default: standard output)")
     gr.set_defaults(func=_grades)
+
+    co = sub.add_parser("collect", help="collect students' submissions of a module from the exchange")
+    co.add_argument("module")
+    co.add_argument("--course", required=True)
+    co.set_defaults(func=_collect)
+
+    lab = sub.add_parser("lab", help="JupyterLab for the course: the instructor's (formgrader), or a student's")
+    lab.add_argument("--course", required=True)
+    lab.add_argument("--user", help="start as this student (home: DIR/home/<student>/); default: the instructor")
+    lab.add_argument("--port", type=int, default=8888)
+    lab.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0: the whole network)")
+    lab.add_argument("--token", help="access token in the URL (default: a random one)")
+    lab.set_defaults(func=_lab)
 
     d = sub.add_parser("demo", help="the main job: a class of synthetic students, assigned and graded")
     d.add_argument("dir", nargs="?", help="course instance to create or reuse (default: ./crmlab-demo)")

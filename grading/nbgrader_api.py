@@ -4,12 +4,15 @@ from __future__ import annotations
 from .course import Course, CourseError, ensure_env_on_path
 
 
-def nbgrader_api(course: Course):
+def nbgrader_api(course: Course, overrides=None):
+    """The API on the course's config, with ``overrides`` (a traitlets Config) merged on top."""
     ensure_env_on_path()
     from nbgrader.apps import NbGraderAPI
     from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
+    if overrides is not None:
+        config.merge(overrides)
     return NbGraderAPI(config=config)
 
 

@@ -50,6 +50,10 @@ def configure(c, config_file: str) -> None:
     # operational modules (data_writable = true): the student's CRM database and action log stay writable
     c.SandboxedKernelManager.writable = {m: course.module(m).writable_files for m in course.module_ids
                                          if course.module(m).writable_files}
+    # the course's exchange, delivering each student's own data (grading/exchange.py)
+    from .exchange import configure_exchange
+
+    configure_exchange(c, course)
 
 
 class LimitedExecute(Execute):

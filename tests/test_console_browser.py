@@ -10,27 +10,19 @@ Python package playwright; skipped with the reason where either is missing. Scre
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from browser import MARKS, artifacts, chromium, free_port, jupyter_env, lab_argv, serve
 
 from crm import CRM, check_state
 from crm.console import replay
 
-CHROMIUM = Path("/usr/bin/chromium")
 TOKEN = "crmlab-browser-test"
 SEED = 3  # education_services seed 3, 200 customers: holds same-name schools in one city
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed at /usr/bin/chromium "
-                                                               "(apt-get install -y chromium)")]
+pytestmark = MARKS
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 
@@ -63,12 +55,6 @@ def prepare_day(db: Path) -> dict:
                 "name": pair["name_a"]}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A JupyterLab server on a folder with a simulated CRM database and a notebook opening the
@@ -86,66 +72,16 @@ def lab(tmp_path_factory):
             "from crm.console import Console\n", "Console(\"crm.db\", user=\"student01\", lang=\"zh_CN\")"]}],
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
         "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
-    settings = home / "settings"
-    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
-    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-               JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
-               JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), IPYTHONDIR=str(home / "ipython"),
-               TMPDIR=str(home))
     port = free_port()
-    log = open(home / "lab.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-                             f"--ServerApp.token={TOKEN}", "--ServerApp.ip=127.0.0.1", "--ServerApp.allow_root=True",
-                             "--ServerApp.port_retries=0", "--FileContentsManager.delete_to_trash=False",
-                             f"--ServerApp.root_dir={root}"], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail(f"JupyterLab exited: {(home / 'lab.log').read_text()[-2000:]}")
-                time.sleep(0.25)
-        else:
-            pytest.fail("JupyterLab did not answer in 30 s")
+    with serve(lab_argv(root, port, TOKEN), jupyter_env(home), url, TOKEN, home / "lab.log"):
         yield url, root, untouched, task
-    finally:
-        try:
-            urllib.request.urlopen(urllib.request.Request(f"{url}/api/shutdown", method="POST",
-                                                          headers={"Authorization": f"token {TOKEN}"}), timeout=5)
-            proc.wait(timeout=10)
-        except Exception:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def page(lab, tmp_path_factory):
-    xdg = tmp_path_factory.mktemp("chromium")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-            env=dict(os.environ, XDG_CONFIG_HOME=str(xdg / "config"), XDG_CACHE_HOME=str(xdg / "cache")))
-        context = browser.new_context(viewport={"width": 1400, "height": 1900}, locale="zh-CN")
+    with chromium(tmp_path_factory.mktemp("chromium")) as context:
         yield context.new_page()
-        browser.close()
-
-
-def artifacts(tmp_path_factory) -> Path:
-    out = Path(os.environ.get("CRMLAB_ARTIFACTS") or tmp_path_factory.mktemp("screenshots"))
-    out.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 def pick(page, css: str, starts_with: str) -> None:

@@ -1,0 +1,180 @@
+"""The course's nbgrader exchange, with each student's own data delivered through it.
+
+nbgrader's exchange hands out *one* release for everybody (``outbound/<module>/``) and takes
+submissions in (``inbound/``). A CRM-lab module also needs *each student's own* ``crm.db``. We keep
+nbgrader's exchange and plug two classes into its ``ExchangeFactory``:
+
+- :class:`PersonalReleaseAssignment` (instructor side): after the common release it fills a
+  per-student area, ``personal/<student>/<module>/``, with every roster student's database (the
+  grader's cached copy, the same one grading regenerates);
+- :class:`PersonalFetchAssignment` (student side): after fetching the common release it adds the
+  files of *the fetching student's* personal area, and refuses to fetch when there is none
+  ("ask your instructor") rather than hand out a module without data.
+
+Layout, under the course instance (``DIR/exchange``, :func:`exchange_root`)::
+
+    exchange/<course_id>/outbound/<module>/              nbgrader: the common release
+    exchange/<course_id>/inbound/<student>+<module>+…    nbgrader: submissions
+    exchange/<course_id>/personal/<student>/<module>/    ours: that student's crm.db
+
+Who is fetching: nbgrader's ``CourseDirectory.student_id`` when it is set (``crmlab lab --user``
+writes it into the student's own nbgrader config, so several students can share one machine for a
+demo or a test), else the operating-system user, as nbgrader does for a submission.
+
+On one machine every student's server runs as the same OS user, so the separation is by
+configuration only. On a multi-user JupyterHub each student's server runs as their own user and the
+file system enforces it: ``personal/`` is mode 0711 (enter, not list), and each
+``personal/<student>/`` is owned by that student (or readable to them alone through an ACL) with mode
+0700 — a student who sets somebody else's id in their config is refused by the kernel's permission
+check, not by our code. See docs/guide-instructor.md, "Many users".
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from nbgrader.exchange.default.fetch_assignment import ExchangeFetchAssignment
+from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
+from nbgrader.utils import get_username
+from traitlets import List, Unicode
+
+PERSONAL = "personal"
+
+
+def exchange_root(course) -> Path:
+    """The course's exchange directory: inside the course instance, so one folder holds a class."""
+    return course.root / "exchange"
+
+
+def personal_path(exchange: str | Path, course_id: str, student: str, module: str) -> Path:
+    """Where one student's own files for one module wait to be fetched."""
+    return Path(exchange, course_id, PERSONAL, student, module)
+
+
+def configure_exchange(c, course) -> None:
+    """The instructor's side of the exchange, for the course's nbgrader config."""
+    c.Exchange.root = str(exchange_root(course))
+    c.ExchangeFactory.release_assignment = "grading.exchange.PersonalReleaseAssignment"
+    c.ExchangeFactory.fetch_assignment = "grading.exchange.PersonalFetchAssignment"
+
+
+def student_config(course, student: str) -> str:
+    """A student's own ``nbgrader_config.py``: the course, the exchange and who they are — nothing
+    of the instructor's (no course root, no gradebook), and nothing to import but nbgrader."""
+    return (
+        "# nbgrader configuration of one student (written by `crmlab lab --user`; rewritten at each start)\n"
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.course_id = {course.course_id!r}\n"
+        f"c.CourseDirectory.student_id = {student!r}\n"
+        f"c.Exchange.root = {str(exchange_root(course))!r}\n"
+        "c.ExchangeFactory.fetch_assignment = 'grading.exchange.PersonalFetchAssignment'\n"
+    )
+
+
+def _valid_student(student: str) -> bool:
+    from .data import STUDENT_ID
+    return bool(STUDENT_ID.match(student))
+
+
+class PersonalReleaseAssignment(ExchangeReleaseAssignment):
+    """nbgrader's release, then each student's own data into ``personal/<student>/<module>/``.
+
+    Also what the formgrader's "Release" button runs, so releasing from the lab hands out data too."""
+
+    students = List(Unicode(), help="students whose data to place (default: the whole roster)").tag(config=True)
+
+    def copy_files(self):
+        super().copy_files()
+        from .course import Course
+        from .data import place_student_data
+
+        course = Course.open(self.coursedir.root)
+        module = self.coursedir.assignment_id
+        base = Path(self.root, self.coursedir.course_id, PERSONAL)
+        base.mkdir(exist_ok=True)
+        os.chmod(base, 0o711)   # students may enter their own folder but not list the others
+        students = list(self.students) or course.students()
+        for student in students:
+            dest = personal_path(self.root, self.coursedir.course_id, student, module)
+            if dest.exists():
+                shutil.rmtree(dest)
+            dest.mkdir(parents=True)
+            place_student_data(course, module, student, dest)
+            for path in (dest, dest.parent):
+                os.chmod(path, 0o700)
+        self.log.info("Personal data placed for %d students: %s", len(students), base)
+
+
+class PersonalFetchAssignment(ExchangeFetchAssignment):
+    """nbgrader's fetch, then the fetching student's own files from their personal area."""
+
+    def student(self) -> str:
+        sid = self.coursedir.student_id
+        return sid if sid and sid != "*" else get_username()
+
+    def init_src(self):
+        super().init_src()
+        student = self.student()
+        if not _valid_student(student):
+            self.fail(f"invalid student id {student!r}")
+        self.personal_path = personal_path(self.root, self.coursedir.course_id, student,
+                                           self.coursedir.assignment_id)
+        if not self.personal_path.is_dir():
+            self.fail(f"没有找到你在 {self.coursedir.assignment_id} 的个人数据，请联系教师 / "
+                      f"no personal data of {student} for {self.coursedir.assignment_id}: "
+                      "ask your instructor (are you on the roster?)")
+
+    def copy_files(self):
+        super().copy_files()
+        for src in sorted(self.personal_path.iterdir()):
+            dest = Path(self.dest_path, src.name)
+            # a second fetch only restores missing files, like nbgrader's: a student's work is never overwritten
+            if src.is_file() and not dest.exists():
+                shutil.copyfile(src, dest)
+                self.log.info("Fetched your own %s", src.name)
+
+
+# -- the instructor's steps -------------------------------------------------------------------------
+def release(course, module: str, students: list[str] | None = None) -> Path:
+    """nbgrader release_assignment to the course's exchange (replacing an earlier release), with
+    each student's data in their personal area. Returns the common release folder in the exchange."""
+    from traitlets.config import Config
+
+    from .nbgrader_api import check, nbgrader_api
+
+    overrides = Config()
+    overrides.ExchangeReleaseAssignment.force = True
+    if students:
+        overrides.PersonalReleaseAssignment.students = list(students)
+    check(nbgrader_api(course, overrides).release_assignment(module), "release_assignment")
+    return exchange_root(course) / course.course_id / "outbound" / module
+
+
+def _timestamps(course, module: str) -> dict[str, str]:
+    out = {}
+    for student in course.submitted_students(module):
+        stamp = course.path("submitted", student, module) / "timestamp.txt"
+        out[student] = stamp.read_text(encoding="utf-8").strip() if stamp.exists() else ""
+    return out
+
+
+def collect(course, module: str) -> dict[str, list[str]]:
+    """nbgrader collect: each student's newest submission from the exchange into
+    ``submitted/<student>/<module>/`` (a newer one replaces the one collected before).
+
+    Returns the students by what happened: ``new``, ``updated``, ``unchanged``, and ``not_on_roster``
+    (collected, but nobody of that id is on the roster: check the roster before grading)."""
+    from .nbgrader_api import check, nbgrader_api
+
+    course.module(module)
+    before = _timestamps(course, module)
+    check(nbgrader_api(course).collect(module, update=True), "collect")
+    after = _timestamps(course, module)
+    roster = set(course.students())
+    return {
+        "new": sorted(s for s in after if s not in before),
+        "updated": sorted(s for s in after if s in before and after[s] != before[s]),
+        "unchanged": sorted(s for s in after if s in before and after[s] == before[s]),
+        "not_on_roster": sorted(s for s in after if s not in roster),
+    }

@@ -1,0 +1,122 @@
+"""The course's exchange (grading/exchange.py) with real nbgrader: `assign` releases one common version
+and each student's own data; a student's fetch brings *their* database and never another's;
+`crmlab collect` brings the newest submissions into submitted/; `crmlab lab` prepares a student's home.
+Students are played on one machine with their own nbgrader config, as `crmlab lab --user` does."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grading.assign import assign
+from grading.course import Course, CourseError
+from grading.data import student_database
+from grading.lab import lab_launch, student_home
+from students import student_app
+
+CRMLAB = str(Path(sys.executable).with_name("crmlab"))
+STUDENTS = [{"id": "s01", "first_name": "伟", "last_name": "张", "email": "s01@example.edu"},
+            {"id": "s02", "first_name": "芳", "last_name": "王", "email": "s02@example.edu"}]
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    course = Course.init(tmp_path_factory.mktemp("exchange") / "course", course_id="crm-exchange-test")
+    course.add_students(STUDENTS)
+    assign(course, "m01", workers=2, progress=False)
+    return course
+
+
+def data_id(db: Path) -> str:
+    with sqlite3.connect(db) as con:
+        return con.execute("SELECT value FROM meta WHERE key = 'data_id'").fetchone()[0]
+
+
+def test_assign_releases_one_common_version_and_each_students_data_apart(course):
+    ex = course.root / "exchange" / "crm-exchange-test"
+    assert sorted(p.name for p in (ex / "outbound" / "m01").iterdir()) == ["crmlab_handin.py", "m01.ipynb"]
+    ids = set()
+    for s in ("s01", "s02"):
+        personal = ex / "personal" / s / "m01" / "crm.db"
+        assert personal.read_bytes() == student_database(course, "m01", s).read_bytes()
+        assert (personal.parent.parent.stat().st_mode & 0o777) == 0o700   # only its owner (on a hub: the student)
+        ids.add(data_id(personal))
+    assert len(ids) == 2
+    assert (ex / "personal").stat().st_mode & 0o777 == 0o711              # enter your own, list nobody's
+
+
+def test_a_student_fetches_the_module_with_their_own_data(course):
+    for s in ("s01", "s02"):
+        app, home = student_app(course, s, "fetch")
+        app.start()
+        got = home / "m01"
+        assert sorted(p.name for p in got.iterdir()) == ["crm.db", "crmlab_handin.py", "m01.ipynb"]
+        assert got.joinpath("crm.db").read_bytes() == student_database(course, "m01", s).read_bytes()
+    assert data_id(student_home(course, "s01") / "m01" / "crm.db") != data_id(student_home(course, "s02") / "m01" / "crm.db")
+
+
+def test_a_second_fetch_restores_only_what_is_missing(course):
+    home = student_home(course, "s02") / "m01"
+    if not home.exists():
+        student_app(course, "s02", "fetch")[0].start()
+    nb = home / "m01.ipynb"
+    nb.write_text(nb.read_text(encoding="utf-8").replace("raise NotImplementedError()", "x = 1"), encoding="utf-8")
+    (home / "crm.db").unlink()
+    app, _ = student_app(course, "s02", "fetch", ExchangeFetchAssignment__replace_missing_files=True)
+    app.start()
+    assert (home / "crm.db").read_bytes() == student_database(course, "m01", "s02").read_bytes()
+    assert "raise NotImplementedError()" not in nb.read_text(encoding="utf-8")   # the student's work is kept
+
+
+@pytest.mark.parametrize("who", ["s99", "../personal/s01", "s01/../s02"])
+def test_nobody_gets_data_that_is_not_theirs(course, who):
+    from nbgrader.exchange import ExchangeError
+    app, home = student_app(course, who, "fetch")
+    with pytest.raises(ExchangeError, match="ask your instructor|invalid student id"):
+        app.start()
+    assert not (home / "m01").exists()   # not even the common release without data
+
+
+def test_collect_brings_the_newest_submission_of_each_student(course):
+    for s in ("s01", "s02"):
+        if not (student_home(course, s) / "m01").exists():
+            student_app(course, s, "fetch")[0].start()
+        student_app(course, s, "submit")[0].start()
+    first = subprocess.run([CRMLAB, "collect", "m01", "--course", str(course.root)], capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert "new 2, updated 0, unchanged 0" in first.stdout
+    for s in ("s01", "s02"):
+        folder = course.path("submitted", s, "m01")
+        assert {"m01.ipynb", "crm.db", "timestamp.txt"} <= {p.name for p in folder.iterdir()}
+    nb = student_home(course, "s02") / "m01" / "m01.ipynb"
+    work = json.loads(nb.read_text(encoding="utf-8"))
+    answer = next(c for c in work["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "ans_active")
+    answer["source"] = "# second try\n" + "".join(answer["source"])
+    nb.write_text(json.dumps(work), encoding="utf-8")
+    student_app(course, "s02", "submit")[0].start()
+    again = subprocess.run([CRMLAB, "collect", "m01", "--course", str(course.root)], capture_output=True, text=True)
+    assert "new 0, updated 1, unchanged 1" in again.stdout, again.stdout + again.stderr
+    assert "# second try" in course.path("submitted", "s02", "m01").joinpath("m01.ipynb").read_text(encoding="utf-8")
+
+
+def test_lab_for_a_student_keeps_jupyter_inside_their_home(course):
+    launch = lab_launch(course, "s01", port=8899, token="t")
+    home = student_home(course, "s01")
+    assert launch.cwd == home and f"--ServerApp.root_dir={home}" in launch.argv
+    assert launch.url == "http://127.0.0.1:8899/lab?token=t"
+    for key in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTERLAB_SETTINGS_DIR", "IPYTHONDIR"):
+        assert Path(launch.env[key]).is_relative_to(home), key
+    config = (home / ".jupyter" / "nbgrader_config.py").read_text(encoding="utf-8")
+    assert "c.CourseDirectory.student_id = 's01'" in config
+    assert "CourseDirectory.root" not in config and "db_url" not in config   # nothing of the instructor's
+    server = json.loads((home / ".jupyter" / "jupyter_server_config.json").read_text())
+    assert server["ServerApp"]["jpserver_extensions"]["nbgrader.server_extensions.formgrader"] is False
+    instructor = lab_launch(course)
+    assert instructor.cwd == course.root and instructor.who == "instructor"
+    assert "JUPYTER_CONFIG_DIR" not in instructor.env or instructor.env["JUPYTER_CONFIG_DIR"] != launch.env["JUPYTER_CONFIG_DIR"]
+    with pytest.raises(CourseError, match="not on the roster"):
+        lab_launch(course, "s99")

@@ -42,7 +42,7 @@ CHECK_POINTS = {"chk_active": 2, "chk_top10": 2, "chk_pareto": 2, "chk_wait": 2,
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("fbcourse") / "c"
-    Course.init(root, "fb-course")
+    Course.init(root, "fb-course", secret="feedback-test-secret")   # reproducible data
     toml = root / "crmlab.toml"
     toml.write_text(toml.read_text().replace("cell_timeout = 20", "cell_timeout = 4"))
     course = Course.open(root)

@@ -81,7 +81,7 @@ def _set_code(grade_id, code):
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("course") / "c"
-    course = Course.init(root, "test-course")
+    course = Course.init(root, "test-course", secret="grading-test-secret")   # reproducible data
     toml = root / "crmlab.toml"
     toml.write_text(toml.read_text().replace("cell_timeout = 20", "cell_timeout = 4"))
     course = Course.open(root)

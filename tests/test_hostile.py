@@ -65,7 +65,7 @@ def _inject(course, student, code):
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    course = Course.init(tmp_path_factory.mktemp("hostile") / "c", "hostile-course")
+    course = Course.init(tmp_path_factory.mktemp("hostile") / "c", "hostile-course", secret="hostile-test-secret")
     students = ["honest1", "honest2", *ATTACKS, "empty_notebook", "stripped_metadata"]
     course.add_students([{"id": s} for s in students])
     assign(course, MODULE, progress=False)

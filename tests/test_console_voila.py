@@ -1,0 +1,85 @@
+"""The CRM console served by Voila as a page of its own (no code shown): a person who does not
+program works the inbox there, and the change reaches the database through the API."""
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from browser import MARKS, artifacts, chromium, free_port, jupyter_env
+
+from crm import CRM
+
+pytestmark = MARKS
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+pytest.importorskip("voila", reason="voila is not installed")
+
+
+@pytest.fixture(scope="module")
+def voila(tmp_path_factory):
+    """Voila serving a one-cell notebook that opens the console on a small simulated database;
+    yields (url, folder, an open ticket nobody has taken)."""
+    from simulator import simulate
+    root, home = tmp_path_factory.mktemp("voila"), tmp_path_factory.mktemp("voila-home")
+    simulate("education_services", 5, root / "crm.db", customers=150)
+    with CRM.open(root / "crm.db", user="teacher") as crm:   # a ticket for the page to work on
+        account, contact = crm._con.execute("SELECT account_id, min(contact_id) FROM contacts").fetchone()
+        ticket = crm.open_ticket(account, contact, "inquiry")
+    (root / "console.ipynb").write_text(json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source":
+                   "from crm.console import Console\nConsole(\"crm.db\", user=\"student01\", lang=\"zh_CN\")"}],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(home / "voila.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "voila", "console.ipynb", "--no-browser", f"--port={port}",
+                             "--Voila.ip=127.0.0.1", "--Voila.port_retries=0"], cwd=root, env=jupyter_env(home),
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(240):   # single-notebook Voila has no /api/status: wait for the port to answer
+            try:
+                urllib.request.urlopen(url, timeout=30)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail((home / "voila.log").read_text(errors="replace")[-3000:])
+                time.sleep(0.25)
+        yield url, root, ticket
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_the_console_works_as_a_voila_page(voila, tmp_path_factory):
+    url, root, ticket = voila
+    with chromium(tmp_path_factory.mktemp("chromium")) as context:
+        page = context.new_page()
+        page.goto(url)
+        sync_api.expect(page.locator(".crm-console")).to_be_visible(timeout=90_000)
+        assert page.locator(".jp-InputArea, .jp-CodeCell .jp-Editor").count() == 0   # no code on the page
+        page.locator(".crm-tabs > .lm-TabBar .lm-TabBar-tab", has_text="工单收件箱").click()
+        select = page.locator(".crm-ticket_select select")
+        sync_api.expect(select.locator("option", has_text=ticket).first).to_be_attached(timeout=20_000)
+        select.select_option(label=[t for t in select.locator("option").all_inner_texts() if t.startswith(ticket)][0])
+        page.locator("button.crm-assign").click()   # the first agent in the list
+        sync_api.expect(page.locator(".crm-status")).to_contain_text(f"已完成：分配工单 {ticket}", timeout=20_000)
+        page.locator(".crm-console").screenshot(path=artifacts(tmp_path_factory) / "console-voila.png")
+    con = sqlite3.connect(root / "crm.db")
+    try:
+        assigned, = con.execute("SELECT assigned_to FROM tickets WHERE ticket_id = ?", (ticket,)).fetchone()
+        audited = con.execute("SELECT count(*) FROM audit_log WHERE operation = 'ticket.assign' AND user = 'student01'"
+                              ).fetchone()[0]
+    finally:
+        con.close()
+    assert assigned and audited == 1
+    assert (root / "crm_actions.jsonl").read_text(encoding="utf-8").count("ticket.assign") == 1

@@ -53,21 +53,24 @@ def lab_argv(root: Path, port: int, token: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def serve(argv: list[str], env: dict, url: str, token: str, log_path: Path, cwd: Path | None = None):
-    """Start a Jupyter server with ``argv``, wait until ``url`` answers, stop it (only it) afterwards."""
+def serve(argv: list[str], env: dict, url: str, token: str, log_path: Path, cwd: Path | None = None,
+          ready: str | None = None):
+    """Start a Jupyter server with ``argv``, wait until it answers (``ready``, by default its
+    ``/api/status``), stop it (only it) afterwards."""
+    ready = ready or f"{url}/api/status?token={token}"
     log = open(log_path, "wb")
     proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     try:
         for _ in range(240):
             try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=1)
+                urllib.request.urlopen(ready, timeout=30)
                 break
             except OSError:
                 if proc.poll() is not None:
-                    pytest.fail(f"JupyterLab exited: {log_path.read_text(errors='replace')[-3000:]}")
+                    pytest.fail(f"the server exited: {log_path.read_text(errors='replace')[-3000:]}")
                 time.sleep(0.25)
         else:
-            pytest.fail(f"JupyterLab did not answer in 60 s: {log_path.read_text(errors='replace')[-3000:]}")
+            pytest.fail(f"the server did not answer in time: {log_path.read_text(errors='replace')[-3000:]}")
         yield proc
     finally:
         try:

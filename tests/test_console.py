@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sqlite3
 
 import pytest
+from dbutil import dump, sql
 
 from crm import CRM
 from crm.actions import LOG_NAME, ActionLog
@@ -37,22 +37,6 @@ def fresh(base_db, folder, name="crm.db"):
 @pytest.fixture
 def db(base_db, tmp_path):
     return fresh(base_db, tmp_path / "student")
-
-
-def sql(path, query, args=()):
-    con = sqlite3.connect(path)
-    try:
-        return con.execute(query, args).fetchall()
-    finally:
-        con.close()
-
-
-def dump(path) -> str:
-    con = sqlite3.connect(path)
-    try:
-        return "\n".join(con.iterdump())
-    finally:
-        con.close()
 
 
 def log_lines(path) -> list[dict]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
+from dbutil import dump
 from browser import MARKS, artifacts, chromium, free_port, jupyter_env, lab_argv, serve
 
 from crm import CRM, check_state
@@ -24,14 +24,6 @@ TOKEN = "crmlab-browser-test"
 SEED = 3  # education_services seed 3, 200 customers: holds same-name schools in one city
 pytestmark = MARKS
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-
-
-def dump(path) -> str:
-    con = sqlite3.connect(path)
-    try:
-        return "\n".join(con.iterdump())
-    finally:
-        con.close()
 
 
 def prepare_day(db: Path) -> dict:

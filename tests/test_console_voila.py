@@ -3,15 +3,11 @@ program works the inbox there, and the change reaches the database through the A
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
-import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
-from browser import MARKS, artifacts, chromium, free_port, jupyter_env
+from browser import MARKS, artifacts, chromium, free_port, jupyter_env, serve
 
 from crm import CRM
 
@@ -37,27 +33,11 @@ def voila(tmp_path_factory):
         "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = open(home / "voila.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "voila", "console.ipynb", "--no-browser", f"--port={port}",
-                             "--Voila.ip=127.0.0.1", "--Voila.port_retries=0"], cwd=root, env=jupyter_env(home),
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(240):   # single-notebook Voila has no /api/status: wait for the port to answer
-            try:
-                urllib.request.urlopen(url, timeout=30)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail((home / "voila.log").read_text(errors="replace")[-3000:])
-                time.sleep(0.25)
+    argv = [sys.executable, "-m", "voila", "console.ipynb", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+            "--Voila.port_retries=0"]
+    # single-notebook Voila has no /api/status: ready when the page answers
+    with serve(argv, jupyter_env(home), url, "", home / "voila.log", cwd=root, ready=url):
         yield url, root, ticket
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_the_console_works_as_a_voila_page(voila, tmp_path_factory):

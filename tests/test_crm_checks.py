@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 
 import pytest
+from dbutil import one
 
 from pathlib import Path
 
@@ -27,14 +28,6 @@ def db(base_db, tmp_path):
     path = tmp_path / "crm.db"
     shutil.copy(base_db, path)
     return path
-
-
-def one(path, query, args=()):
-    con = sqlite3.connect(path)
-    try:
-        return con.execute(query, args).fetchone()[0]
-    finally:
-        con.close()
 
 
 def test_ticket_target_fails_on_the_untouched_database_and_passes_after_the_work(db):

@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 
 import pytest
+from dbutil import dump, one, sql
 
 from crm import (CRM, ClockError, Conflict, DomainError, IllegalTransition, InvalidValue, MergedAway, NotFound)
 from crm.messages import LABELS, MESSAGES
@@ -38,26 +39,6 @@ def db(base_db, tmp_path):
 def crm(db):
     with CRM.open(db, user="student01", lang="zh_CN") as c:
         yield c
-
-
-def sql(path, query, args=()):
-    con = sqlite3.connect(path)
-    try:
-        return con.execute(query, args).fetchall()
-    finally:
-        con.close()
-
-
-def one(path, query, args=()):
-    return sql(path, query, args)[0][0]
-
-
-def dump(path) -> str:
-    con = sqlite3.connect(path)
-    try:
-        return "\n".join(con.iterdump())
-    finally:
-        con.close()
 
 
 def refused(crm, db, exc_type, call):

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
-import re
 import shutil
 import sqlite3
 import sys
@@ -22,6 +20,7 @@ import tomllib
 
 import numpy as np
 import pytest
+from nbutil import cells, run_cells
 
 from grading import sandbox
 from grading.assign import assign
@@ -35,7 +34,6 @@ NOTEBOOK = SHIPPED_COURSE / "modules" / MODULE / f"{MODULE}.ipynb"
 POINTS = {"chk_merge": 2, "chk_forecast": 2, "chk_deal": 3, "chk_followup": 2, "chk_commission": 2, "chk_lost": 2,
           "chk_lead": 3}
 WRONG = tomllib.loads((SHIPPED_COURSE / "demo" / f"{MODULE}.toml").read_text(encoding="utf-8"))["wrong"]
-SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
 SOLVED = ["setup", "ans_merge", "ans_forecast", "ans_deal", "ans_followup", "ans_commission", "ans_lost", "ans_lead"]
 ANSWERS = ("survivor", "merged", "forecast_reps", "forecast_history", "key_deal", "followup", "commission_rate",
            "commission", "lost_deal", "lead", "converted")
@@ -56,20 +54,16 @@ edit.close()
 
 
 def _cells():
-    return {c["metadata"]["nbgrader"]["grade_id"]: c for c in json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]}
+    return cells(NOTEBOOK)
 
 
 def _solve(folder, grade_ids=SOLVED) -> dict:
     """Run cells of the source notebook (solution markers removed) in ``folder``, as a kernel
     would; changes the database there. Returns the namespace (sessions closed)."""
-    cells, ns = _cells(), {"display": lambda *a, **k: None}
-    sys.path.insert(0, str(folder))
+    ns = {"display": lambda *a, **k: None}
     try:
-        with contextlib.chdir(folder), contextlib.redirect_stdout(io.StringIO()):
-            for gid in grade_ids:
-                exec(SOLUTION.sub("", cells[gid]["source"]), ns)  # our own notebook's code
+        run_cells(NOTEBOOK, folder, grade_ids, ns)
     finally:
-        sys.path.remove(str(folder))
         ns["crm"].close()
         ns["con"].close()
     return ns

@@ -7,22 +7,21 @@ policy points."""
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import re
 import shutil
 import sqlite3
-import sys
 import tomllib
 
 import numpy as np
 import pytest
+from nbutil import cells, run_cells
 
 from grading.assign import assign
 from grading.autograde import autograde
 from grading.course import SHIPPED_COURSE, Course
 from grading.data import student_database
-from grading.demo import as_literals, solution_code, write_submission
+from grading.demo import as_literals, write_submission
 from grading.verify import Context, Wrong, checks_of
 
 MODULE = "m06"
@@ -32,25 +31,14 @@ DATA_CHECKS = ["chk_arrivals", "chk_aht", "chk_service", "chk_peak"]
 POLICY_CHECKS = ["chk_policy_hours", "chk_policy_sla", "chk_policy_abandon", "chk_policy_cost"]
 DATA_ANSWERS = ("arrivals_per_hour", "aht_min", "service_level", "abandon_rate", "peak_agents", "peak_sl")
 WRONG = tomllib.loads((SHIPPED_COURSE / "demo" / f"{MODULE}.toml").read_text(encoding="utf-8"))["wrong"]
-SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
 
 
 def _cells():
-    return {c["metadata"]["nbgrader"]["grade_id"]: c for c in json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]}
+    return cells(NOTEBOOK)
 
 
 def _run(folder, grade_ids, ns=None):
-    """Run cells of the source notebook (solution markers removed) in ``folder``, as a kernel would
-    (with the folder's own modules importable: crmlab_handin)."""
-    cells, ns = _cells(), {} if ns is None else ns
-    sys.path.insert(0, str(folder))
-    try:
-        with contextlib.chdir(folder), contextlib.redirect_stdout(io.StringIO()):
-            for gid in grade_ids:
-                exec(SOLUTION.sub("", cells[gid]["source"]), ns)  # our own notebook's code
-    finally:
-        sys.path.remove(str(folder))
-    return ns
+    return run_cells(NOTEBOOK, folder, grade_ids, ns)
 
 
 def _policy_checks(course, staffing, student="sol") -> tuple[dict[str, bool], dict]:

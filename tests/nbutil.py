@@ -1,0 +1,31 @@
+"""Running a module's source notebook in-process, as a kernel started in a hand-out folder would:
+the module tests use it to get the model answers on one student's data."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import sys
+from pathlib import Path
+
+SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
+
+
+def cells(notebook: Path) -> dict:
+    """grade id → cell of a source notebook."""
+    return {c["metadata"]["nbgrader"]["grade_id"]: c for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"]}
+
+
+def run_cells(notebook: Path, folder: Path, grade_ids, ns: dict | None = None) -> dict:
+    """Run the cells ``grade_ids`` of ``notebook`` (solution markers removed) in ``folder``, with the
+    folder's own modules importable (crmlab_handin); returns the namespace."""
+    source, ns = cells(notebook), {} if ns is None else ns
+    sys.path.insert(0, str(folder))
+    try:
+        with contextlib.chdir(folder), contextlib.redirect_stdout(io.StringIO()):
+            for gid in grade_ids:
+                exec(SOLUTION.sub("", source[gid]["source"]), ns)  # our own notebook's code
+    finally:
+        sys.path.remove(str(folder))
+    return ns

@@ -15,6 +15,7 @@ Layout (one function, :meth:`Course.path`, builds every path)::
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import secrets
@@ -57,6 +58,7 @@ class Module:
     # an operational module: the student changes their CRM, so the grading sandbox binds the data file
     # and the console's action log writable (docs/design.md, "Operational modules")
     data_writable: bool = False
+    due: dt.datetime | None = None   # submissions stamped later are 'late' (score kept, reason says by how much)
 
     @property
     def writable_files(self) -> list[str]:
@@ -149,8 +151,15 @@ class Course:
         writable = m.get("data_writable", False)
         if not isinstance(writable, bool):
             raise CourseError(f"{self.root / 'crmlab.toml'}: 'modules.{module_id}.data_writable' must be true or false")
+        due = m.get("due")
+        if isinstance(due, str):
+            with contextlib.suppress(ValueError):
+                due = dt.datetime.fromisoformat(due)
+        if due is not None and not (isinstance(due, dt.datetime) and due.tzinfo is not None):
+            raise CourseError(f"{self.root / 'crmlab.toml'}: 'modules.{module_id}.due' must be a date and time with "
+                              "its time zone, e.g. due = 2026-12-20T23:59:00+08:00")
         return Module(module_id, m["title_zh"], m["title_en"], m["scenario"], int(m["customers"]), m["data_file"],
-                      writable)
+                      writable, due)
 
     @property
     def module_ids(self) -> list[str]:

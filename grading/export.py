@@ -1,6 +1,6 @@
 """Export: one row per student and module, with a status and reason, the total and each checkpoint.
 
-Status comes from the grading state (graded, error, timeout, limit, missing); scores come from
+Status comes from the grading state (graded, late, tampered, error, timeout, limit, missing); scores come from
 nbgrader's gradebook (grading/results.py). A submission that could not be graded has no score
 (blank), never a silent 0. Formats:
 
@@ -29,7 +29,8 @@ FORMATS = ("csv", "json", "xlsx", "canvas", "moodle")
 
 VERDICT_LABELS = {"right": "正确 right", "partly": "部分 partly", "wrong": "错误 wrong",
                   "no_answer": "未交答案 no answer", "pending": "待评 to grade", "manual": "人工 manual"}
-STATUS_LABELS = {"graded": "已评 graded", "error": "出错 error", "timeout": "超时 timeout",
+STATUS_LABELS = {"graded": "已评 graded", "late": "迟交 late", "tampered": "改动 tampered",
+                 "error": "出错 error", "timeout": "超时 timeout",
                  "limit": "超限 limit", "missing": "未交 missing", "pending": "待评 pending"}
 
 

@@ -26,6 +26,12 @@ NEXT_STEP = {
     "timeout": ("有的代码运行太久被中断；其余部分照常评分。检查那个单元格里有没有死循环或很慢的计算。",
                 "Some code ran too long and was interrupted; the rest was graded as usual. Look for a loop that never "
                 "ends or a very slow computation in that cell."),
+    "late": ("作业在截止时间之后提交；照常评分，是否扣分由老师决定。",
+             "Your work came in after the due time; it was graded as usual, and your instructor decides about any "
+             "penalty."),
+    "tampered": ("笔记本里不允许修改的单元格被改动或删除了；已恢复原样后评分。以后请只在答题单元格里作答。",
+                 "Cells you may not change were changed or deleted; the originals were restored and graded. Answer "
+                 "only in the answer cells."),
     "limit": ("有的代码用了太多内存或写了太多数据，被停止。", "Some code used too much memory or wrote too much data and "
               "was stopped."),
 }

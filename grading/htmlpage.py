@@ -36,6 +36,8 @@ img { max-width: 100%; } .cid { color: #8a99a8; font-size: 12px; font-family: mo
 
 STATUS = {
     "graded": ("已评分", "graded"),
+    "late": ("已评分（迟交）", "graded, submitted late"),
+    "tampered": ("已评分（只读单元格被改动）", "graded, read-only cells were changed"),
     "error": ("出错，未能评分", "error: could not be graded"),
     "timeout": ("超时", "timeout"),
     "limit": ("超出资源限制", "resource limit"),
@@ -66,6 +68,12 @@ REASONS = [
     (r"grading took longer than (\S+) s and was stopped.*", "评分超过 {0} 秒被停止（可能是不响应中断的死循环，或很慢的代码）"),
     (r"the grading worker died while running this submission.*", "评分进程在处理这份作业时意外退出"),
     (r"stopped: the notebook (.*)", "已停止：笔记本写入的数据超出限制"),
+    (r"read-only cell\(s\) changed by the student: (.+); the originals were restored and graded",
+     "只读单元格被改动：{0}；已恢复原样后评分"),
+    (r"answer cell\(s\) (.+) are missing or lost their nbgrader metadata.*",
+     "答案单元格 {0} 不见了或丢失了 nbgrader 元数据（笔记本被清空或重建？），无法评分：请用发下去的笔记本重新提交"),
+    (r"cell\(s\) (.+) printed more than (\S+) KiB; the rest was cut", "单元格 {0} 输出超过 {1} KiB，其余部分被截断"),
+    (r"submitted (\S+ \S+) UTC, (\S+) h after the due time \((.+) UTC\)", "提交时间 {0}（UTC），比截止时间 {2}（UTC）晚 {1} 小时"),
 ]
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 # limit: the submission hit a resource limit of the sandbox (memory, disk, file size, processes)
 # tampered: read-only or test cells were edited or deleted; graded with the originals restored
-STATUSES = ("graded", "tampered", "error", "timeout", "limit", "missing")
+# late: graded, submitted after the module's due time
+STATUSES = ("graded", "late", "tampered", "error", "timeout", "limit", "missing")
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS results (

@@ -6,6 +6,7 @@ then reads what happened and turns it into an :class:`~grading.state.Outcome`.
 """
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import json
 import os
@@ -105,6 +106,11 @@ def grade_one(api, course: Course, module: str, student: str) -> Outcome:
                        + "; the originals were restored and graded")
     if (deleted or edited) and status == "graded":
         status = "tampered"
+    late = _lateness(course.module(module).due, submitted)
+    if late:
+        reasons.append(late)
+        if status == "graded":
+            status = "late"
     verdicts = verify(course, module, student, executed_notebooks(work), work)   # in this process, not the kernel's
     with course.gradebook() as gb:
         sub = gb.find_submission(module, student)
@@ -114,6 +120,26 @@ def grade_one(api, course: Course, module: str, student: str) -> Outcome:
 
 def _expected_notebooks(course: Course, module: str) -> set[str]:
     return {p.stem for p in course.path("release", module=module).glob("*.ipynb")}
+
+
+def _lateness(due, submitted: Path) -> str | None:
+    """How late a submission is, by nbgrader's own stamp (``timestamp.txt``, written when the student
+    submits and kept by collect), or None if on time, without a due time or without a stamp."""
+    stamp = submitted / "timestamp.txt"
+    if due is None or not stamp.exists():
+        return None
+    from nbgrader.utils import parse_utc
+
+    try:
+        when = parse_utc(stamp.read_text(encoding="utf-8").strip())
+    except (ValueError, OverflowError):
+        return f"the submission's time stamp ({stamp.read_text(encoding='utf-8').strip()[:40]!r}) cannot be read"
+    due_utc = due.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    if when <= due_utc:
+        return None
+    hours = (when - due_utc).total_seconds() / 3600
+    return (f"submitted {when:%Y-%m-%d %H:%M} UTC, {hours:.1f} h after the due time "
+            f"({due_utc:%Y-%m-%d %H:%M} UTC)")
 
 
 def _lost_answer_cells(course: Course, module: str, submitted: Path, names: set[str]) -> list[str]:

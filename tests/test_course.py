@@ -110,3 +110,17 @@ def test_student_data_keeps_its_seed_secret(tmp_path):
                      customers=a.module("m01").customers, locale=a.locale, reveal_seed=False)
     assert dict(sqlite3.connect(again.db_path).execute("SELECT key, value FROM meta").fetchall())["data_id"] \
         == meta["data_id"]
+
+
+def test_a_due_time_without_its_time_zone_is_refused_naming_the_field(tmp_path):
+    from grading.course import Course, CourseError
+
+    course = Course.init(tmp_path / "c", "due-course")
+    toml = course.root / "crmlab.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("[modules.m01]\n", "[modules.m01]\ndue = 2026-12-20T23:59:00\n"),
+                    encoding="utf-8")
+    with pytest.raises(CourseError, match=r"'modules\.m01\.due' must be a date and time with its time zone"):
+        Course.open(course.root).module("m01")
+    toml.write_text(toml.read_text(encoding="utf-8").replace("due = 2026-12-20T23:59:00\n", "due = \"2026-12-20T23:59:00+08:00\"\n"),
+                    encoding="utf-8")
+    assert Course.open(course.root).module("m01").due.utcoffset().total_seconds() == 8 * 3600

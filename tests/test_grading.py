@@ -83,11 +83,13 @@ def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("course") / "c"
     course = Course.init(root, "test-course", secret="grading-test-secret")   # reproducible data
     toml = root / "crmlab.toml"
-    toml.write_text(toml.read_text().replace("cell_timeout = 20", "cell_timeout = 4"))
+    # m01 due at midnight Beijing time = 2025-12-31 16:00 UTC
+    toml.write_text(toml.read_text().replace("cell_timeout = 20", "cell_timeout = 4")
+                    .replace("[modules.m01]\n", "[modules.m01]\ndue = 2026-01-01T00:00:00+08:00\n"))
     course = Course.open(root)
     kinds = {"sol": "correct", "blank": "blank", "copy": "copied_numbers", "trunc": "broken_json",
              "loop": "infinite_loop", "deleted": "tests_deleted", "stubborn": "correct", "freezer": "correct",
-             "liar": "correct", "faker": "correct", "edited": "correct",
+             "liar": "correct", "faker": "correct", "edited": "correct", "latecomer": "correct", "ontime": "correct",
              "renamed": "correct", "missing": "no_submission", "wrong": "partly_wrong"}
     course.add_students([{"id": s} for s in kinds])
     assign(course, MODULE, progress=False)
@@ -97,6 +99,8 @@ def course(tmp_path_factory):
     _edit_notebook(course, "stubborn", _set_code("ans_top10", IGNORES_INTERRUPTS))
     _edit_notebook(course, "freezer", _set_code("ans_top10", FREEZES_GRADER))
     _edit_notebook(course, "liar", _set_code("ans_top10", LYING_EQ))
+    for student, stamp in (("latecomer", "2026-01-02 10:00:00.000000 UTC"), ("ontime", "2025-12-31 15:59:00.000000 UTC")):
+        (course.path("submitted", student, MODULE) / "timestamp.txt").write_text(stamp)   # as nbgrader's submit writes
     # the visible checks of a test cell dropped, and the read-only setup cell rewritten
     _edit_notebook(course, "edited", _set_code("chk_grid", 'hand_in("chk_grid", grade)\n'))
     _edit_notebook(course, "edited", lambda nb: nb["cells"][1].update(
@@ -200,6 +204,14 @@ def test_deleted_test_cells_are_restored_graded_and_reported_as_tampering(graded
     assert "chk_top10" in o.reason and "chk_grid" in o.reason and "deleted" in o.reason
 
 
+def test_a_submission_stamped_after_the_due_time_is_late_and_keeps_its_score(graded):
+    late, ontime = graded[0]["latecomer"], graded[0]["ontime"]
+    assert late.status == "late" and late.score == AUTO_POINTS
+    assert "42.0 h after the due time (2025-12-31 16:00 UTC)" in late.reason   # 2026-01-02 10:00 − 2025-12-31 16:00
+    assert ontime.status == "graded" and ontime.score == AUTO_POINTS and not ontime.reason
+    assert graded[0]["sol"].status == "graded"   # no stamp: nothing to judge lateness by
+
+
 def test_edited_read_only_cells_are_recorded_restored_and_graded(graded):
     o = graded[0]["edited"]
     assert o.status == "tampered" and o.score == AUTO_POINTS   # the originals ran: the right answers count
@@ -217,7 +229,7 @@ def test_missing_and_renamed_submissions_are_missing_with_a_reason(graded):
 def test_rerun_skips_finished_and_regrades_changed_or_forced(course, graded):
     again = autograde(course, MODULE, workers=2, progress=False)
     assert [o.student for o in again.outcomes] == ["missing"]  # nothing to grade: only the missing one is re-noted
-    assert len(again.skipped) == 13   # every submission but the missing one
+    assert len(again.skipped) == 15   # every submission but the missing one
     _edit_notebook(course, "blank", lambda nb: nb["metadata"].update(resubmitted=True))
     changed = autograde(course, MODULE, workers=2, progress=False)
     assert [o.student for o in changed.outcomes if o.status != "missing"] == ["blank"]
@@ -229,7 +241,7 @@ def test_rerun_skips_finished_and_regrades_changed_or_forced(course, graded):
 def test_export_has_a_row_per_student_with_status_reason_and_checkpoints(course, graded):
     table = list(csv.DictReader(io.StringIO(export(course, "csv"))))
     by_student = {r["student_id"]: r for r in table}
-    assert len(table) == 14 and {r["module"] for r in table} == {MODULE}
+    assert len(table) == 16 and {r["module"] for r in table} == {MODULE}
     assert by_student["sol"]["status"] == "graded" and float(by_student["sol"]["total"]) == AUTO_POINTS
     assert float(by_student["sol"]["m01:chk_grid"]) == 3
     assert by_student["sol"]["m01:reflection"] == ""  # waiting for the instructor, not 0

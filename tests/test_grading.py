@@ -20,7 +20,7 @@ from grading.autograde import autograde
 from grading.course import Course
 from grading.demo import write_submission
 from grading.export import export
-from grading.state import StateStore
+from grading.state import StateStore, submission_digest
 
 MODULE = "m01"
 AUTO_POINTS = 11.0
@@ -261,6 +261,7 @@ def test_an_interrupted_run_resumes(tmp_path):
     rng = np.random.default_rng(1)
     for s in students:
         write_submission(course, MODULE, s, "correct", rng)
+    before = {s: submission_digest(course.path("submitted", s, MODULE)) for s in students}
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     proc = subprocess.Popen([CRMLAB, "autograde", MODULE, "--course", str(course.root), "--workers", "1"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -279,6 +280,12 @@ def test_an_interrupted_run_resumes(tmp_path):
     assert len(rerun.skipped) >= 2
     assert len(rerun.skipped) + len(rerun.outcomes) == len(students)
     assert {o.status for o in rerun.outcomes} == {"graded"}
+    # the same grades as an uninterrupted run (every one of these is a model answer: full marks, checkpoint
+    # by checkpoint), and nothing in submitted/ changed
+    full = {"chk_active": 2, "chk_top10": 2, "chk_pareto": 2, "chk_wait": 2, "chk_grid": 3}   # the cells' points
+    for s in students:
+        assert {c: _scores(course, s)[c] for c in DATA_CHECKS} == full, s
+    assert {s: submission_digest(course.path("submitted", s, MODULE)) for s in students} == before
 
 
 def test_grading_waits_for_a_gradebook_lock_instead_of_failing(course, graded):

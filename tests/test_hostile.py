@@ -52,6 +52,23 @@ for pid in (os.getppid(), 1):
     "memory_bomb": "hog = bytearray(16 * 2**30)",
     "output_bomb": "for _ in range(200):\n    print('x' * 100_000)",
     "disk_fill": "for i in range(100):\n    open(f'fill{i}', 'wb').write(b'x' * 10 * 2**20)",
+    # running forever
+    "infinite_loop": "while True:\n    pass",
+    "swallows_interrupts": "while True:\n    try:\n        while True:\n            pass\n    except KeyboardInterrupt:\n"
+                           "        pass",
+    # lying to the checks
+    "lying_eq": """import pandas as pd
+class Liar(pd.Series):
+    def __eq__(self, other):
+        return True
+active_by_kind = Liar({"university": 0, "k12": 0, "vocational": 0, "training": 0})""",
+    "patched_helpers": """import math, sqlite3
+import numpy as np
+import pandas as pd
+math.isclose = np.allclose = lambda *a, **k: True          # every comparison says "equal"
+pd.Series.equals = pd.DataFrame.equals = lambda *a, **k: True
+sqlite3.connect = lambda *a, **k: None                    # and no test in this kernel could read the data
+active_by_kind = pd.Series({"university": 0, "k12": 0, "vocational": 0, "training": 0})""",
 }
 
 
@@ -66,7 +83,11 @@ def _inject(course, student, code):
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     course = Course.init(tmp_path_factory.mktemp("hostile") / "c", "hostile-course", secret="hostile-test-secret")
-    students = ["honest1", "honest2", *ATTACKS, "empty_notebook", "stripped_metadata"]
+    students = ["honest1", "honest2", *ATTACKS, "empty_notebook", "stripped_metadata", "deleted_tests",
+                "rewritten_tests", "invalid_json"]
+    toml = course.root / "crmlab.toml"   # short cell timeouts: the loops are cut after 4 s
+    toml.write_text(toml.read_text(encoding="utf-8").replace("cell_timeout = 20", "cell_timeout = 4"), encoding="utf-8")
+    course = Course.open(course.root)
     course.add_students([{"id": s} for s in students])
     assign(course, MODULE, progress=False)
     rng = np.random.default_rng(66)
@@ -82,6 +103,16 @@ def batch(tmp_path_factory):
     for c in nb["cells"]:
         c["metadata"].pop("nbgrader", None)
     path.write_text(json.dumps(nb), encoding="utf-8")
+    for student, edit in (("deleted_tests", lambda c: None), ("rewritten_tests", lambda c: dict(
+            c, source=f'hand_in("{c["metadata"]["nbgrader"]["grade_id"]}", 1)\n'))):
+        path = course.path("submitted", student, MODULE) / f"{MODULE}.ipynb"
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        nb["cells"] = [c if not c["metadata"].get("nbgrader", {}).get("grade") or c["cell_type"] != "code" else edit(c)
+                       for c in nb["cells"]]
+        nb["cells"] = [c for c in nb["cells"] if c is not None]
+        path.write_text(json.dumps(nb), encoding="utf-8")
+    path = course.path("submitted", "invalid_json", MODULE) / f"{MODULE}.ipynb"
+    path.write_text(path.read_text(encoding="utf-8")[:5000], encoding="utf-8")   # an upload cut short
     os.environ["CRMLAB_HOSTILE_PROBE"] = "grader-token-123"   # the graders' environment holds a secret
     try:
         summary = autograde(course, MODULE, workers=2, progress=False, submission_timeout=120)
@@ -97,7 +128,8 @@ def _printed(course, student) -> str:
 
 def test_the_batch_completes_and_the_honest_get_full_marks(batch):
     course, out = batch
-    assert set(out) == {"honest1", "honest2", *ATTACKS, "empty_notebook", "stripped_metadata"}
+    assert set(out) == {"honest1", "honest2", *ATTACKS, "empty_notebook", "stripped_metadata", "deleted_tests",
+                        "rewritten_tests", "invalid_json"}
     assert out["honest1"].score == out["honest2"].score == AUTO_POINTS
     assert out["honest1"].status == out["honest2"].status == "graded"
 
@@ -123,6 +155,25 @@ def test_resource_attacks_end_with_the_status_that_names_them(batch, student, st
     _, out = batch
     assert out[student].status == status and words in out[student].reason, (out[student].status, out[student].reason)
     assert not out[student].score   # no automatic points: blank, or not graded at all
+
+
+@pytest.mark.parametrize("student, status, words", [
+    ("infinite_loop", "timeout", "interrupted"),
+    ("swallows_interrupts", "timeout", "ignored the interrupt"),
+    ("deleted_tests", "tampered", "deleted"),
+    ("rewritten_tests", "tampered", "restored"),
+    ("invalid_json", "error", "not valid JSON"),
+])
+def test_loops_tampering_and_broken_files_end_with_their_status_and_no_points(batch, student, status, words):
+    _, out = batch
+    assert out[student].status == status and words in out[student].reason, (out[student].status, out[student].reason)
+    assert not out[student].score
+
+
+def test_answers_that_lie_or_checks_patched_in_the_kernel_score_nothing(batch):
+    _, out = batch
+    for s in ("lying_eq", "patched_helpers"):
+        assert out[s].status == "graded" and out[s].score == 0, out[s]
 
 
 def test_notebooks_emptied_or_stripped_of_their_metadata_are_tampering_and_not_graded(batch):

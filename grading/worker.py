@@ -83,12 +83,13 @@ def grade_one(api, course: Course, module: str, student: str) -> Outcome:
         return Outcome(module, student, *_failure(result, course.grading["cell_timeout"]))
 
     reasons, status = [], "graded"
-    timed_out, limited = _cells_with_errors(work, TIMEOUT_ERRORS), _cells_with_errors(work, LIMIT_ERRORS)
+    executed = executed_notebooks(work)   # read once: the scans below and the verification share it
+    timed_out, limited = _cells_with_errors(executed, TIMEOUT_ERRORS), _cells_with_errors(executed, LIMIT_ERRORS)
     if timed_out:
         status = "timeout"
         reasons.append(f"cell(s) {', '.join(timed_out)} exceeded the {course.grading['cell_timeout']} s limit "
                        "and were interrupted")
-    cut = _cells_with_output(work, OUTPUT_CUT)
+    cut = _cells_where(executed, lambda out: OUTPUT_CUT in "".join(out.get("text", "")))
     if cut:
         status = "limit"
         reasons.append(f"cell(s) {', '.join(cut)} printed more than "
@@ -111,7 +112,7 @@ def grade_one(api, course: Course, module: str, student: str) -> Outcome:
         reasons.append(late)
         if status == "graded":
             status = "late"
-    verdicts = verify(course, module, student, executed_notebooks(work), work)   # in this process, not the kernel's
+    verdicts = verify(course, module, student, executed, work)   # in this process, not the kernel's
     with course.gradebook() as gb:
         sub = gb.find_submission(module, student)
         score, max_score = float(sub.score), float(sub.max_score)
@@ -199,30 +200,18 @@ def _tampering(course: Course, module: str, submitted: Path, names: set[str]) ->
     return deleted, edited
 
 
-def _cells_with_output(folder: Path, marker: str) -> list[str]:
-    """Cells of the executed notebooks whose printed output contains ``marker``."""
-    cells = []
-    for path in sorted(folder.glob("*.ipynb")):
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        for i, cell in enumerate(nb.get("cells", [])):
-            if any(marker in "".join(out.get("text", "")) for out in cell.get("outputs", [])):
-                cells.append(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"#{i + 1}")
-    return cells
+def _cells_where(executed: dict[str, dict], test) -> list[str]:
+    """Grade ids (or positions) of the executed notebooks' cells with an output for which ``test`` holds."""
+    return [cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"#{i + 1}"
+            for nb in executed.values() for i, cell in enumerate(nb.get("cells", []))
+            if any(test(out) for out in cell.get("outputs", []))]
 
 
-def _cells_with_errors(folder: Path, names: set[str]) -> list[str]:
-    """Cells of the executed notebooks that ended in one of the errors ``names`` (or whose error
-    message says so: a full disk or a refused fork shows as OSError with an errno text)."""
-    cells = []
-    for path in sorted(folder.glob("*.ipynb")):
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        for i, cell in enumerate(nb.get("cells", [])):
-            for out in cell.get("outputs", []):
-                if out.get("output_type") == "error" and (out.get("ename") in names or any(
-                        n in (out.get("evalue") or "") for n in names)):
-                    cells.append(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"#{i + 1}")
-                    break
-    return cells
+def _cells_with_errors(executed: dict[str, dict], names: set[str]) -> list[str]:
+    """Cells that ended in one of the errors ``names`` (or whose error message says so: a full disk or
+    a refused fork shows as OSError with an errno text)."""
+    return _cells_where(executed, lambda out: out.get("output_type") == "error" and (
+        out.get("ename") in names or any(n in (out.get("evalue") or "") for n in names)))
 
 
 def _failure(result: dict, cell_timeout) -> tuple[str, str]:

@@ -50,7 +50,7 @@ def timed_run(scenario: str, seed: int, customers: int, days: int, out: str) -> 
             # every event ever scheduled (SimPy's tie-breaking counter) minus those left at the snapshot
             "events": next(sim.env._eid) - len(sim.env._queue),
             "orders": len(sim.t.orders[0]), "lines": len(sim.t.order_lines[0]),
-            "tickets": len(sim.t.tickets) + len(sim.open_tickets), "calls": len(calls),
+            "tickets": len(sim.t.tickets), "calls": len(calls),
             "abandoned": sum(1 for c in calls if c[10]), "accounts": a.n, "customers_ever": started,
             "db_mib": Path(out).stat().st_size / 2**20, "peak_mib": _peak_mib(), "peaks": [m1, m2, m3]}
 
@@ -82,18 +82,17 @@ def counted_run(scenario: str, seed: int, customers: int, days: int) -> dict:
 
 def raw_run(mix: dict, abandoned: int, horizon: float, agents: int) -> dict:
     """The engine's event mix without business logic: a feeder starts top-level processes spread
-    over the horizon; some place calls (a sub-process each, as the engine does): ``request |
-    timeout(patience)`` or a plain request, a talking timeout, a release; ``abandoned`` of them
-    queue for a line that is never free and hang up; the others only wait (timeouts)."""
+    over the horizon; each waits a few timeouts, and some then place a call in the same process (as
+    the engine does, ``yield from``): ``request | timeout(patience)`` or a plain request, a talking
+    timeout, a release; ``abandoned`` of them queue for a line that is never free and hang up."""
     granted = mix.get("PriorityRequest", 0) + mix.get("Request", 0)
     patient = mix.get("Condition", 0)                      # requests with patience
     calls = granted + abandoned
     plain = max(granted - (patient - abandoned), 0)        # requests without patience
-    tops = max(mix.get("Initialize", 0) - calls - 1, calls)  # processes the feeder starts
+    tops = max(mix.get("Initialize", 0) - 2, calls)        # processes the feeder starts (+ feeder, holder)
     # timeouts left once the feeder's, the patience and the talking ones are counted
     waits = max(mix.get("Timeout", 0) - tops - patient - granted, 0)
-    others = tops - calls                                  # processes that only wait
-    extra = [waits // others + (j < waits % others) for j in range(others)] if others else []
+    extra = [waits // tops + (j < waits % tops) for j in range(tops)] if tops else []
     gap = horizon / max(tops, 1)
     steps = max(mix.get("Event", 0) // 2, 1)               # the engine runs in weekly steps
 
@@ -119,17 +118,16 @@ def raw_run(mix: dict, abandoned: int, horizon: float, agents: int) -> dict:
             yield env.timeout(5.0)
             line.release(req)
 
-        def contact(j):
-            yield env.process(call(j))
-
-        def waiter(k):
+        def contact(j, k):
             for _ in range(k):
                 yield env.timeout(gap * 0.5 / k)
+            if j < calls:
+                yield from call(j)
 
         def feeder():
             for j in range(tops):
                 yield env.timeout(gap)
-                env.process(contact(j) if j < calls else waiter(extra[j - calls]))
+                env.process(contact(j, extra[j]))
 
         env.process(hold())
         env.process(feeder())

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import itertools
 import math
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -28,12 +29,13 @@ from .people import Directory
 from .purchases import MIN_PER_DAY, MIN_PER_YEAR, Season, order_lines, purchase_times
 from .scenario import CHANNELS, SEVERITIES, STAGES, Scenario
 
-SIMULATOR_VERSION = "4"  # bump when the same scenario + seed would give other data
+SIMULATOR_VERSION = "5"  # bump when the same scenario + seed would give other data
 STREAMS = ("people", "accounts", "purchases", "lines", "service", "calls", "sales", "campaigns", "survey",
            "forecast")
 NEUTRAL = 3.5            # satisfaction at which a customer churns at the kind's base rate
 PROMOTER = 4.3           # satisfaction from which a customer recommends the company
 CHANNEL_DELAY = {"email": 1.0, "messaging": 0.3, "chat": 0.02, "visit": 0.0}  # × ticket_hours
+PHONE, VISIT = CHANNELS.index("phone"), CHANNELS.index("visit")
 
 
 @contextlib.contextmanager
@@ -190,18 +192,21 @@ class Ids:
     """Sequential, zero-padded ids per prefix: deterministic and readable (A0001, O000042)."""
 
     def __init__(self, widths: dict[str, int]):
-        self.widths, self.counts, self.formats = widths, {}, {}
+        self.widths, self.counters = widths, {}
 
-    def next(self, prefix: str) -> str:   # per ticket and call: kept cheap
-        n = self.counts[prefix] = self.counts.get(prefix, 0) + 1
-        fmt = self.formats.get(prefix) or self.formats.setdefault(prefix, f"{prefix}%0{self.widths.get(prefix, 5)}d")
-        return fmt % n
+    def maker(self, prefix: str) -> Callable[[], str]:
+        """The next id of ``prefix`` at each call (per ticket and call: kept cheap)."""
+        if prefix not in self.counters:
+            self.counters[prefix] = itertools.count(1)
+        count, fmt = self.counters[prefix], f"{prefix}%0{self.widths.get(prefix, 5)}d"
+        return lambda: fmt % next(count)
+
+    def next(self, prefix: str) -> str:
+        return self.maker(prefix)()
 
     def many(self, prefix: str, k: int) -> list[str]:
-        start = self.counts.get(prefix, 0)
-        self.counts[prefix] = start + k
-        w = self.widths.get(prefix, 5)
-        return [f"{prefix}{n:0{w}d}" for n in range(start + 1, start + k + 1)]
+        make = self.maker(prefix)
+        return [make() for _ in range(k)]
 
 
 class Simulation:
@@ -236,7 +241,9 @@ class Simulation:
                              recovery=dict(scenario.complaints.policy))
         self.progress = progress
         self.customer_since: dict[int, str] = {}  # prospects won during the run
-        self.open_tickets: dict[str, tuple] = {}   # contacts under way
+        self.reasons = list(scenario.service.reasons)
+        self.ticket_id, self.call_id = self.ids.maker("T"), self.ids.maker("K")
+        self.causes = list(scenario.complaints.causes)
         self.finished = False
 
         self.campaigns = [c for c in scenario.campaigns if c.start_day < head.days]  # within the run
@@ -326,7 +333,7 @@ class Simulation:
         calls = [c for c in self.t.calls if c[9] != "escalation"]  # calls to agents
         answered = [c for c in calls if not c[10]]
         sla = self.scenario.service.sla_seconds / 60
-        alive = (self.acc.churn_at > self.env.now) & (self.acc.died_at > self.env.now) & (self.acc.since <= self.env.now)
+        alive = self._alive_now()
         return {
             "day": self.day, "calls": len(calls),
             "abandon_rate": (len(calls) - len(answered)) / len(calls) if calls else 0.0,
@@ -364,13 +371,23 @@ class Simulation:
         addresses = d.addresses(cities)
         people = d.names(k)
         since_dates = None if (prospect or initial) else self.clock.dates(since)
+        loc = head_locale(self)
+        # per kind, one vectorised draw of each trait (a scalar draw per account costs microseconds each)
+        by_kind = [(j, kind, np.flatnonzero(kinds == j)) for j, kind in enumerate(self.kinds)]
+        by_kind = [(j, kind, sel) for j, kind, sel in by_kind if sel.size]
+        pick = r.random(k)                                   # name template of an organisation
+        n_con = np.ones(k, np.int64)
+        for _, kind, sel in by_kind:
+            if kind.business:
+                n_con[sel] = np.maximum(r.integers(kind.contacts.min, kind.contacts.max + 1, sel.size), 1)
+        kind_of = [self.kinds[j] for j in np.asarray(kinds).tolist()]
         for i in range(k):
-            kind = self.kinds[kinds[i]]
+            kind = kind_of[i]
             if names is not None:
                 name = names[i]
             elif kind.business:
-                tpl = kind.name_templates[head_locale(self)]
-                name = tpl[int(r.integers(len(tpl)))].format(city=cities[i])
+                tpl = kind.name_templates[loc]
+                name = tpl[int(pick[i] * len(tpl))].format(city=cities[i])
             else:
                 name = people[i]
             cust_since = None if prospect else (created[i] if initial else since_dates[i])
@@ -378,31 +395,32 @@ class Simulation:
             self.t.accounts.append((ids[i], name, kind.id, cities[i], addresses[i], created[i], source, lead_id,
                                     cust_since))
         # contacts
-        n_con = np.array([1 if not self.kinds[j].business else
-                          int(r.integers(self.kinds[j].contacts.min, self.kinds[j].contacts.max + 1)) for j in kinds])
-        n_con = np.maximum(n_con, 1)
         cids = self.ids.many("C", int(n_con.sum()))
         cnames = d.names(len(cids))
         phones = d.phones(len(cids))
         serial = np.arange(len(self.t.contacts) + 1, len(self.t.contacts) + len(cids) + 1)
         emails = d.emails(serial)
+        title_pick = r.random(len(cids)).tolist()
         pos = 0
-        for i in range(k):
-            kind = self.kinds[kinds[i]]
-            titles = kind.contact_titles.get(head_locale(self)) or ["-"]
-            mine = cids[pos: pos + n_con[i]]
+        for i, m in enumerate(n_con.tolist()):
+            kind = kind_of[i]
+            titles = kind.contact_titles.get(loc) or ["-"]
+            mine = cids[pos: pos + m]
             for j, cid in enumerate(mine):
                 nm = people[i] if not kind.business else cnames[pos + j]
-                title = titles[int(r.integers(len(titles)))]
+                title = titles[int(title_pick[pos + j] * len(titles))]
                 self.t.contacts.append((cid, ids[i], nm, title, phones[pos + j], emails[pos + j]))
             self.contacts_of.append(mine)
-            pos += n_con[i]
+            pos += m
         # latent traits
-        rate = np.array([self.kinds[j].orders_per_year.draw(r) for j in kinds], float)
-        drop = np.array([self.kinds[j].dropout.draw(r) if self.kinds[j].dropout else 0.0 for j in kinds])
-        serv = np.array([self.kinds[j].service_per_year.draw(r) for j in kinds], float)
-        prop = np.array([self.kinds[j].campaign_response.draw(r) for j in kinds])
-        hazard = np.array([-math.log(1 - self.kinds[j].churn_per_year) / MIN_PER_YEAR for j in kinds])
+        rate, drop, serv, prop, hazard = (np.zeros(k) for _ in range(5))
+        for _, kind, sel in by_kind:
+            m = sel.size
+            rate[sel] = kind.orders_per_year.draw(r, m)
+            drop[sel] = kind.dropout.draw(r, m) if kind.dropout else 0.0
+            serv[sel] = kind.service_per_year.draw(r, m)
+            prop[sel] = kind.campaign_response.draw(r, m)
+            hazard[sel] = -math.log(1 - kind.churn_per_year) / MIN_PER_YEAR
         sat0 = np.clip(self.scenario.satisfaction.start + r.normal(0, 0.4, k), 1, 5)
         start = np.asarray(since, float)
         if prospect:
@@ -430,8 +448,15 @@ class Simulation:
         return self.acc.hazard[idx] * np.exp(k * (NEUTRAL - self.acc.sat[idx]))
 
     def _alive(self, i: int, now: float) -> bool:
+        """A customer in their current life (a won-back customer's new life starts when they answer
+        the win-back campaign: ``epoch_start``), not churned, not dropped out."""
         d = self.acc.data  # per-call hot path: index the arrays directly
-        return d["since"][i] <= now < d["churn_at"][i] and now <= d["died_at"][i]
+        return d["epoch_start"][i] <= now < d["churn_at"][i] and now <= d["died_at"][i]
+
+    def _alive_now(self) -> np.ndarray:
+        """:meth:`_alive` for every account at once, now."""
+        a, now = self.acc, self.env.now
+        return (a.epoch_start <= now) & (a.churn_at > now) & (a.died_at > now)
 
     # -- service --------------------------------------------------------------------------------
     def _contacts(self, idx: np.ndarray, start: np.ndarray, end: np.ndarray):
@@ -452,11 +477,12 @@ class Simulation:
         sv = self.scenario.service
         w = np.array(list(sv.reasons.values()))
         reason = r.choice(len(w), size=owner.size, p=w / w.sum())
-        phone_or_visit = (chan == 0) | (chan == 4)
+        phone_or_visit = (chan == PHONE) | (chan == VISIT)
         t = np.where(phone_or_visit, self.clock.business_hours(t, r), t)
         keep = np.flatnonzero(t < self.horizon)
         keep = keep[np.argsort(t[keep], kind="stable")]
-        self.env.process(self._feed(owner[keep], t[keep], chan[keep], reason[keep], self._draws(keep.size)))
+        life = np.repeat(start, n)[keep]
+        self.env.process(self._feed(owner[keep], t[keep], life, chan[keep], reason[keep], self._draws(keep.size)))
 
     def _draws(self, n: int) -> np.ndarray:
         """Everything random about ``n`` contacts, one row each (columns in the order :meth:`_contact`
@@ -484,85 +510,93 @@ class Simulation:
             r.standard_exponential(n),                       # … and after the contact
         ])
 
-    def _feed(self, owner, times, chan, reason, draws):
-        env, alive, contact, reasons = self.env, self._alive, self._contact, list(self.scenario.service.reasons)
+    def _feed(self, owner, times, life, chan, reason, draws):
+        """Start each drawn contact at its time, if its customer is still in the life it was drawn
+        for (``life``: that life's start; a won-back customer's earlier contacts are not theirs any
+        more), has not churned and has not dropped out."""
+        env, contact, d = self.env, self._contact, self.acc.data   # the hot path: arrays indexed directly
         for lo in range(0, owner.size, 4096):  # Python rows for a chunk at a time: small while waiting
-            rows = zip(owner[lo:lo + 4096].tolist(), times[lo:lo + 4096].tolist(), chan[lo:lo + 4096].tolist(),
-                       reason[lo:lo + 4096].tolist(), draws[lo:lo + 4096].tolist())
-            for i, t, c, rs, d in rows:
+            part = slice(lo, lo + 4096)
+            for i, t, b, c, rs, row in zip(owner[part].tolist(), times[part].tolist(), life[part].tolist(),
+                                           chan[part].tolist(), reason[part].tolist(), draws[part].tolist()):
                 if t > env.now:
                     yield env.timeout(t - env.now)
-                if alive(i, env.now):
-                    env.process(contact(i, CHANNELS[c], reasons[rs], d))
+                if d["epoch_start"][i] == b and t < d["churn_at"][i] and t <= d["died_at"][i]:
+                    env.process(contact(i, c, rs, row))
 
-    def _contact(self, i: int, channel: str, reason: str, d: list, ticket=None, callback_of=None):
-        """One service contact, from the first attempt to resolution; moves satisfaction. ``d``: its
-        row of :meth:`_draws`."""
+    def _contact(self, i: int, channel: int, reason: int, d: list, ticket=None, callback_of=None):
+        """One service contact, from the first attempt to resolution; moves satisfaction. ``channel``
+        and ``reason`` index CHANNELS and the scenario's reasons; ``d``: the contact's row of
+        :meth:`_draws`. The ticket row is recorded when the contact opens and completed when it
+        closes (a snapshot in between shows it open)."""
         (pick_contact, pick_agent, patience, handle, first_hours, resolved_first, escalate, manager_handle,
          follow_up, calls_back, callback_after, cause, severity, noise, responds, response_after,
          restart_abandoned, restart) = d
-        env, sv, sat = self.env, self.scenario.service, self.scenario.satisfaction
+        env, sat = self.env, self.scenario.satisfaction
+        now = env.now
         aid = self.acc.ids[i]
         if ticket is None:
             mine = self.contacts_of[i]
-            ticket = (self.ids.next("T"), env.now, mine[int(pick_contact * len(mine))])
-            self.open_tickets[ticket[0]] = (ticket[0], aid, ticket[2], channel, reason, env.now,
-                                            None, None, "open", 0, None, 0)
-        tid, opened, contact = ticket
-        handle *= self.handle_factor[reason]
-        if channel == "phone":
+            ticket = [self.ticket_id(), aid, mine[int(pick_contact * len(mine))], CHANNELS[channel],
+                      self.reasons[reason], now, None, None, "open", 0, None, 0]
+            self.t.tickets.append(ticket)
+        tid, contact, reason_id = ticket[0], ticket[2], ticket[4]
+        handle *= self.handle_factor[reason_id]
+        if channel == PHONE:
             kind = self.kinds[int(self.acc.data["kind"][i])]
             priority = int(self.policy.priority.get(kind.id, kind.priority))
-            arrived = env.now
-            out = yield from self.route[reason].call(priority, patience, handle)  # inline: no extra process
-            call_id = self.ids.next("K")
-            self.t.calls.append([call_id, tid, aid, contact, out.agent_id, reason, priority, arrived,
-                                 out.answered_at, callback_of, out.abandoned, out.ended_at])
-            if out.abandoned:
+            agent, answered, done, _ = yield from self.route[reason_id].call(priority, patience, handle)  # inline
+            call_id = self.call_id()
+            self.t.calls.append([call_id, tid, aid, contact, agent, reason_id, priority, now, answered, callback_of,
+                                 agent is None, done])
+            if agent is None:   # hung up
                 self._experience(i, restart_abandoned, delta=-sat.abandon_penalty)
                 if calls_back:
                     yield env.timeout(callback_after)
                     if self._alive(i, env.now) and self.clock.is_open(env.now):   # a new attempt, new draws
                         yield from self._contact(i, channel, reason, self._draws(1)[0].tolist(), ticket, call_id)
                         return
-                self._close(tid, (tid, aid, contact, channel, reason, opened, None, None, "abandoned", 0, None, 0))
+                ticket[8] = "abandoned"
                 return
-            first_response, first_agent = out.answered_at, out.agent_id
-            wait_pen = sat.wait_penalty_per_minute * (out.answered_at - arrived)
-            done = out.ended_at
+            first_response, first_agent = answered, agent
+            wait_pen = sat.wait_penalty_per_minute * (answered - now)
         else:
-            delay = 0.0 if channel == "visit" else first_hours * CHANNEL_DELAY[channel]
-            first_response = env.now + delay
+            delay = 0.0 if channel == VISIT else first_hours * CHANNEL_DELAY[CHANNELS[channel]]
+            first_response = now + delay
             wait_pen = sat.wait_penalty_per_minute * min(delay, 600) / 20  # hours of waiting feel like minutes on hold
-            desk = self.desk[reason]
+            desk = self.desk[reason_id]
             first_agent = desk[int(pick_agent * len(desk))]
             done = first_response + handle
-            yield env.timeout(done - env.now)
+            yield env.timeout(done - now)
         resolved_at, escalated = done, False
         if not resolved_first:
             if escalate:
                 escalated = True
-                out = yield from self.managers.call(0, math.inf, manager_handle)
-                self.t.calls.append([self.ids.next("K"), tid, aid, contact, out.agent_id, reason, 0, done,
-                                     out.answered_at, "escalation", False, out.ended_at])
-                resolved_at = out.ended_at
+                agent, answered, resolved_at, _ = yield from self.managers.call(0, math.inf, manager_handle)
+                self.t.calls.append([self.call_id(), tid, aid, contact, agent, reason_id, 0, done,
+                                     answered, "escalation", False, resolved_at])
             else:
                 resolved_at = done + follow_up
-        csat = sat.base_csat - wait_pen - (0 if resolved_first else sat.unresolved_penalty) \
-            - (sat.escalation_penalty if escalated else 0)
-        if reason == "complaint":
-            csat += self._complaint(aid, tid, opened, resolved_at, int(cause), SEVERITIES[int(severity)])
-        csat += noise
-        score = min(5, max(1, round(csat)))
-        self._experience(i, restart, score=csat)
-        self._close(tid, (tid, aid, contact, channel, reason, opened, first_response, resolved_at, "resolved",
-                          int(escalated), first_agent, int(resolved_first)))
+        csat = sat.base_csat - wait_pen + noise
+        if not resolved_first:
+            csat -= sat.unresolved_penalty + (sat.escalation_penalty if escalated else 0)
+        if reason_id == "complaint":
+            csat += self._complaint(aid, tid, ticket[5], resolved_at, int(cause), SEVERITIES[int(severity)])
+        score = round(csat)
+        score = 5 if score > 5 else 1 if score < 1 else score
+        # the experience (inline :meth:`_experience`: once per contact)
+        acc, now = self.acc.data, env.now
+        churn_at = acc["churn_at"]
+        if acc["epoch_start"][i] <= now < churn_at[i]:
+            sats = acc["sat"]
+            old = float(sats[i])
+            new = old + sat.memory * (csat - old)
+            sats[i] = new = 5.0 if new > 5.0 else 1.0 if new < 1.0 else new
+            h = float(acc["hazard"][i]) * math.exp(sat.churn_sensitivity * (NEUTRAL - new))
+            churn_at[i] = now + restart / h if h > 0 else math.inf
+        ticket[6:] = first_response, resolved_at, "resolved", int(escalated), first_agent, int(resolved_first)
         if responds:
             self.t.csat.append((tid, aid, resolved_at + response_after, score))
-
-    def _close(self, ticket_id: str, row: tuple):
-        del self.open_tickets[ticket_id]
-        self.t.tickets.append(row)
 
     def _complaint(self, account_id: str, ticket_id: str, opened: float, resolved_at: float, cause: int,
                    severity: str) -> float:
@@ -570,21 +604,26 @@ class Simulation:
         cp = self.scenario.complaints
         action = self.policy.recovery.get(severity, cp.policy[severity])
         rec = cp.recovery[action]
-        self.t.complaints.append((self.ids.next("Y"), ticket_id, account_id, list(cp.causes)[cause], severity, action,
+        self.t.complaints.append((self.ids.next("Y"), ticket_id, account_id, self.causes[cause], severity, action,
                                   round(rec.cost * self.money, 2), opened, resolved_at))
         return rec.effect - cp.penalty[severity]
 
     def _experience(self, i: int, restart: float, delta: float | None = None, score: float | None = None):
         """Satisfaction follows experiences (exponential smoothing); the churn clock restarts with
         the new hazard (memoryless, so redrawing the remaining time is exact: ``restart`` is a
-        standard exponential draw, scaled by the new hazard)."""
-        d, sat = self.acc.data, self.scenario.satisfaction
-        old = float(d["sat"][i])
+        standard exponential draw, scaled by the new hazard). A customer who left while the contact
+        was under way has gone: the experience changes nothing."""
+        d, now = self.acc.data, self.env.now
+        churn_at = d["churn_at"]
+        if not d["epoch_start"][i] <= now < churn_at[i]:
+            return
+        sat, sats = self.scenario.satisfaction, d["sat"]
+        old = float(sats[i])
         target = score if score is not None else old + delta
         new = min(5.0, max(1.0, old + sat.memory * (target - old)))
-        d["sat"][i] = new
+        sats[i] = new
         h = float(d["hazard"][i]) * math.exp(sat.churn_sensitivity * (NEUTRAL - new))
-        d["churn_at"][i] = self.env.now + restart / h if h > 0 else math.inf
+        churn_at[i] = now + restart / h if h > 0 else math.inf
 
     def acc_id(self, i: int) -> str:
         return self.acc.ids[i]
@@ -686,7 +725,7 @@ class Simulation:
         while env.now + month < self.horizon:
             yield env.timeout(month)
             a, now = self.acc, env.now
-            alive = (a.since <= now) & (a.churn_at > now) & (a.died_at > now) & (a.sat >= PROMOTER)
+            alive = self._alive_now() & (a.sat >= PROMOTER)
             referrers = np.flatnonzero(alive)[r.random(int(alive.sum())) < acq.referrals_per_promoter_year / 12]
             kinds = a.kind[referrers].astype(int)
             pipeline = np.array([bool(self.scenario.sales) and self.kinds[k].business for k in kinds], bool)
@@ -700,8 +739,7 @@ class Simulation:
         env, r, s = self.env, self.rng["sales"], self.scenario.sales
         while True:
             a = self.acc
-            business = np.array([self.kinds[int(j)].business for j in a.kind]) & (a.since <= env.now) \
-                & (a.churn_at > env.now) & (a.died_at > env.now)
+            business = np.array([self.kinds[int(j)].business for j in a.kind]) & self._alive_now()
             n = int(business.sum())
             yield env.timeout(r.exponential(MIN_PER_YEAR / max(n * s.upsell_per_year, 1e-9)) if n else 30 * MIN_PER_DAY)
             if env.now >= self.horizon:
@@ -806,7 +844,7 @@ class Simulation:
             members = known[np.isin(a.kind[known].astype(int), wanted)]
         contacted = now + r.random(members.size) * MIN_PER_DAY * 3
         p = np.clip(a.propensity[members] * c.response_lift, 0, 1)
-        gone = ~((a.churn_at[members] > now) & (a.died_at[members] > now))
+        gone = (a.since[members] <= now) & ~self._alive_now()[members]   # customers who left (not prospects)
         p = np.where(gone, p * (0.5 if c.target == "lapsed" else 0.0), p)
         responds = r.random(members.size) < p
         when = contacted + r.random(members.size) * c.days * MIN_PER_DAY
@@ -815,20 +853,23 @@ class Simulation:
         ids = self.acc.ids
         self.t.campaign_members.extend([c.id, ids[i], at, resp if yes else None, None] for i, at, resp, yes in
                                        zip(members.tolist(), contacted.tolist(), when.tolist(), responds.tolist()))
-        for j in np.flatnonzero(responds).tolist():
-            env.process(self._respond(int(members[j]), c, float(when[j]), first + j, bool(gone[j])))
-
-    def _respond(self, i, c, at, member_row, was_gone):
-        env = self.env
-        yield env.timeout(at - env.now)
-        self.t.special_orders.append((i, env.now, "campaign", c.id, None, c.discount, 1.0, member_row))
-        if was_gone and self.rng["campaigns"].random() < c.reactivation:
-            a = self.acc
-            a.past_epochs.append((i, a.epoch_start[i], min(a.churn_at[i], a.died_at[i])))
-            a.epoch_start[i] = env.now
-            a.sat[i] = max(a.sat[i], NEUTRAL)
-            a.churn_at[i] = env.now + self.rng["campaigns"].exponential(1 / float(self._hazard(np.array([i]))[0]))
-            self._start_life(np.array([i]))
+        # Nothing about an answer contends for anyone, so it is decided now and takes effect when it
+        # comes: the responder's order at that minute; a lapsed responder may be won back and start
+        # a new life then (purchases and contacts drawn from that minute; until then not active).
+        resp = np.flatnonzero(responds)
+        self.t.special_orders.extend((i, at, "campaign", c.id, None, c.discount, 1.0, first + j) for i, at, j in
+                                     zip(members[resp].tolist(), when[resp].tolist(), resp.tolist()))
+        back = resp[gone[resp] & (r.random(resp.size) < c.reactivation)]
+        back = back[np.unique(members[back], return_index=True)[1]]       # a name listed twice: one new life
+        back = back[a.epoch_start[members[back]] <= now]                  # not already waiting for a new life
+        if back.size:
+            idx, at = members[back], when[back]
+            a.past_epochs.extend(zip(idx.tolist(), a.epoch_start[idx].tolist(),
+                                     np.minimum(a.churn_at[idx], a.died_at[idx]).tolist()))
+            a.epoch_start[idx] = at
+            a.sat[idx] = np.maximum(a.sat[idx], NEUTRAL)
+            a.churn_at[idx] = at + r.exponential(1 / np.maximum(self._hazard(idx), 1e-300))
+            self._start_life(idx)
 
     def _last_purchase(self, now: float) -> np.ndarray:
         """Minute of each account's last purchase before ``now`` (−inf if none), as the CRM sees it."""
@@ -882,7 +923,7 @@ class Simulation:
         r, sat, a, now = self.rng["survey"], self.scenario.satisfaction, self.acc, self.env.now
         survey_id = f"SV{year}"
         self.t.surveys.append((survey_id, year, now))
-        alive = np.flatnonzero((a.since <= now) & (a.churn_at > now) & (a.died_at > now))
+        alive = np.flatnonzero(self._alive_now())
         answering = alive[r.random(alive.size) < sat.survey_response_rate]
         m, s = answering.size, a.sat[answering]
         nps = np.clip(np.round(2.5 * (s - 1) + r.normal(0, 1.2, m)), 0, 10).astype(int)

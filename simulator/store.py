@@ -45,7 +45,7 @@ def _snapshot(sim: Simulation) -> dict[str, list]:
     end, t = sim.horizon, sim.t
     later = lambda x: x is not None and x > end
     tickets = []
-    for row in list(t.tickets) + list(sim.open_tickets.values()):
+    for row in t.tickets:
         row = list(row)
         if later(row[6]):
             row[6], row[10] = None, None

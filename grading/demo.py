@@ -112,6 +112,8 @@ def write_submission(course: Course, module: str, student: str, kind: str, rng: 
         return
     nb = _cells(nb_path)
     demo = demo_spec(module)
+    if "roleplay" in demo:
+        _write_roleplay(dest, demo["roleplay"], "wrong" if kind == "partly_wrong" else "good")
     solutions = solution_code(course, module)
     wrong_ids = set()
     if kind == "partly_wrong":
@@ -144,6 +146,30 @@ def write_submission(course: Course, module: str, student: str, kind: str, rng: 
     if kind == "broken_json":
         text = text[: len(text) // 2]  # the upload was cut off half-way
     nb_path.write_text(text, encoding="utf-8")
+
+
+def _write_roleplay(folder: Path, spec: dict, which: str) -> None:
+    """What clicking through a module's player leaves in the folder: the transcript of the scene played
+    along the steps of ``spec[which]`` (``"model"``/``"dismissive"``: the scenario file's paths)."""
+    import sqlite3
+
+    from roleplay import Session, load_roleplay, play_seed
+    from roleplay.player import save_transcript, transcript_path
+    from roleplay.scenario import parse_step
+
+    scenario = load_roleplay(spec["scene"])
+    steps = spec[which]
+    steps = getattr(scenario.paths, steps) if isinstance(steps, str) else steps
+    db = folder / "crm.db"
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+        (data_id,) = con.execute("SELECT value FROM meta WHERE key = 'data_id'").fetchone()
+    session = Session(scenario, spec["role"], play_seed(data_id, scenario.id), db=db)
+    for step in steps:
+        if session.end:
+            break
+        move, args = parse_step(step)
+        session.play(move, **args)
+    save_transcript(session.transcript, transcript_path(scenario.id, folder))
 
 
 def run_demo(directory: str | Path, students: int = 30, workers: int = 2, seed: int = 2026,

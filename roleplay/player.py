@@ -100,8 +100,11 @@ class Player:
         self.w["amount"] = w.BoundedFloatText(value=0, min=0, max=self._limit(), step=10,
                                               description=self._t(("金额（元）", "Amount (yuan)")),
                                               layout=w.Layout(width="220px"))
+        self.w["amount"].add_class("rp-amount")
+        self.w["member"].add_class("rp-member")
         self.w["message"] = w.HTML(html.escape(self.notice))
         self.w["result"] = w.HTML()
+        self.w["result"].add_class("rp-result")
         self.widget.children = [self.w["head"], self.w["bars"], self.w["chat"]] + \
             ([self.w["member"]] if s.cast is not None else []) + [self.w["moves"], self.w["message"], self.w["result"]]
         self._refresh()
@@ -130,12 +133,14 @@ class Player:
         turns = self._t(("回合", "Turn"))
         bars.append(w.HTML(f"{turns} {s.turn} / {s.scenario.customer.patience}"))
         self.w["bars"].children = bars
-        lines = [f"<p>🧑 {html.escape(self._text(s.opening))}</p>"]
+        # who speaks, in words: an emoji font is not installed everywhere (a headless browser showed boxes)
+        guest, you = f"<b>{html.escape(s.persona['name'])}：</b>", f"<b>{self._t(('你', 'You'))}</b>"
+        lines = [f"<p>{guest}{html.escape(self._text(s.opening))}</p>"]
         for t in s.turns:
             who = f" — {html.escape(t['by'])} · {self._t(ROLES[t['role']])}" if "by" in t else ""
             lines.append(f"<p style='text-align:right'><i>{html.escape(label(MOVES, t['move'], self.lang))}"
-                         + (f" {t['args']['amount']:g}" if "amount" in t["args"] else "") + f"</i>{who} 🙋</p>")
-            lines += [f"<p>🧑 {html.escape(self._text(r))}</p>" for r in t["reply"]]
+                         + (f" {t['args']['amount']:g}" if "amount" in t["args"] else "") + f"</i>{who} — {you}</p>")
+            lines += [f"<p>{guest}{html.escape(self._text(r))}</p>" for r in t["reply"]]
         self.w["chat"].value = "".join(lines)
         buttons = []
         for name in [k for k in self.w if k.startswith("move_")]:
@@ -143,6 +148,7 @@ class Player:
         for opt in (s.options(self.member) if s.cast is None or self.member else []):
             b = w.Button(description=self._text(opt), layout=w.Layout(width="auto"),
                          button_style="warning" if opt["move"] in ("dismiss", "argue") else "")
+            b.add_class(f"rp-move-{opt['move']}")   # for a browser test's selectors
             b.on_click(lambda _, move=opt["move"], amount=opt["amount"]: self.play(move, amount))
             self.w[f"move_{opt['move']}"] = b
             buttons.append(w.HBox([self.w["amount"], b]) if opt["amount"] else b)

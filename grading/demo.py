@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import linecache
 import os
 import re
 import shutil
@@ -73,11 +74,17 @@ def answers_of(course: Course, module: str, student: str) -> dict:
     ns: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = str(shutil.copytree(course.path("outbox", student, module), Path(tmp) / module))
+        spec = demo_spec(module)
+        if "roleplay" in spec:   # what the student's clicks in the player leave in the folder
+            _write_roleplay(Path(folder), spec["roleplay"], "good")
         sys.path.insert(0, folder)   # the hand-out's own modules (crmlab_handin), as in a kernel started there
         try:
             with contextlib.chdir(folder), contextlib.redirect_stdout(io.StringIO()):
-                for _, code in _source_code_cells(course, module):
-                    exec(code, ns)  # our own solution code
+                for n, (_, code) in enumerate(_source_code_cells(course, module)):
+                    # each cell under a name of its own in linecache, as IPython does: inspect.getsource works
+                    name = f"<{module}-cell-{n}>"
+                    linecache.cache[name] = (len(code), None, code.splitlines(keepends=True), name)
+                    exec(compile(code, name, "exec"), ns)  # our own solution code
         finally:
             sys.path.remove(folder)
             for name in ("con", "crm", "console"):   # the notebook's open sessions on the copy

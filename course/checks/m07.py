@@ -34,6 +34,9 @@ SCENE, ROLE = "hotpot_angry_guest", "specialist"
 POLICY_SCENES = ("hotpot_angry_guest", "social_media_complaint")
 POLICY_SEEDS = 3                     # hidden seeds per scene
 POLICY_ZERO, POLICY_FULL = 40, 90   # mean rubric score: no points at or below, all points at or above
+# the played conversation earns all points from this rubric score: the seeded spread on the mood can leave
+# the model path at ≈99 on some students' seeds (final satisfaction just under 60), which is not their doing
+PLAY_FULL = 95
 
 
 def _db_path(ctx):
@@ -98,11 +101,11 @@ def chk_play(answer, ctx):
     session = _played(ctx)
     result = score(session)
     if not session.end:
-        return Partial(result["total"] / 100 * 0.5, "对话没有结束：只计一半 / the conversation did not end: half "
+        return Partial(result["total"] / PLAY_FULL * 0.5, "对话没有结束：只计一半 / the conversation did not end: half "
                                                     "the rubric's credit")
-    if result["total"] < 100:
+    if result["total"] < PLAY_FULL:
         missed = [f"{c['zh']} / {c['en']}" for c in result["criteria"] if c["points"] < c["of"]]
-        return Partial(result["total"] / 100, "评分表中未满分的项 / rubric lines not fully met: " + "; ".join(missed))
+        return Partial(result["total"] / PLAY_FULL, "评分表中未满分的项 / rubric lines not fully met: " + "; ".join(missed))
 
 
 def policy_seeds(ctx) -> list[int]:

@@ -256,7 +256,7 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the main job: a class of synthetic students, assigned and graded")
     d.add_argument("dir", nargs="?", help="course instance to create or reuse (default: ./crmlab-demo)")
     d.add_argument("--students", type=int, default=30)
-    d.add_argument("--module", default="m01", help="the module to assign and grade (m01, m06; default m01)")
+    d.add_argument("--module", default="m01", help="the module to assign and grade (m01, m04, m06, m07; default m01)")
     d.add_argument("--workers", type=int, default=2)
     d.set_defaults(func=_demo)
     return p

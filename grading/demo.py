@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import linecache
 import os
 import re
 import shutil
@@ -73,11 +74,17 @@ def answers_of(course: Course, module: str, student: str) -> dict:
     ns: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = str(shutil.copytree(course.path("outbox", student, module), Path(tmp) / module))
+        spec = demo_spec(module)
+        if "roleplay" in spec:   # what the student's clicks in the player leave in the folder
+            _write_roleplay(Path(folder), spec["roleplay"], "good")
         sys.path.insert(0, folder)   # the hand-out's own modules (crmlab_handin), as in a kernel started there
         try:
             with contextlib.chdir(folder), contextlib.redirect_stdout(io.StringIO()):
-                for _, code in _source_code_cells(course, module):
-                    exec(code, ns)  # our own solution code
+                for n, (_, code) in enumerate(_source_code_cells(course, module)):
+                    # each cell under a name of its own in linecache, as IPython does: inspect.getsource works
+                    name = f"<{module}-cell-{n}>"
+                    linecache.cache[name] = (len(code), None, code.splitlines(keepends=True), name)
+                    exec(compile(code, name, "exec"), ns)  # our own solution code
         finally:
             sys.path.remove(folder)
             for name in ("con", "crm", "console"):   # the notebook's open sessions on the copy
@@ -112,6 +119,8 @@ def write_submission(course: Course, module: str, student: str, kind: str, rng: 
         return
     nb = _cells(nb_path)
     demo = demo_spec(module)
+    if "roleplay" in demo:
+        _write_roleplay(dest, demo["roleplay"], "wrong" if kind == "partly_wrong" else "good")
     solutions = solution_code(course, module)
     wrong_ids = set()
     if kind == "partly_wrong":
@@ -144,6 +153,30 @@ def write_submission(course: Course, module: str, student: str, kind: str, rng: 
     if kind == "broken_json":
         text = text[: len(text) // 2]  # the upload was cut off half-way
     nb_path.write_text(text, encoding="utf-8")
+
+
+def _write_roleplay(folder: Path, spec: dict, which: str) -> None:
+    """What clicking through a module's player leaves in the folder: the transcript of the scene played
+    along the steps of ``spec[which]`` (``"model"``/``"dismissive"``: the scenario file's paths)."""
+    import sqlite3
+
+    from roleplay import Session, load_roleplay, play_seed
+    from roleplay.player import save_transcript, transcript_path
+    from roleplay.scenario import parse_step
+
+    scenario = load_roleplay(spec["scene"])
+    steps = spec[which]
+    steps = getattr(scenario.paths, steps) if isinstance(steps, str) else steps
+    db = folder / "crm.db"
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+        (data_id,) = con.execute("SELECT value FROM meta WHERE key = 'data_id'").fetchone()
+    session = Session(scenario, spec["role"], play_seed(data_id, scenario.id), db=db)
+    for step in steps:
+        if session.end:
+            break
+        move, args = parse_step(step)
+        session.play(move, **args)
+    save_transcript(session.transcript, transcript_path(scenario.id, folder))
 
 
 def run_demo(directory: str | Path, students: int = 30, workers: int = 2, seed: int = 2026,

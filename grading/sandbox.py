@@ -53,14 +53,16 @@ def available() -> str | None:
 
 
 def _readonly_paths() -> list[str]:
-    """What the kernel must read: the system, this Python (venv and base), the simulator package and
-    the operational CRM package (students of operational modules work through it)."""
+    """What the kernel must read: the system, this Python (venv and base), the simulator package, the
+    operational CRM package (students of operational modules work through it) and the role-play
+    package (its player replays a saved conversation when the notebook runs)."""
     import crm
+    import roleplay
     import simulator
     from simulator.scenario import SCENARIO_DIR
 
     paths = ["/usr", "/etc", sys.prefix, sys.base_prefix, str(Path(simulator.__file__).resolve().parent),
-             str(SCENARIO_DIR), str(Path(crm.__file__).resolve().parent)]
+             str(SCENARIO_DIR), str(Path(crm.__file__).resolve().parent), str(Path(roleplay.__file__).resolve().parent)]
     return sorted({os.path.realpath(p) for p in paths if os.path.exists(p)})
 
 

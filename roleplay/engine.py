@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import sqlite3
 from pathlib import Path
 
@@ -19,6 +20,14 @@ from roleplay.messages import ENDS, MOVES, ROLES, Refusal
 from roleplay.scenario import MOOD_FIELDS, Branch, RolePlay, load_roleplay
 
 TRANSCRIPT_VERSION = 1
+
+
+def play_seed(data_id: str, scenario_id: str, group: str | None = None) -> int:
+    """A student's own seed for a role-play, from their database's ``data_id`` (``meta`` table): the
+    notebook and the grader compute the same one, and a classmate's transcript has another. A group
+    (the CRM show) shares one seed per group."""
+    key = f"crmlab roleplay {scenario_id} {'group ' + group if group is not None else data_id}"
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:6], "big")
 
 
 @functools.lru_cache(maxsize=None)
@@ -64,15 +73,24 @@ def _start_mood(scenario: RolePlay, persona: dict) -> dict:
 
 
 class Session:
-    """One role-play: ``options()`` → ``play(move, **args)`` → … until ``end`` is set."""
+    """One role-play: ``options()`` → ``play(move, **args)`` → … until ``end`` is set.
 
-    def __init__(self, scenario: RolePlay | str, role: str, seed: int, *, lang: str = "zh_CN",
-                 db: str | Path | None = None, persona: dict | None = None):
+    Played alone (``role``) or by a group (``cast``: member → role, the CRM show): then every turn is
+    played ``by`` a member, within the authority of that member's role, and the transcript says who
+    played it."""
+
+    def __init__(self, scenario: RolePlay | str, role: str | None, seed: int, *, lang: str = "zh_CN",
+                 db: str | Path | None = None, persona: dict | None = None, cast: dict[str, str] | None = None):
         self.scenario = load_roleplay(scenario) if isinstance(scenario, str) else scenario
-        if role not in self.scenario.roles:
-            raise Refusal("role_not_allowed", role=(ROLES, role), allowed=[(ROLES, r) for r in self.scenario.roles])
-        self.role, self.seed, self.lang = role, int(seed), lang
-        self.authority = self.scenario.roles[role]
+        if cast is not None:
+            if not cast or role is not None:
+                raise ValueError("a group session takes a non-empty cast instead of one role")
+            cast = {str(member): r for member, r in cast.items()}
+        for r in (cast or {None: role}).values():
+            if r not in self.scenario.roles:
+                raise Refusal("role_not_allowed", role=(ROLES, r), allowed=[(ROLES, x) for x in self.scenario.roles])
+        self.role, self.cast, self.seed, self.lang = role, cast, int(seed), lang
+        self.authority = self.scenario.roles[role] if role else None
         self.persona = copy.deepcopy(persona) if persona is not None else _draw_persona(self.scenario, self.seed, db)
         streams = np.random.SeedSequence(self.seed).spawn(3)
         self._effects_rng, self._lines_rng = np.random.default_rng(streams[1]), np.random.default_rng(streams[2])
@@ -85,39 +103,51 @@ class Session:
         self.turns: list[dict] = []
 
     # -- what the student may do -------------------------------------------------------------
-    def options(self) -> list[dict]:
-        """Moves allowed here for this role: ``{"move", "zh", "en", "amount": needs one, "limit"}``."""
+    def _role_of(self, by: str | None) -> str:
+        """The role a turn is played in: the session's role, or in a group the member's."""
+        if self.cast is None:
+            return self.role
+        if by not in self.cast:
+            raise Refusal("not_in_cast", member=str(by), cast=", ".join(self.cast))
+        return self.cast[by]
+
+    def options(self, by: str | None = None) -> list[dict]:
+        """Moves allowed here for this role (in a group: member ``by``'s role):
+        ``{"move", "zh", "en", "amount": needs one, "limit"}``."""
         if self.end:
             return []
+        authority = self.scenario.roles[self._role_of(by)]
         out = []
         for kind, move in self.scenario.nodes[self.node].moves.items():
-            if self.authority.may(kind) and (move.otherwise is not None or self._met(move.requires)):
+            if authority.may(kind) and (move.otherwise is not None or self._met(move.requires)):
                 out.append({"move": kind, "zh": MOVES[kind][0], "en": MOVES[kind][1],
                             "amount": kind == "offer_remedy",
-                            "limit": self.authority.refund_limit if kind == "offer_remedy" else None})
+                            "limit": authority.refund_limit if kind == "offer_remedy" else None})
         return out
 
     def _met(self, requires) -> bool:
         return all(r in self.moves for r in requires)
 
-    def _check(self, kind: str, args: dict):
+    def _check(self, kind: str, args: dict, by: str | None = None):
         """Raise a Refusal for a move that cannot be made now; returns the branch taken."""
         if self.end:
             raise Refusal("finished", end=(ENDS, self.end))
-        if kind not in MOVES or not self.authority.may(kind):
-            raise Refusal("move_not_for_role", move=(MOVES, kind), role=(ROLES, self.role))
+        role = self._role_of(by)
+        authority = self.scenario.roles[role]
+        if kind not in MOVES or not authority.may(kind):
+            raise Refusal("move_not_for_role", move=(MOVES, kind), role=(ROLES, role))
         node = self.scenario.nodes[self.node]
         move = node.moves.get(kind)
         if move is None:
-            raise Refusal("move_not_here", move=(MOVES, kind), allowed=[(MOVES, o["move"]) for o in self.options()])
+            raise Refusal("move_not_here", move=(MOVES, kind), allowed=[(MOVES, o["move"]) for o in self.options(by)])
         if kind == "offer_remedy":
             if set(args) != {"amount"}:
                 raise Refusal("needs_amount", move=(MOVES, kind))
             amount = args["amount"]
             if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not amount >= 0:
                 raise Refusal("bad_amount", amount=amount)
-            if amount > self.authority.refund_limit:
-                raise Refusal("over_limit", role=(ROLES, self.role), limit=f"{self.authority.refund_limit:g}",
+            if amount > authority.refund_limit:
+                raise Refusal("over_limit", role=(ROLES, role), limit=f"{authority.refund_limit:g}",
                               amount=f"{amount:g}")
         elif args:
             raise Refusal("unexpected_args", move=(MOVES, kind), args=", ".join(sorted(args)))
@@ -131,9 +161,10 @@ class Session:
         return move, kind == "offer_remedy"
 
     # -- one turn ------------------------------------------------------------------------------
-    def play(self, move: str, **args) -> dict:
-        """Make a move; returns the turn: the customer's reply (zh, en), the new node, mood and end."""
-        branch, pays = self._check(move, args)
+    def play(self, move: str, by: str | None = None, **args) -> dict:
+        """Make a move (in a group: played ``by`` a member); returns the turn: the customer's reply
+        (zh, en), the new node, mood and end."""
+        branch, pays = self._check(move, args, by)
         self._apply(branch)
         if pays:
             self.cost += float(args["amount"])
@@ -154,6 +185,8 @@ class Session:
         record = {"turn": self.turn, "move": move, "args": dict(args), "reply": lines, "node": self.node,
                   "mood": dict(self.mood), "cost": self.cost, "end": self.end,
                   "note": branch.note.model_dump() if branch.note else None}
+        if self.cast is not None:
+            record.update(by=by, role=self.cast[by])
         self.turns.append(record)
         return copy.deepcopy(record)
 
@@ -179,30 +212,36 @@ class Session:
     @property
     def transcript(self) -> dict:
         """Everything needed to replay and grade this session, as plain JSON data."""
-        return {"v": TRANSCRIPT_VERSION, "scenario": self.scenario.id, "role": self.role, "seed": self.seed,
-                "persona": copy.deepcopy(self.persona), "opening": self.opening,
-                "turns": copy.deepcopy(self.turns), "final": self.state}
+        out = {"v": TRANSCRIPT_VERSION, "scenario": self.scenario.id, "role": self.role, "seed": self.seed,
+               "persona": copy.deepcopy(self.persona), "opening": self.opening,
+               "turns": copy.deepcopy(self.turns), "final": self.state}
+        if self.cast is not None:
+            out["cast"] = dict(self.cast)
+        return out
 
 
 def replay(scenario: RolePlay | str, transcript: dict, *, role: str | None = None, seed: int | None = None,
-           db: str | Path | None = None) -> Session:
+           db: str | Path | None = None, cast: dict[str, str] | None = None) -> Session:
     """Play a transcript's moves again on a fresh session; raises if any recorded state differs.
 
     A grader passes what it knows — the assigned ``role``, the student's ``seed``, the student's
     ``db`` (the persona is then drawn again, not taken from the file) — so an edited transcript that is
-    consistent with itself still cannot pick a luckier seed or a calmer customer."""
+    consistent with itself still cannot pick a luckier seed or a calmer customer. For a group, ``cast``
+    pins who plays which role: each turn is replayed by the member the file names, within that member's
+    authority."""
     scenario = load_roleplay(scenario) if isinstance(scenario, str) else scenario
     if transcript["scenario"] != scenario.id:
         raise Refusal("replay_other", other=transcript["scenario"], scenario=scenario.id)
-    for field, expected in (("role", role), ("seed", seed)):
-        if expected is not None and transcript[field] != expected:
+    for field, expected in (("role", role), ("seed", seed), ("cast", cast)):
+        if expected is not None and transcript.get(field) != expected:
             raise Refusal("replay_mismatch", turn=0, field=field)
     persona = None if db is not None else transcript["persona"]
-    session = Session(scenario, transcript["role"], transcript["seed"], persona=persona, db=db)
+    session = Session(scenario, transcript["role"], transcript["seed"], persona=persona, db=db,
+                      cast=transcript.get("cast"))
     if session.persona != transcript["persona"]:
         raise Refusal("replay_mismatch", turn=0, field="persona")
     for t in transcript["turns"]:
-        got = session.play(t["move"], **t["args"])
+        got = session.play(t["move"], t.get("by") if session.cast is not None else None, **t["args"])
         for field in ("node", "mood", "cost", "end"):
             if got[field] != t[field]:
                 raise Refusal("replay_mismatch", turn=t["turn"], field=field)

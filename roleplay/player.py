@@ -37,15 +37,21 @@ def save_transcript(transcript: dict, path: Path) -> None:
 
 
 class Player:
-    def __init__(self, scenario: RolePlay | str, role: str, seed: int, *, lang: str = "zh_CN",
-                 save_to: str | Path | None = None, db: str | Path | None = None):
+    """One student in a ``role``, or a group with a ``cast`` (member → role, the CRM show): then a
+    selector says who plays the next turn, and the buttons are that member's role's moves."""
+
+    def __init__(self, scenario: RolePlay | str, role: str | None = None, seed: int | None = None, *,
+                 cast: dict[str, str] | None = None, lang: str = "zh_CN", save_to: str | Path | None = None,
+                 db: str | Path | None = None):
         import ipywidgets as widgets
+        if seed is None:
+            raise TypeError("Player needs a seed / 需要种子 seed=…")
         self._widgets = widgets
         self.scenario = load_roleplay(scenario) if isinstance(scenario, str) else scenario
         self.lang = check_lang(lang)
         self.path = Path(save_to) if save_to else transcript_path(self.scenario.id)
         self.notice = ""
-        self.session = self._resume() or Session(self.scenario, role, seed, lang=lang, db=db)
+        self.session = self._resume(cast) or Session(self.scenario, role, seed, lang=lang, db=db, cast=cast)
         self.w: dict = {}
         self.widget = widgets.VBox(layout=widgets.Layout(max_width="900px"))
         self.widget.add_class("roleplay-player")
@@ -54,12 +60,12 @@ class Player:
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
 
-    def _resume(self) -> Session | None:
+    def _resume(self, cast: dict | None) -> Session | None:
         if not self.path.is_file():
             return None
         try:
             saved = json.loads(self.path.read_text(encoding="utf-8"))
-            if saved.get("scenario") != self.scenario.id:
+            if saved.get("scenario") != self.scenario.id or saved.get("cast") != cast:
                 return None
             return replay(self.scenario, saved)
         except (Refusal, ValueError, KeyError, TypeError) as exc:
@@ -81,22 +87,42 @@ class Player:
         head = (f"<h3>{html.escape(sc.title.get(self.lang))}</h3>"
                 f"<p>{html.escape(sc.situation.get(self.lang).replace('{name}', name))}</p>"
                 f"<p><b>{self._t(('客户', 'Customer'))}：</b>{html.escape(sc.customer.title.get(self.lang).replace('{name}', name))}"
-                f" · <b>{self._t(('你的角色', 'Your role'))}：</b>{self._t(ROLES[s.role])}</p>")
+                + (f" · <b>{self._t(('你的角色', 'Your role'))}：</b>{self._t(ROLES[s.role])}</p>" if s.role else
+                   f" · <b>{self._t(('分工', 'Cast'))}：</b>" + html.escape("，".join(
+                       f"{m} {self._t(ROLES[r])}" for m, r in s.cast.items())) + "</p>"))
         self.w["head"] = w.HTML(head)
+        self.w["member"] = w.Dropdown(options=[(f"{m} · {self._t(ROLES[r])}", m) for m, r in (s.cast or {}).items()],
+                                      description=self._t(("轮到", "Playing")), layout=w.Layout(width="320px"))
+        self.w["member"].observe(lambda _: self._refresh(), names="value")
         self.w["bars"] = w.VBox()
         self.w["chat"] = w.HTML()
         self.w["moves"] = w.HBox(layout=w.Layout(flex_flow="row wrap"))
-        self.w["amount"] = w.BoundedFloatText(value=0, min=0, max=max(s.authority.refund_limit, 0.0), step=10,
+        self.w["amount"] = w.BoundedFloatText(value=0, min=0, max=self._limit(), step=10,
                                               description=self._t(("金额（元）", "Amount (yuan)")),
                                               layout=w.Layout(width="220px"))
+        self.w["amount"].add_class("rp-amount")
+        self.w["member"].add_class("rp-member")
         self.w["message"] = w.HTML(html.escape(self.notice))
         self.w["result"] = w.HTML()
-        self.widget.children = [self.w["head"], self.w["bars"], self.w["chat"], self.w["moves"], self.w["message"],
-                                self.w["result"]]
+        self.w["result"].add_class("rp-result")
+        self.widget.children = [self.w["head"], self.w["bars"], self.w["chat"]] + \
+            ([self.w["member"]] if s.cast is not None else []) + [self.w["moves"], self.w["message"], self.w["result"]]
         self._refresh()
+
+    @property
+    def member(self) -> str | None:
+        """Who plays the next turn (a group), else None."""
+        return self.w["member"].value if self.session.cast is not None and "member" in self.w else None
+
+    def _limit(self) -> float:
+        s = self.session
+        role = s.cast[self.member] if s.cast is not None and self.member else s.role
+        return max(s.scenario.roles[role].refund_limit, 0.0) if role else 0.0
 
     def _refresh(self):
         w, s = self._widgets, self.session
+        if "amount" in self.w:
+            self.w["amount"].max = self._limit()
         bars = []
         for field in ("satisfaction", "trust", "anger"):
             bar = w.IntProgress(value=s.mood[field], min=0, max=100, bar_style=BAR_COLOURS[field],
@@ -107,18 +133,22 @@ class Player:
         turns = self._t(("回合", "Turn"))
         bars.append(w.HTML(f"{turns} {s.turn} / {s.scenario.customer.patience}"))
         self.w["bars"].children = bars
-        lines = [f"<p>🧑 {html.escape(self._text(s.opening))}</p>"]
+        # who speaks, in words: an emoji font is not installed everywhere (a headless browser showed boxes)
+        guest, you = f"<b>{html.escape(s.persona['name'])}：</b>", f"<b>{self._t(('你', 'You'))}</b>"
+        lines = [f"<p>{guest}{html.escape(self._text(s.opening))}</p>"]
         for t in s.turns:
+            who = f" — {html.escape(t['by'])} · {self._t(ROLES[t['role']])}" if "by" in t else ""
             lines.append(f"<p style='text-align:right'><i>{html.escape(label(MOVES, t['move'], self.lang))}"
-                         + (f" {t['args']['amount']:g}" if "amount" in t["args"] else "") + "</i> 🙋</p>")
-            lines += [f"<p>🧑 {html.escape(self._text(r))}</p>" for r in t["reply"]]
+                         + (f" {t['args']['amount']:g}" if "amount" in t["args"] else "") + f"</i>{who} — {you}</p>")
+            lines += [f"<p>{guest}{html.escape(self._text(r))}</p>" for r in t["reply"]]
         self.w["chat"].value = "".join(lines)
         buttons = []
         for name in [k for k in self.w if k.startswith("move_")]:
             del self.w[name]
-        for opt in s.options():
+        for opt in (s.options(self.member) if s.cast is None or self.member else []):
             b = w.Button(description=self._text(opt), layout=w.Layout(width="auto"),
                          button_style="warning" if opt["move"] in ("dismiss", "argue") else "")
+            b.add_class(f"rp-move-{opt['move']}")   # for a browser test's selectors
             b.on_click(lambda _, move=opt["move"], amount=opt["amount"]: self.play(move, amount))
             self.w[f"move_{opt['move']}"] = b
             buttons.append(w.HBox([self.w["amount"], b]) if opt["amount"] else b)
@@ -132,10 +162,11 @@ class Player:
 
     # -- what the student does -------------------------------------------------------------------
     def play(self, move: str, needs_amount: bool = False) -> bool:
-        """One move (from a button); a refusal or anything unexpected is shown, never raised."""
+        """One move (from a button; in a group by the member selected); a refusal or anything
+        unexpected is shown, never raised."""
         try:
             args = {"amount": float(self.w["amount"].value)} if needs_amount else {}
-            self.session.play(move, **args)
+            self.session.play(move, self.member, **args)
             save_transcript(self.session.transcript, self.path)
             self.w["message"].value = ""
             ok = True

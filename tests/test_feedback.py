@@ -260,8 +260,8 @@ def test_course_grade_uses_the_manual_grade_and_the_peer_score(course, tmp_path)
     assert r.returncode == 2 and "row 3" in r.stderr and "cannot judge itself" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_hints_cover_every_checkpoint_of_m01_and_m06_in_both_languages():
-    for module in ("m01", "m06"):
+def test_hints_cover_every_checkpoint_of_m01_m06_and_m07_in_both_languages():
+    for module in ("m01", "m06", "m07"):
         checks = (SHIPPED_COURSE / "checks" / f"{module}.py").read_text(encoding="utf-8")
         names = set(re.findall(r"^def (chk_\w+)\(", checks, re.M))
         hints = tomllib.loads((SHIPPED_COURSE / "checks" / f"{module}.hints.toml").read_text(encoding="utf-8"))

@@ -429,3 +429,99 @@ def test_the_readme_example_runs():
     namespace: dict = {}
     exec("\n".join(lines[:-1]), namespace)
     assert eval(lines[-1].split("#")[0], namespace) is True
+
+
+# -- group play (the CRM show) and response policies -------------------------------------------------
+CAST = {"s01": "specialist", "s02": "manager", "s03": "specialist"}
+
+
+def test_a_group_plays_each_turn_within_the_member_s_own_authority():
+    sc = load_roleplay("hotpot_angry_guest")
+    s = Session(sc, None, 5, cast=CAST)
+    with pytest.raises(Refusal) as err:
+        s.play("listen", "s99")                       # not in the cast
+    assert err.value.code == "not_in_cast"
+    s.play("listen", "s01")
+    s.play("apologise", "s03")
+    before = s.transcript
+    with pytest.raises(Refusal) as err:
+        s.play("offer_remedy", "s01", amount=500)     # a specialist may give 200
+    assert err.value.code == "over_limit" and s.transcript == before
+    assert "upsell" in {o["move"] for o in s.options("s02")} - {o["move"] for o in s.options("s01")}
+    s.play("offer_remedy", "s02", amount=500)         # the manager may
+    for member, move in (("s01", "record"), ("s03", "confirm")):
+        s.play(move, member)
+    t = s.transcript
+    assert s.end == "resolved" and t["cast"] == CAST and t["role"] is None
+    assert [(x["by"], x["role"]) for x in t["turns"]][2] == ("s02", "manager")
+    assert replay(sc, t, cast=CAST).state == s.state
+    # the file cannot move a turn to a member whose role may not make it
+    edited = copy.deepcopy(t)
+    edited["turns"][2]["by"], edited["turns"][2]["role"] = "s01", "specialist"
+    with pytest.raises(Refusal, match="200"):
+        replay(sc, edited, cast=CAST)
+    with pytest.raises(Refusal):                       # nor claim another cast
+        replay(sc, t, cast={**CAST, "s03": "manager"})
+
+
+def test_casts_come_from_the_groups_file_round_the_module_s_roles(tmp_path):
+    from roleplay.group import GroupError, grade_group, group_seed, read_casts
+
+    path = tmp_path / "groups.csv"
+    path.write_text("student,group,role\ns03,G1,\ns01,G1,\ns02,G1,\ns04,G2,manager\ns05,G2,\n", encoding="utf-8")
+    casts = read_casts(path, ["specialist", "manager"], roster=["s01", "s02", "s03", "s04", "s05"])
+    assert casts == {"G1": {"s01": "specialist", "s02": "manager", "s03": "specialist"},
+                     "G2": {"s04": "manager", "s05": "specialist"}}
+    path.write_text("student,group,role\ns01,G1,chef\n", encoding="utf-8")
+    with pytest.raises(GroupError, match="row 2.*chef"):
+        read_casts(path, ["specialist"])
+    sc = load_roleplay("hotpot_angry_guest")
+    s = Session(sc, None, group_seed(sc.id, "G1"), cast=casts["G1"])
+    for member, step in zip(["s01", "s01", "s02", "s01", "s01"],
+                            ["listen", "apologise", "offer_remedy:150", "record", "confirm"]):
+        kind, args = parse_step(step)
+        s.play(kind, member, **args)
+    got = grade_group(sc, s.transcript, casts["G1"], "G1")
+    assert got["total"] >= 90 and got["turns"] == {"s01": 4, "s02": 1, "s03": 0} and got["silent"] == ["s03"]
+    with pytest.raises(Refusal):                       # another group's seed
+        grade_group(sc, s.transcript, casts["G1"], "G2")
+
+
+def test_the_group_player_offers_the_selected_member_s_moves(tmp_path):
+    from roleplay.player import Player
+    p = Player("hotpot_angry_guest", cast=CAST, seed=3, save_to=tmp_path / "g.json", lang="en_US")
+    assert p.member == "s01" and "move_listen" in p.w and "Cast" in p.w["head"].value
+    p.w["move_listen"].click()
+    p.w["member"].value = "s02"
+    p.w["move_apologise"].click()
+    saved = json.loads((tmp_path / "g.json").read_text(encoding="utf-8"))
+    assert [t["by"] for t in saved["turns"]] == ["s01", "s02"] and "s02 · customer service manager" in p.w["chat"].value
+    p.w["amount"].value = 500
+    assert p.w["amount"].value == 500                  # the manager's limit is 1000
+    p.w["move_offer_remedy"].click()
+    assert p.session.cost == 500
+    again = Player("hotpot_angry_guest", cast=CAST, seed=3, save_to=tmp_path / "g.json")
+    assert again.session.state == p.session.state
+
+
+def test_a_policy_plays_from_what_the_employee_sees_and_stops_at_a_refused_move():
+    from roleplay.policy import load_policy, parse_choice, play_policy, view
+
+    s = Session("hotpot_angry_guest", "specialist", 2)
+    v = view(s)
+    assert set(v) == {"scenario", "role", "turn", "patience", "node", "said", "mood", "moves", "options", "cost"}
+    assert "rubric" not in json.dumps(v) and v["said"] == s.opening
+    json.dumps(v)   # plain data
+    assert parse_choice("offer_remedy:150") == parse_choice(("offer_remedy", 150)) == \
+        parse_choice({"move": "offer_remedy", "amount": 150}) == ("offer_remedy", {"amount": 150.0})
+    for bad in ("shout", 3, None, {"move": "listen", "x": 1}, "offer_remedy:lots"):
+        with pytest.raises(Refusal):
+            parse_choice(bad)
+    model = load_policy("def policy(view):\n    steps = ['listen', 'apologise', 'offer_remedy:150', 'record', 'confirm']\n"
+                        "    return steps[len(view['moves'])]\n")
+    done = play_policy(model, "hotpot_angry_guest", "specialist", 2)
+    assert done.end == "resolved" and done.stopped is None and score(done)["total"] >= 90
+    rude = play_policy(lambda v: "upsell", "hotpot_angry_guest", "specialist", 2)   # not the specialist's move
+    assert rude.end is None and rude.stopped["code"] == "move_not_for_role" and rude.turn == 0
+    with pytest.raises(ValueError):
+        load_policy("x = 1\n")

@@ -1,0 +1,238 @@
+"""Module m07 (complaint handling with the three roles) graded with real nbgrader.
+
+The played conversation is handed in as the transcript the player saved; the grader replays it with its
+own scenario, the student's seed and database (course/checks/m07.py). The response policy is played by
+the grader on hidden seeds, the policy's code in a sandboxed process (grading/policy.py). These tests
+show the solution earns every automatic point, the released notebook none, that a classmate's
+transcript, an edited one and one with a move beyond the role's authority earn nothing, that a
+dismissive policy scores below the best-practice one on the hidden seeds, and that the complaint is
+checked in the CRM the notebook left."""
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import tomllib
+
+import numpy as np
+import pytest
+
+from grading.assign import assign
+from grading.autograde import autograde
+from grading.course import SHIPPED_COURSE, Course
+from grading.data import student_database
+from grading.demo import write_submission
+from grading.verify import Context, Partial, Wrong, checks_of
+from roleplay import Session, load_roleplay, play_seed
+
+MODULE = "m07"
+AUTO_POINTS = 17.0
+CHECKS = ["chk_customer", "chk_play", "chk_policy", "chk_crm"]
+SPEC = tomllib.loads((SHIPPED_COURSE / "demo" / f"{MODULE}.toml").read_text(encoding="utf-8"))
+TRANSCRIPT = "roleplay_hotpot_angry_guest.json"
+
+
+def _set_code(course, student, grade_id, code):
+    path = course.path("submitted", student, MODULE) / f"{MODULE}.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for c in nb["cells"]:
+        if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id:
+            c["source"] = code
+    path.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+
+
+def _transcript(course, student) -> dict:
+    return json.loads((course.path("submitted", student, MODULE) / TRANSCRIPT).read_text(encoding="utf-8"))
+
+
+def _put_transcript(course, student, transcript):
+    (course.path("submitted", student, MODULE) / TRANSCRIPT).write_text(json.dumps(transcript, ensure_ascii=False),
+                                                                       encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    course = Course.init(tmp_path_factory.mktemp("m07") / "c", "test-m07", secret="m07-test-secret")
+    kinds = {"sol": "correct", "blank": "blank", "copy": "correct", "edited": "correct", "beyond": "correct",
+             "rude": "correct", "wrong": "partly_wrong"}
+    course.add_students([{"id": s} for s in kinds])
+    assign(course, MODULE, progress=False)   # each student's own hot-pot chain (≈2 s each)
+    rng = np.random.default_rng(7)
+    for student, kind in kinds.items():
+        write_submission(course, MODULE, student, kind, rng)
+    # student A's transcript handed in by student B
+    _put_transcript(course, "copy", _transcript(course, "sol"))
+    # a score cannot be edited (there is none in the file): the recorded final mood is edited instead
+    t = _transcript(course, "edited")
+    t["turns"][-1]["mood"]["satisfaction"] = 100
+    t["final"]["mood"]["satisfaction"] = 100
+    _put_transcript(course, "edited", t)
+    # a move beyond the specialist's authority (200 yuan) written into the file, states and all
+    t = _transcript(course, "beyond")
+    step = next(x for x in t["turns"] if x["move"] == "offer_remedy")
+    step["args"]["amount"] = 600.0
+    _put_transcript(course, "beyond", t)
+    # a dismissive policy, everything else right
+    _set_code(course, "rude", "ans_policy", SPEC["wrong"]["ans_policy"])
+    # every plausible wrong answer at once: money first in the player, the wrong agent, wrong sums, the rude policy
+    for gid, code in SPEC["wrong"].items():
+        _set_code(course, "wrong", gid, code)
+    return course
+
+
+@pytest.fixture(scope="module")
+def graded(course):
+    summary = autograde(course, MODULE, workers=2, progress=False)
+    return {o.student: o for o in summary.outcomes}
+
+
+def _scores(course, student):
+    with course.gradebook() as gb:
+        sub = gb.find_submission(MODULE, student)
+        return {g.name: g.score for nb in sub.notebooks for g in nb.grades}
+
+
+def _grader(course) -> dict:
+    """The namespace of the course's checks/m07.py (its helpers beside the checks)."""
+    return checks_of(course, MODULE)["chk_policy"].__globals__
+
+
+def _ctx(course, student, answers=None):
+    path = student_database(course, MODULE, student)
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    return Context(course, MODULE, student, db, dict(db.execute("SELECT key, value FROM meta")), answers or {})
+
+
+def test_the_module_is_registered_and_operational(course):
+    m = course.module(MODULE)
+    assert m.scenario == load_roleplay("hotpot_angry_guest").industry == load_roleplay("social_media_complaint").industry
+    assert m.writable_files == ["crm.db", "crm_actions.jsonl"]
+
+
+def test_solution_gets_full_automatic_marks(course, graded):
+    assert graded["sol"].status == "graded" and graded["sol"].score == AUTO_POINTS
+    assert all(_scores(course, "sol")[c] > 0 for c in CHECKS)
+
+
+def test_released_notebook_gets_zero(graded):
+    assert graded["blank"].status == "graded" and graded["blank"].score == 0
+
+
+def test_a_classmate_s_transcript_earns_nothing(course, graded):
+    scores = _scores(course, "copy")
+    assert scores["chk_play"] == 0 and scores["chk_crm"] == 0
+    assert scores["chk_customer"] > 0 and scores["chk_policy"] > 0   # the rest is their own work
+
+
+@pytest.mark.parametrize("student", ["edited", "beyond"])
+def test_an_edited_transcript_or_a_move_beyond_authority_earns_nothing(course, graded, student):
+    assert graded[student].status == "graded"
+    scores = _scores(course, student)
+    assert scores["chk_play"] == 0 and scores["chk_crm"] == 0
+
+
+def test_a_dismissive_policy_loses_the_policy_points(course, graded):
+    scores = _scores(course, "rude")
+    assert scores["chk_policy"] == 0
+    assert all(scores[c] > 0 for c in CHECKS if c != "chk_policy")
+
+
+def test_plausible_wrong_answers_lose_points(course, graded):
+    scores, full = _scores(course, "wrong"), _scores(course, "sol")
+    assert graded["wrong"].status == "graded"
+    assert 0 < scores["chk_customer"] < full["chk_customer"]   # the complaints were right, visits and spend not
+    assert scores["chk_policy"] == 0
+    assert 0 < scores["chk_play"] < full["chk_play"]   # money first: partial credit only
+    assert scores["chk_crm"] == 0                      # never recorded in the conversation, so nothing to check
+
+
+# -- the checks in-process ------------------------------------------------------------------------
+GOOD = '''
+def policy(view):
+    can = {o["move"]: o for o in view["options"]}
+    for move in ["listen", "ask", "apologise", "offer_remedy", "record", "promise_followup", "confirm"]:
+        if move in can and move not in view["moves"]:
+            if move == "offer_remedy":
+                if "apologise" not in view["moves"]:
+                    continue
+                return f"offer_remedy:{can[move]['limit']}"
+            return move
+    for move in ("apologise", "listen", "empathise", "confirm"):
+        if move in can:
+            return move
+    return view["options"][0]["move"]
+'''
+GREEDY = '''
+def policy(view):   # a remedy beyond the specialist's authority as soon as one is possible
+    can = [o["move"] for o in view["options"]]
+    if "offer_remedy" in can and "listen" in view["moves"]:
+        return "offer_remedy:500"
+    return next(m for m in ("listen", "apologise") + tuple(can) if m in can)
+'''
+
+
+def test_the_best_practice_policy_beats_a_dismissive_one_on_the_hidden_seeds(course):
+    m07 = _grader(course)
+    ctx = _ctx(course, "sol")
+    with contextlib.closing(ctx.db):
+        good = m07["policy_results"](GOOD, ctx)
+        rude = m07["policy_results"](SPEC["wrong"]["ans_policy"], ctx)
+        greedy = m07["policy_results"](GREEDY, ctx)
+        seeds = m07["policy_seeds"](ctx)
+    assert len(good) == len(rude) == 2 * len(seeds) and len(set(seeds)) == len(seeds)
+    assert seeds[0] != play_seed(ctx.meta["data_id"], "hotpot_angry_guest")   # not the student's visible seed
+    assert min(r["total"] for r in good) >= 90 and all(r["end"] == "resolved" for r in good)
+    assert max(r["total"] for r in rude) < 30 < min(r["total"] for r in good)
+    # a move beyond authority stops the conversation there, and it scores 0
+    assert all(r["stopped"] and r["stopped"]["code"] == "over_limit" and r["total"] == 0 for r in greedy)
+
+
+def test_policy_points_are_partial_between_the_bounds(course):
+    checks, m07 = checks_of(course, MODULE), _grader(course)
+    ctx = _ctx(course, "sol")
+    assert checks["chk_policy"](GOOD, ctx) is None
+    with pytest.raises(Wrong):
+        checks["chk_policy"](SPEC["wrong"]["ans_policy"], ctx)
+    with pytest.raises(Wrong, match="over_limit|超出权限|beyond"):
+        checks["chk_policy"](GREEDY, ctx)
+    # money before the apology (refused here, so it waits), then no follow-up: a middling policy
+    middling = GOOD.replace('"ask", "apologise", "offer_remedy", "record", "promise_followup", "confirm"',
+                            '"offer_remedy", "apologise", "confirm"').replace(
+        'if "apologise" not in view["moves"]:\n                    continue\n', "")
+    got = checks["chk_policy"](middling, ctx)
+    assert isinstance(got, Partial) and 0 < got.fraction < 1, got
+    means = [sum(r["total"] for r in m07["policy_results"](src, ctx)) / 6 for src in (middling, GOOD)]
+    assert means[0] < means[1]
+    ctx.db.close()
+
+
+def test_the_student_s_seed_draws_their_own_guest(course):
+    guests = {}
+    for s in ("sol", "copy"):
+        ctx = _ctx(course, s)
+        guests[s] = Session("hotpot_angry_guest", "specialist", play_seed(ctx.meta["data_id"], "hotpot_angry_guest"),
+                            db=student_database(course, MODULE, s)).persona
+        ctx.db.close()
+    assert guests["sol"]["account"] != guests["copy"]["account"] or guests["sol"]["name"] != guests["copy"]["name"]
+
+
+def test_the_policy_cannot_reach_the_grader(course, tmp_path):
+    """The policy's process sees no course, no secret and no network; it only answers with choices."""
+    from grading.policy import SandboxedPolicy
+    from roleplay.policy import play_policy
+
+    (tmp_path / "flag").write_text("x")
+    snoop = f'''
+def policy(view):
+    import os, socket
+    seen = [p for p in ({str(course.root)!r}, {str(tmp_path / "flag")!r}) if os.path.exists(p)]
+    try:
+        socket.create_connection(("127.0.0.1", 22), timeout=0.2)
+        seen.append("network")
+    except OSError:
+        pass
+    return "listen" if not seen else "argue"
+'''
+    with SandboxedPolicy(snoop, course.grading) as choose:
+        session = play_policy(choose, "hotpot_angry_guest", "specialist", 1)
+    assert "argue" not in session.moves

@@ -1,0 +1,122 @@
+"""Role-play in a real browser: module m07 opened in JupyterLab, the complaint played to the end by
+clicking the player's buttons, then the autograder scores the saved transcript (replayed in the
+grader's process); and the player alone served as a Voila page, played by clicking.
+
+Needs Debian's chromium at /usr/bin/chromium and the playwright package (skipped otherwise).
+Screenshots go to ``$CRMLAB_ARTIFACTS`` (default: the test's temp folder); docs/screenshots/roleplay-*.png
+are copies.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import pytest
+from browser import MARKS, artifacts, chromium, free_port, jupyter_env, lab_argv, serve
+from students import answer, model_answers
+
+from grading.assign import assign
+from grading.autograde import autograde
+from grading.course import Course
+from roleplay import load_roleplay, replay, score
+
+TOKEN = "crmlab-roleplay-test"
+MODULE, SCENE = "m07", "hotpot_angry_guest"
+# the scenario's model path, as clicks: (move, amount)
+CLICKS = [("listen", None), ("apologise", None), ("offer_remedy", 150), ("record", None), ("promise_followup", None),
+          ("confirm", None)]
+pytestmark = MARKS
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+
+def click_through(page, clicks, turn_label: str) -> None:
+    """Play the moves by clicking the player's buttons, waiting for each turn to be shown. The amount box
+    stops at the role's authority (a specialist's 500 becomes 200), so the engine's refusal of a larger
+    remedy is tested without a browser (tests/test_roleplay.py)."""
+    for turn, (move, amount) in enumerate(clicks, start=1):
+        if amount is not None:
+            box = page.locator(".rp-amount input")
+            box.fill(str(amount))
+            box.press("Tab")   # the widget syncs its value on change
+        page.locator(f"button.rp-move-{move}").click()
+        sync_api.expect(page.locator(".roleplay-player")).to_contain_text(f"{turn_label} {turn} /", timeout=20_000)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    course = Course.init(tmp_path_factory.mktemp("rp") / "c", "test-rp", secret="rp-browser-secret")
+    course.add_students([{"id": "s01", "first_name": "小红", "last_name": "李"}])
+    assign(course, MODULE, progress=False)
+    return course
+
+
+def test_a_student_plays_m07_in_jupyterlab_and_the_autograder_scores_it(course, tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    work = shutil.copytree(course.path("outbox", "s01", MODULE), home / MODULE)   # what the student fetched
+    typed = model_answers(course, MODULE)   # the code cells the student writes (the clicks are the play)
+    answer(work / f"{MODULE}.ipynb", {k: v for k, v in typed.items() if k.startswith("ans_")})
+    shots = artifacts(tmp_path_factory)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with serve(lab_argv(work, port, TOKEN), jupyter_env(home / ".jupyter"), url, TOKEN, home / "lab.log"), \
+            chromium(tmp_path_factory.mktemp("chromium")) as context:
+        page = context.new_page()
+        page.goto(f"{url}/lab/tree/{MODULE}.ipynb?reset&token={TOKEN}")
+        sync_api.expect(page.locator("#jp-main-statusbar")).to_contain_text("Python 3 (ipykernel) | Idle",
+                                                                            timeout=60_000)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
+        page.locator("li[data-command='runmenu:run-all']").click()   # stops at chk_play: nothing played yet
+        sync_api.expect(page.locator(".roleplay-player")).to_be_visible(timeout=60_000)
+        page.locator(".jp-Notebook").evaluate(
+            "n => n.scrollTop = n.querySelector('.roleplay-player').closest('.jp-Cell').offsetTop - 10")
+        page.locator(".roleplay-player").screenshot(path=shots / "roleplay-start.png")
+        click_through(page, CLICKS, "回合")
+        sync_api.expect(page.locator(".rp-result")).to_contain_text("得分 100/100", timeout=20_000)
+        page.locator(".roleplay-player").screenshot(path=shots / "roleplay-end.png")
+    saved = json.loads((work / f"roleplay_{SCENE}.json").read_text(encoding="utf-8"))
+    assert [t["move"] for t in saved["turns"]] == [m for m, _ in CLICKS]
+    assert score(replay(SCENE, saved)).get("total") == 100
+
+    # hand it in as nbgrader's submit would place it, and grade
+    dest = course.path("submitted", "s01", MODULE)
+    shutil.copytree(work, dest, ignore=shutil.ignore_patterns(".jupyter", ".ipynb_checkpoints", "crm_original.db"),
+                    dirs_exist_ok=True)
+    (dest / "timestamp.txt").write_text("2026-01-05 10:00:00.000000 UTC")
+    outcome = autograde(course, MODULE, workers=1, progress=False).outcomes[0]
+    assert outcome.status == "graded" and outcome.score == 17.0, outcome
+    with course.gradebook() as gb:
+        grades = {g.name: g.score for nb in gb.find_submission(MODULE, "s01").notebooks for g in nb.grades}
+    assert grades["chk_play"] == 6 and grades["chk_crm"] == 3
+
+
+@pytest.fixture(scope="module")
+def voila(tmp_path_factory):
+    """Voila serving a one-cell notebook with the player (the airline passenger, in English)."""
+    root, home = tmp_path_factory.mktemp("voila"), tmp_path_factory.mktemp("voila-home")
+    (root / "player.ipynb").write_text(json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source":
+                   "from roleplay.player import Player\nPlayer(\"hotpot_angry_guest\", role=\"specialist\", seed=11, "
+                   "lang=\"en_US\")"}],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "voila", "player.ipynb", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+            "--Voila.port_retries=0"]
+    with serve(argv, jupyter_env(home), url, "", home / "voila.log", cwd=root, ready=url):
+        yield url, root
+
+
+def test_the_player_works_as_a_voila_page(voila, tmp_path_factory):
+    url, root = voila
+    with chromium(tmp_path_factory.mktemp("chromium"), locale="en-US", viewport=(1000, 1400)) as context:
+        page = context.new_page()
+        page.goto(url)
+        sync_api.expect(page.locator(".roleplay-player")).to_be_visible(timeout=90_000)
+        assert page.locator(".jp-InputArea, .jp-CodeCell .jp-Editor").count() == 0   # no code on the page
+        click_through(page, CLICKS, "Turn")
+        sync_api.expect(page.locator(".rp-result")).to_contain_text("Score 100/100", timeout=20_000)
+        page.locator(".roleplay-player").screenshot(path=artifacts(tmp_path_factory) / "roleplay-voila.png")
+    saved = json.loads((root / f"roleplay_{SCENE}.json").read_text(encoding="utf-8"))
+    assert saved["final"]["end"] == "resolved" and replay(SCENE, saved, role="specialist", seed=11).end == "resolved"

@@ -103,6 +103,30 @@ def _feedback(a) -> int:
     return 0
 
 
+def _release_feedback(a) -> int:
+    from .course import Course
+    from .feedback import release_feedback
+    course = Course.open(a.course)
+    got = release_feedback(course, a.module, a.student or None)
+    print(f"{a.module}: feedback released to {len(got.pop('released'))} students through the exchange "
+          "(they click Fetch Feedback in the assignment list)")
+    for why, students in got.items():
+        print(f"  not released, {why} (their page: {course.path('feedback')}/<student>/{a.module}/index.html): "
+              f"{', '.join(students)}", file=sys.stderr)
+    return 0
+
+
+def _my_scores(a) -> int:
+    from .scores import find_scores, format_scores
+    found = find_scores(a.dir)
+    if not found:
+        print("还没有取回反馈：在 Assignment List 里点 Fetch Feedback / no feedback fetched yet: click Fetch Feedback "
+              f"in the assignment list (looked in {Path(a.dir).resolve()})")
+        return 1
+    print("\n\n".join(format_scores(d) for d in found))
+    return 0
+
+
 def _report(a) -> int:
     from .course import Course
     from .report import write_report
@@ -226,6 +250,17 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--course", required=True)
     f.add_argument("--student", action="append", help="only these students (repeatable)")
     f.set_defaults(func=_feedback)
+
+    rf = sub.add_parser("release-feedback", help="write each student's feedback page and release it to the exchange "
+                                                 "(students: Fetch Feedback), with their scores so far")
+    rf.add_argument("module")
+    rf.add_argument("--course", required=True)
+    rf.add_argument("--student", action="append", help="only these students (repeatable)")
+    rf.set_defaults(func=_release_feedback)
+
+    ms = sub.add_parser("my-scores", help="for a student: your own scores so far, from the feedback you fetched")
+    ms.add_argument("dir", nargs="?", default=".", help="your folder, where the modules are (default: here)")
+    ms.set_defaults(func=_my_scores)
 
     rp = sub.add_parser("report", help="class report of a module (HTML): statuses, scores, pass rates, mistakes, times")
     rp.add_argument("module")

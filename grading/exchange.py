@@ -9,13 +9,24 @@ nbgrader's exchange and plug two classes into its ``ExchangeFactory``:
   grader's cached copy, the same one grading regenerates);
 - :class:`PersonalFetchAssignment` (student side): after fetching the common release it adds the
   files of *the fetching student's* personal area, and refuses to fetch when there is none
-  ("ask your instructor") rather than hand out a module without data.
+  ("ask your instructor") rather than hand out a module without data;
+- :class:`PersonalReleaseFeedback` (instructor side): releases *our* feedback page of each student
+  (``feedback/<student>/<module>/index.html``, grading/feedback.py) where nbgrader's own "Fetch
+  Feedback" looks for it. The student side stays nbgrader's.
+
+How a student finds their feedback, and nobody else's: at submit nbgrader writes a random
+``submission_secret.txt`` (128 hex digits) into the submission and into the student's own cache;
+collect brings it to ``submitted/<student>/<module>/``. The released page is named
+``md5(secret + notebook id).html`` in ``feedback/``, a folder others may enter but not list (0711).
+``fetch_feedback`` computes the names from the secrets in the fetching student's *own* cache, so it
+finds their pages only, whatever student id they put into their config.
 
 Layout, under the course instance (``DIR/exchange``, :func:`exchange_root`)::
 
     exchange/<course_id>/outbound/<module>/              nbgrader: the common release
     exchange/<course_id>/inbound/<student>+<module>+…    nbgrader: submissions
     exchange/<course_id>/personal/<student>/<module>/    ours: that student's crm.db
+    exchange/<course_id>/feedback/<hash>.html            nbgrader's place; our pages (PersonalReleaseFeedback)
 
 Who is fetching: nbgrader's ``CourseDirectory.student_id`` when it is set (``crmlab lab --user``
 writes it into the student's own nbgrader config, so several students can share one machine for a
@@ -36,10 +47,12 @@ from pathlib import Path
 
 from nbgrader.exchange.default.fetch_assignment import ExchangeFetchAssignment
 from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
-from nbgrader.utils import get_username
+from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
+from nbgrader.utils import get_username, notebook_hash
 from traitlets import List, Unicode
 
 PERSONAL = "personal"
+SECRET = "submission_secret.txt"   # nbgrader's, written at submit
 
 
 def exchange_root(course) -> Path:
@@ -57,6 +70,7 @@ def configure_exchange(c, course) -> None:
     c.Exchange.root = str(exchange_root(course))
     c.ExchangeFactory.release_assignment = "grading.exchange.PersonalReleaseAssignment"
     c.ExchangeFactory.fetch_assignment = "grading.exchange.PersonalFetchAssignment"
+    c.ExchangeFactory.release_feedback = "grading.exchange.PersonalReleaseFeedback"
 
 
 def student_config(course, student: str) -> str:
@@ -133,6 +147,46 @@ class PersonalFetchAssignment(ExchangeFetchAssignment):
             if src.is_file() and not dest.exists():
                 shutil.copyfile(src, dest)
                 self.log.info("Fetched your own %s", src.name)
+
+
+class PersonalReleaseFeedback(ExchangeReleaseFeedback):
+    """nbgrader's release of feedback, with our page instead of nbgrader's generated one.
+
+    For every student with a page ``feedback/<student>/<module>/index.html`` and a collected
+    submission (its ``submission_secret.txt``), the page goes to ``<exchange>/<course>/feedback/``
+    under the name nbgrader's fetch computes for each notebook of that submission. A page generated
+    by nbgrader's ``generate_feedback`` (``<notebook>.html`` beside ours, which shows the graded
+    notebook) is never released. Also what the formgrader's "Release Feedback" runs."""
+
+    def copy_files(self):
+        module = self.coursedir.assignment_id
+        exclude = set(filter(None, (self.coursedir.student_id_exclude or "").split(",")))
+        wanted = self.coursedir.student_id
+        base = Path(self.coursedir.root, self.coursedir.feedback_directory)
+        students = [wanted] if wanted and wanted != "*" else sorted(
+            page.parent.parent.name for page in base.glob(f"*/{module}/index.html"))
+        for student in students:
+            page = Path(self.coursedir.format_path(self.coursedir.feedback_directory, student, module), "index.html")
+            submitted = Path(self.coursedir.format_path(self.coursedir.submitted_directory, student, module))
+            if student in exclude or unreleasable(page, submitted):
+                continue
+            key = (submitted / SECRET).read_text(encoding="utf-8")
+            for notebook in sorted(submitted.glob("*.ipynb")):
+                dest = Path(self.dest_path, notebook_hash(secret=key, notebook_id=notebook.stem) + ".html")
+                tmp = dest.with_name(dest.stem + "-tmp.html")
+                shutil.copyfile(page, tmp)
+                os.chmod(tmp, 0o644)    # readable by the student who can name it; the folder lists nothing
+                os.replace(tmp, dest)
+            self.log.info("Released feedback of %s on %s", student, module)
+
+
+def unreleasable(page: Path, submitted: Path) -> str | None:
+    """Why a student's feedback page cannot go through the exchange (None: it can)."""
+    if not page.is_file():
+        return "no feedback page"
+    if not (submitted / SECRET).is_file():   # never submitted, or handed in outside the exchange
+        return "no submission collected from the exchange"
+    return None
 
 
 # -- the instructor's steps -------------------------------------------------------------------------

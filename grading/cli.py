@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -40,11 +39,9 @@ def _course_init(a) -> int:
 
 def _roster_import(a) -> int:
     from .course import Course
-    from .data import check_student_id
+    from .roster import read_roster
     course = Course.open(a.course)
-    with open(a.csv, newline="", encoding="utf-8-sig") as f:
-        people = [{"id": check_student_id(r["id"]), "first_name": r.get("first_name"),
-                   "last_name": r.get("last_name"), "email": r.get("email")} for r in csv.DictReader(f)]
+    people = read_roster(a.file)   # all rows checked before anything is added
     course.add_students(people)
     print(f"{len(people)} students on the roster of {course.course_id}")
     return 0
@@ -215,8 +212,9 @@ def parser() -> argparse.ArgumentParser:
     ci.set_defaults(func=_course_init)
 
     r = sub.add_parser("roster", help="the class list").add_subparsers(dest="action", required=True)
-    ri = r.add_parser("import", help="add students from a CSV with columns id, first_name, last_name, email")
-    ri.add_argument("csv")
+    ri = r.add_parser("import", help="add students from an XLSX or CSV class list: columns 学号/id (required), "
+                                     "姓名/name or 姓/last_name + 名/first_name, 邮箱/email")
+    ri.add_argument("file", help="students.xlsx or students.csv (UTF-8 or GBK)")
     ri.add_argument("--course", required=True)
     ri.set_defaults(func=_roster_import)
 

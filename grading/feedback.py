@@ -179,7 +179,7 @@ def render_so_far(so_far: dict) -> str:
         out.append(f"<p><span class='label'>估计 Estimate:</span> 已计入的模块（{esc(counted)}）平时成绩为 "
                    f"<b>{fmt(pct)} %</b>，按 {fmt(100 * share)} % 计入总评，约 <b>{fmt(round(pct * share, 1))}</b> 分"
                    + (f"；另外 {fmt(100 * so_far['peer_share'])} % 来自期末的客户关系管理表演秀。" if so_far["peer_share"] else "。")
-                   + f"<br><span class='en'>Coursework so far (modules {esc(counted)}): <b>{fmt(pct)} %</b>; it makes "
+                   + f"<br><span class='en'>Coursework so far ({esc(counted)}): <b>{fmt(pct)} %</b>; it makes "
                    f"{fmt(100 * share)} % of the course grade, about <b>{fmt(round(pct * share, 1))}</b> points"
                    + (f"; the other {fmt(100 * so_far['peer_share'])} % come from the CRM show at the end of term."
                       if so_far["peer_share"] else ".") + "</span></p>")

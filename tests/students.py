@@ -29,7 +29,7 @@ def student_app(course: Course, student: str, action: str, module: str = "m01", 
     home.mkdir(parents=True, exist_ok=True)
     cfg.CourseDirectory.assignment_id = module
     cfg.Exchange.assignment_dir = str(home)
-    cfg.Exchange.cache = str(home / ".cache")
+    cfg.Exchange.cache = str(home / ".local" / "share" / "jupyter" / "nbgrader_cache")   # where their lab keeps it
     for key, value in config.items():
         section, name = key.split("__")
         setattr(getattr(cfg, section), name, value)

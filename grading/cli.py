@@ -31,7 +31,7 @@ def _simulate(a) -> int:
 
 def _course_init(a) -> int:
     from .course import Course
-    course = Course.init(a.dir, a.course_id, a.locale, db_url=a.db_url)
+    course = Course.init(a.dir, a.course_id, a.locale, db_url=a.db_url, exchange=a.exchange)
     print(f"course instance created: {course.root} (course id {course.course_id}; modules: "
           f"{', '.join(course.module_ids)})")
     return 0
@@ -177,6 +177,15 @@ def _lab(a) -> int:
     os.execve(launch.argv[0], launch.argv, launch.env)   # the server replaces this process: Ctrl-C stops it
 
 
+def _student_config(a) -> int:
+    from .course import Course
+    from .lab import write_student_config
+    folder = write_student_config(Course.open(a.course), Path(a.out))
+    print(f"written {folder}: put it on every student server's JUPYTER_CONFIG_PATH "
+          "(deploy/jupyterhub_config.py does), or copy its files into /etc/jupyter/")
+    return 0
+
+
 def _demo(a) -> int:
     from .demo import default_dir, print_summary, run_demo
     t0 = time.monotonic()
@@ -209,6 +218,8 @@ def parser() -> argparse.ArgumentParser:
     ci.add_argument("--locale", choices=["zh_CN", "en_US"])
     ci.add_argument("--db-url", help="the gradebook on a database server (SQLAlchemy URL, e.g. "
                                      "postgresql://user@host/db); default: DIR/gradebook.db")
+    ci.add_argument("--exchange", help="nbgrader's exchange folder, outside the course, that every user can write "
+                                       "(a multi-user hub: e.g. /srv/nbgrader/exchange); default: DIR/exchange")
     ci.set_defaults(func=_course_init)
 
     r = sub.add_parser("roster", help="the class list").add_subparsers(dest="action", required=True)
@@ -285,6 +296,12 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0: the whole network)")
     lab.add_argument("--token", help="access token in the URL (default: a random one)")
     lab.set_defaults(func=_lab)
+
+    sc = sub.add_parser("student-config", help="the Jupyter configuration of every student's server on a hub: "
+                                               "course, exchange, no formgrader (docs/guide-instructor.md)")
+    sc.add_argument("--course", required=True)
+    sc.add_argument("--out", required=True, help="folder to write, e.g. /etc/crmlab/student")
+    sc.set_defaults(func=_student_config)
 
     d = sub.add_parser("demo", help="the main job: a class of synthetic students, assigned and graded")
     d.add_argument("dir", nargs="?", help="course instance to create or reuse (default: ./crmlab-demo)")

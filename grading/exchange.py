@@ -42,22 +42,26 @@ check, not by our code. See docs/guide-instructor.md, "Many users".
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
+import subprocess
 from pathlib import Path
 
 from nbgrader.exchange.default.fetch_assignment import ExchangeFetchAssignment
 from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from nbgrader.utils import get_username, notebook_hash
-from traitlets import List, Unicode
+from traitlets import Bool, List, Unicode
 
 PERSONAL = "personal"
 SECRET = "submission_secret.txt"   # nbgrader's, written at submit
 
 
 def exchange_root(course) -> Path:
-    """The course's exchange directory: inside the course instance, so one folder holds a class."""
-    return course.root / "exchange"
+    """The course's exchange directory: ``[course] exchange`` in crmlab.toml (on a multi-user hub, a
+    folder every user can write, outside the instructor's course folder), else inside the course
+    instance, so that one folder holds a class."""
+    return Path(course.settings["course"].get("exchange") or course.root / "exchange")
 
 
 def personal_path(exchange: str | Path, course_id: str, student: str, module: str) -> Path:
@@ -73,15 +77,17 @@ def configure_exchange(c, course) -> None:
     c.ExchangeFactory.release_feedback = "grading.exchange.PersonalReleaseFeedback"
 
 
-def student_config(course, student: str) -> str:
+def student_config(course, student: str | None) -> str:
     """A student's own ``nbgrader_config.py``: the course, the exchange and who they are — nothing
-    of the instructor's (no course root, no gradebook), and nothing to import but nbgrader."""
+    of the instructor's (no course root, no gradebook), and nothing to import but nbgrader. Without
+    ``student`` (every student of a hub) nbgrader takes the OS user name as the student id."""
     return (
-        "# nbgrader configuration of one student (written by `crmlab lab --user`; rewritten at each start)\n"
-        "c = get_config()  # noqa: F821\n"
+        "# nbgrader configuration of " + ("one student (written by `crmlab lab --user`; rewritten at each start)\n"
+                                          if student else "every student (written by `crmlab student-config`)\n")
+        + "c = get_config()  # noqa: F821\n"
         f"c.CourseDirectory.course_id = {course.course_id!r}\n"
-        f"c.CourseDirectory.student_id = {student!r}\n"
-        f"c.Exchange.root = {str(exchange_root(course))!r}\n"
+        + (f"c.CourseDirectory.student_id = {student!r}\n" if student else "")
+        + f"c.Exchange.root = {str(exchange_root(course))!r}\n"
         "c.ExchangeFactory.fetch_assignment = 'grading.exchange.PersonalFetchAssignment'\n"
     )
 
@@ -97,6 +103,8 @@ class PersonalReleaseAssignment(ExchangeReleaseAssignment):
     Also what the formgrader's "Release" button runs, so releasing from the lab hands out data too."""
 
     students = List(Unicode(), help="students whose data to place (default: the whole roster)").tag(config=True)
+    grant_os_users = Bool(True, help="give each personal folder to the OS user of the same name, where one "
+                                     "exists (a multi-user hub): chown as root, else a read ACL (setfacl)").tag(config=True)
 
     def copy_files(self):
         super().copy_files()
@@ -117,7 +125,24 @@ class PersonalReleaseAssignment(ExchangeReleaseAssignment):
             place_student_data(course, module, student, dest)
             for path in (dest, dest.parent):
                 os.chmod(path, 0o700)
+            if self.grant_os_users:
+                self.grant(student, dest.parent)
         self.log.info("Personal data placed for %d students: %s", len(students), base)
+
+    def grant(self, student: str, folder: Path) -> None:
+        """On a hub each student is an OS user: only they (and the instructor) may read their folder."""
+        try:
+            user = pwd.getpwnam(student)
+        except KeyError:
+            return   # one machine, students played by configuration: nothing to give
+        if os.geteuid() == 0:
+            for path in [folder, *folder.rglob("*")]:
+                os.chown(path, user.pw_uid, -1)
+        elif shutil.which("setfacl"):   # an owner may set ACLs on their own files: no root needed
+            subprocess.run(["setfacl", "-R", "-m", f"u:{student}:rX", str(folder)], check=True)
+        else:
+            self.log.warning("%s cannot read their folder %s: run as root or install setfacl (Debian: acl)",
+                             student, folder)
 
 
 class PersonalFetchAssignment(ExchangeFetchAssignment):

@@ -282,12 +282,12 @@ def test_a_class_on_jupyterhub_each_user_their_own_account(base, course, hub):
         assert db.read_bytes() == student_database(Course.open(course), "m01", s).read_bytes()
         assert pwd.getpwuid(db.stat().st_uid).pw_name == s               # fetched by the student's own server
     personal = base / "exchange" / COURSE_ID / "personal"
-    mine = as_user(STUDENTS[0], "cat", str(personal / STUDENTS[0] / "m01" / "crm.db"), base=base, check=False)
-    theirs = as_user(STUDENTS[0], "cat", str(personal / STUDENTS[1] / "m01" / "crm.db"), base=base, check=False)
+    mine = as_user(STUDENTS[0], "head", "-c", "15", str(personal / STUDENTS[0] / "m01" / "crm.db"), base=base, check=False)
+    theirs = as_user(STUDENTS[0], "head", "-c", "15", str(personal / STUDENTS[1] / "m01" / "crm.db"), base=base, check=False)
     assert mine.returncode == 0 and theirs.returncode != 0 and "Permission denied" in theirs.stderr
     listing = as_user(STUDENTS[0], "ls", str(personal), base=base, check=False)
     assert listing.returncode != 0                                       # nobody lists who is in the class
-    gradebook = as_user(STUDENTS[0], "cat", str(course / "gradebook.db"), base=base, check=False)
+    gradebook = as_user(STUDENTS[0], "head", "-c", "15", str(course / "gradebook.db"), base=base, check=False)
     assert gradebook.returncode != 0                                     # the course folder is the instructor's
 
     for s in STUDENTS:
@@ -295,7 +295,9 @@ def test_a_class_on_jupyterhub_each_user_their_own_account(base, course, hub):
 
     # the instructor: the formgrader in their server (none in a student's), grading with crmlab as their user
     status, page = api(f"{hub}/user/{TEACHER}/formgrader/", tokens[TEACHER])
-    assert status == 200 and "m01" in page
+    assert status == 200 and "nbgrader formgrade" in page
+    _, listed = api(f"{hub}/user/{TEACHER}/formgrader/api/assignments", tokens[TEACHER])   # what its page shows
+    assert [a["status"] for a in listed if a["name"] == "m01"] == ["released"], listed
     with pytest.raises(urllib.error.HTTPError, match="404"):
         api(f"{hub}/user/{STUDENTS[0]}/formgrader/", tokens[STUDENTS[0]])
     crmlab = str(BIN / "crmlab")
@@ -308,7 +310,7 @@ def test_a_class_on_jupyterhub_each_user_their_own_account(base, course, hub):
     s = STUDENTS[0]
     listed = assignments(hub, s, tokens[s], "fetch_feedback")
     submitted = [a for a in listed["value"] if a["status"] == "submitted"]
-    assert submitted and submitted[0]["has_local_feedback"], submitted
+    assert any(sub["has_local_feedback"] for a in submitted for sub in a["submissions"]), submitted
     [page] = (base / "home" / s / "m01" / "feedback").glob("*/m01.html")
     assert f"({s})" in page.read_text(encoding="utf-8") and STUDENTS[1] not in page.read_text(encoding="utf-8")
     scores = as_user(s, crmlab, "my-scores", base=base)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ def _simulate(a) -> int:
 
 def _course_init(a) -> int:
     from .course import Course
-    course = Course.init(a.dir, a.course_id, a.locale, db_url=a.db_url)
+    course = Course.init(a.dir, a.course_id, a.locale, db_url=a.db_url, exchange=a.exchange)
     print(f"course instance created: {course.root} (course id {course.course_id}; modules: "
           f"{', '.join(course.module_ids)})")
     return 0
@@ -40,11 +39,9 @@ def _course_init(a) -> int:
 
 def _roster_import(a) -> int:
     from .course import Course
-    from .data import check_student_id
+    from .roster import read_roster
     course = Course.open(a.course)
-    with open(a.csv, newline="", encoding="utf-8-sig") as f:
-        people = [{"id": check_student_id(r["id"]), "first_name": r.get("first_name"),
-                   "last_name": r.get("last_name"), "email": r.get("email")} for r in csv.DictReader(f)]
+    people = read_roster(a.file)   # all rows checked before anything is added
     course.add_students(people)
     print(f"{len(people)} students on the roster of {course.course_id}")
     return 0
@@ -103,6 +100,30 @@ def _feedback(a) -> int:
     return 0
 
 
+def _release_feedback(a) -> int:
+    from .course import Course
+    from .feedback import release_feedback
+    course = Course.open(a.course)
+    got = release_feedback(course, a.module, a.student or None)
+    print(f"{a.module}: feedback released to {len(got.pop('released'))} students through the exchange "
+          "(they click Fetch Feedback in the assignment list)")
+    for why, students in got.items():
+        print(f"  not released, {why} (their page: {course.path('feedback')}/<student>/{a.module}/index.html): "
+              f"{', '.join(students)}", file=sys.stderr)
+    return 0
+
+
+def _my_scores(a) -> int:
+    from .scores import find_scores, format_scores
+    found = find_scores(a.dir)
+    if not found:
+        print("还没有取回反馈：在 Assignment List 里点 Fetch Feedback / no feedback fetched yet: click Fetch Feedback "
+              f"in the assignment list (looked in {Path(a.dir).resolve()})")
+        return 1
+    print("\n\n".join(format_scores(d) for d in found))
+    return 0
+
+
 def _report(a) -> int:
     from .course import Course
     from .report import write_report
@@ -156,6 +177,15 @@ def _lab(a) -> int:
     os.execve(launch.argv[0], launch.argv, launch.env)   # the server replaces this process: Ctrl-C stops it
 
 
+def _student_config(a) -> int:
+    from .course import Course
+    from .lab import write_student_config
+    folder = write_student_config(Course.open(a.course), Path(a.out))
+    print(f"written {folder}: put it on every student server's JUPYTER_CONFIG_PATH "
+          "(deploy/jupyterhub_config.py does), or copy its files into /etc/jupyter/")
+    return 0
+
+
 def _demo(a) -> int:
     from .demo import default_dir, print_summary, run_demo
     t0 = time.monotonic()
@@ -188,11 +218,14 @@ def parser() -> argparse.ArgumentParser:
     ci.add_argument("--locale", choices=["zh_CN", "en_US"])
     ci.add_argument("--db-url", help="the gradebook on a database server (SQLAlchemy URL, e.g. "
                                      "postgresql://user@host/db); default: DIR/gradebook.db")
+    ci.add_argument("--exchange", help="nbgrader's exchange folder, outside the course, that every user can write "
+                                       "(a multi-user hub: e.g. /srv/nbgrader/exchange); default: DIR/exchange")
     ci.set_defaults(func=_course_init)
 
     r = sub.add_parser("roster", help="the class list").add_subparsers(dest="action", required=True)
-    ri = r.add_parser("import", help="add students from a CSV with columns id, first_name, last_name, email")
-    ri.add_argument("csv")
+    ri = r.add_parser("import", help="add students from an XLSX or CSV class list: columns 学号/id (required), "
+                                     "姓名/name or 姓/last_name + 名/first_name, 邮箱/email")
+    ri.add_argument("file", help="students.xlsx or students.csv (UTF-8 or GBK)")
     ri.add_argument("--course", required=True)
     ri.set_defaults(func=_roster_import)
 
@@ -227,6 +260,17 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--student", action="append", help="only these students (repeatable)")
     f.set_defaults(func=_feedback)
 
+    rf = sub.add_parser("release-feedback", help="write each student's feedback page and release it to the exchange "
+                                                 "(students: Fetch Feedback), with their scores so far")
+    rf.add_argument("module")
+    rf.add_argument("--course", required=True)
+    rf.add_argument("--student", action="append", help="only these students (repeatable)")
+    rf.set_defaults(func=_release_feedback)
+
+    ms = sub.add_parser("my-scores", help="for a student: your own scores so far, from the feedback you fetched")
+    ms.add_argument("dir", nargs="?", default=".", help="your folder, where the modules are (default: here)")
+    ms.set_defaults(func=_my_scores)
+
     rp = sub.add_parser("report", help="class report of a module (HTML): statuses, scores, pass rates, mistakes, times")
     rp.add_argument("module")
     rp.add_argument("--course", required=True)
@@ -252,6 +296,12 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0: the whole network)")
     lab.add_argument("--token", help="access token in the URL (default: a random one)")
     lab.set_defaults(func=_lab)
+
+    sc = sub.add_parser("student-config", help="the Jupyter configuration of every student's server on a hub: "
+                                               "course, exchange, no formgrader (docs/guide-instructor.md)")
+    sc.add_argument("--course", required=True)
+    sc.add_argument("--out", required=True, help="folder to write, e.g. /etc/crmlab/student")
+    sc.set_defaults(func=_student_config)
 
     d = sub.add_parser("demo", help="the main job: a class of synthetic students, assigned and graded")
     d.add_argument("dir", nargs="?", help="course instance to create or reuse (default: ./crmlab-demo)")

@@ -82,7 +82,7 @@ class Course:
 
     @classmethod
     def init(cls, root: str | Path, course_id: str | None = None, locale: str | None = None,
-             db_url: str | None = None, secret: str | None = None) -> "Course":
+             db_url: str | None = None, secret: str | None = None, exchange: str | Path | None = None) -> "Course":
         """Create a course instance from the shipped course (settings, nbgrader config, modules)."""
         root = Path(root).resolve()
         if (root / "crmlab.toml").exists():
@@ -99,6 +99,9 @@ class Course:
             text = text.replace('id = "crm-course"', f'id = "{course_id}"', 1)
         if locale:
             text = text.replace('locale = "zh_CN"', f'locale = "{locale}"', 1)
+        if exchange:   # a multi-user hub: the exchange every user can write, outside the course folder
+            text = text.replace('# exchange = "/srv/nbgrader/exchange"',
+                                f"exchange = {json.dumps(str(Path(exchange).resolve()))}", 1)
         if db_url:   # the gradebook in a database server instead of DIR/gradebook.db
             text = text.replace("[grading]\n", f"[grading]\ndb_url = {json.dumps(db_url)}\n", 1)
         (root / "crmlab.toml").write_text(text, encoding="utf-8")

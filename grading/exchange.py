@@ -9,13 +9,24 @@ nbgrader's exchange and plug two classes into its ``ExchangeFactory``:
   grader's cached copy, the same one grading regenerates);
 - :class:`PersonalFetchAssignment` (student side): after fetching the common release it adds the
   files of *the fetching student's* personal area, and refuses to fetch when there is none
-  ("ask your instructor") rather than hand out a module without data.
+  ("ask your instructor") rather than hand out a module without data;
+- :class:`PersonalReleaseFeedback` (instructor side): releases *our* feedback page of each student
+  (``feedback/<student>/<module>/index.html``, grading/feedback.py) where nbgrader's own "Fetch
+  Feedback" looks for it. The student side stays nbgrader's.
+
+How a student finds their feedback, and nobody else's: at submit nbgrader writes a random
+``submission_secret.txt`` (128 hex digits) into the submission and into the student's own cache;
+collect brings it to ``submitted/<student>/<module>/``. The released page is named
+``md5(secret + notebook id).html`` in ``feedback/``, a folder others may enter but not list (0711).
+``fetch_feedback`` computes the names from the secrets in the fetching student's *own* cache, so it
+finds their pages only, whatever student id they put into their config.
 
 Layout, under the course instance (``DIR/exchange``, :func:`exchange_root`)::
 
     exchange/<course_id>/outbound/<module>/              nbgrader: the common release
     exchange/<course_id>/inbound/<student>+<module>+…    nbgrader: submissions
     exchange/<course_id>/personal/<student>/<module>/    ours: that student's crm.db
+    exchange/<course_id>/feedback/<hash>.html            nbgrader's place; our pages (PersonalReleaseFeedback)
 
 Who is fetching: nbgrader's ``CourseDirectory.student_id`` when it is set (``crmlab lab --user``
 writes it into the student's own nbgrader config, so several students can share one machine for a
@@ -31,20 +42,26 @@ check, not by our code. See docs/guide-instructor.md, "Many users".
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
+import subprocess
 from pathlib import Path
 
 from nbgrader.exchange.default.fetch_assignment import ExchangeFetchAssignment
 from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
-from nbgrader.utils import get_username
-from traitlets import List, Unicode
+from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
+from nbgrader.utils import get_username, notebook_hash
+from traitlets import Bool, List, Unicode
 
 PERSONAL = "personal"
+SECRET = "submission_secret.txt"   # nbgrader's, written at submit
 
 
 def exchange_root(course) -> Path:
-    """The course's exchange directory: inside the course instance, so one folder holds a class."""
-    return course.root / "exchange"
+    """The course's exchange directory: ``[course] exchange`` in crmlab.toml (on a multi-user hub, a
+    folder every user can write, outside the instructor's course folder), else inside the course
+    instance, so that one folder holds a class."""
+    return Path(course.settings["course"].get("exchange") or course.root / "exchange")
 
 
 def personal_path(exchange: str | Path, course_id: str, student: str, module: str) -> Path:
@@ -57,17 +74,20 @@ def configure_exchange(c, course) -> None:
     c.Exchange.root = str(exchange_root(course))
     c.ExchangeFactory.release_assignment = "grading.exchange.PersonalReleaseAssignment"
     c.ExchangeFactory.fetch_assignment = "grading.exchange.PersonalFetchAssignment"
+    c.ExchangeFactory.release_feedback = "grading.exchange.PersonalReleaseFeedback"
 
 
-def student_config(course, student: str) -> str:
+def student_config(course, student: str | None) -> str:
     """A student's own ``nbgrader_config.py``: the course, the exchange and who they are — nothing
-    of the instructor's (no course root, no gradebook), and nothing to import but nbgrader."""
+    of the instructor's (no course root, no gradebook), and nothing to import but nbgrader. Without
+    ``student`` (every student of a hub) nbgrader takes the OS user name as the student id."""
     return (
-        "# nbgrader configuration of one student (written by `crmlab lab --user`; rewritten at each start)\n"
-        "c = get_config()  # noqa: F821\n"
+        "# nbgrader configuration of " + ("one student (written by `crmlab lab --user`; rewritten at each start)\n"
+                                          if student else "every student (written by `crmlab student-config`)\n")
+        + "c = get_config()  # noqa: F821\n"
         f"c.CourseDirectory.course_id = {course.course_id!r}\n"
-        f"c.CourseDirectory.student_id = {student!r}\n"
-        f"c.Exchange.root = {str(exchange_root(course))!r}\n"
+        + (f"c.CourseDirectory.student_id = {student!r}\n" if student else "")
+        + f"c.Exchange.root = {str(exchange_root(course))!r}\n"
         "c.ExchangeFactory.fetch_assignment = 'grading.exchange.PersonalFetchAssignment'\n"
     )
 
@@ -83,6 +103,8 @@ class PersonalReleaseAssignment(ExchangeReleaseAssignment):
     Also what the formgrader's "Release" button runs, so releasing from the lab hands out data too."""
 
     students = List(Unicode(), help="students whose data to place (default: the whole roster)").tag(config=True)
+    grant_os_users = Bool(True, help="give each personal folder to the OS user of the same name, where one "
+                                     "exists (a multi-user hub): chown as root, else a read ACL (setfacl)").tag(config=True)
 
     def copy_files(self):
         super().copy_files()
@@ -103,7 +125,24 @@ class PersonalReleaseAssignment(ExchangeReleaseAssignment):
             place_student_data(course, module, student, dest)
             for path in (dest, dest.parent):
                 os.chmod(path, 0o700)
+            if self.grant_os_users:
+                self.grant(student, dest.parent)
         self.log.info("Personal data placed for %d students: %s", len(students), base)
+
+    def grant(self, student: str, folder: Path) -> None:
+        """On a hub each student is an OS user: only they (and the instructor) may read their folder."""
+        try:
+            user = pwd.getpwnam(student)
+        except KeyError:
+            return   # one machine, students played by configuration: nothing to give
+        if os.geteuid() == 0:
+            for path in [folder, *folder.rglob("*")]:
+                os.chown(path, user.pw_uid, -1)
+        elif shutil.which("setfacl"):   # an owner may set ACLs on their own files: no root needed
+            subprocess.run(["setfacl", "-R", "-m", f"u:{student}:rX", str(folder)], check=True)
+        else:
+            self.log.warning("%s cannot read their folder %s: run as root or install setfacl (Debian: acl)",
+                             student, folder)
 
 
 class PersonalFetchAssignment(ExchangeFetchAssignment):
@@ -133,6 +172,46 @@ class PersonalFetchAssignment(ExchangeFetchAssignment):
             if src.is_file() and not dest.exists():
                 shutil.copyfile(src, dest)
                 self.log.info("Fetched your own %s", src.name)
+
+
+class PersonalReleaseFeedback(ExchangeReleaseFeedback):
+    """nbgrader's release of feedback, with our page instead of nbgrader's generated one.
+
+    For every student with a page ``feedback/<student>/<module>/index.html`` and a collected
+    submission (its ``submission_secret.txt``), the page goes to ``<exchange>/<course>/feedback/``
+    under the name nbgrader's fetch computes for each notebook of that submission. A page generated
+    by nbgrader's ``generate_feedback`` (``<notebook>.html`` beside ours, which shows the graded
+    notebook) is never released. Also what the formgrader's "Release Feedback" runs."""
+
+    def copy_files(self):
+        module = self.coursedir.assignment_id
+        exclude = set(filter(None, (self.coursedir.student_id_exclude or "").split(",")))
+        wanted = self.coursedir.student_id
+        base = Path(self.coursedir.root, self.coursedir.feedback_directory)
+        students = [wanted] if wanted and wanted != "*" else sorted(
+            page.parent.parent.name for page in base.glob(f"*/{module}/index.html"))
+        for student in students:
+            page = Path(self.coursedir.format_path(self.coursedir.feedback_directory, student, module), "index.html")
+            submitted = Path(self.coursedir.format_path(self.coursedir.submitted_directory, student, module))
+            if student in exclude or unreleasable(page, submitted):
+                continue
+            key = (submitted / SECRET).read_text(encoding="utf-8")
+            for notebook in sorted(submitted.glob("*.ipynb")):
+                dest = Path(self.dest_path, notebook_hash(secret=key, notebook_id=notebook.stem) + ".html")
+                tmp = dest.with_name(dest.stem + "-tmp.html")
+                shutil.copyfile(page, tmp)
+                os.chmod(tmp, 0o644)    # readable by the student who can name it; the folder lists nothing
+                os.replace(tmp, dest)
+            self.log.info("Released feedback of %s on %s", student, module)
+
+
+def unreleasable(page: Path, submitted: Path) -> str | None:
+    """Why a student's feedback page cannot go through the exchange (None: it can)."""
+    if not page.is_file():
+        return "no feedback page"
+    if not (submitted / SECRET).is_file():   # never submitted, or handed in outside the exchange
+        return "no submission collected from the exchange"
+    return None
 
 
 # -- the instructor's steps -------------------------------------------------------------------------

@@ -6,9 +6,17 @@ of each checkpoint, for each one not fully right what it checks (the verdict's m
 check code, the solution or the right values is read, so nothing of them can leak (tested).
 nbgrader's own ``generate_feedback`` is not used: it shows hidden tests and skips every submission
 that failed to grade, which are the students who need feedback most.
+
+Released feedback (:func:`release_feedback`) also carries the student's *scores so far*: every
+module whose feedback has been released, with points and status, and an estimate of the coursework
+part of the course grade — nbgrader has no such view (its issue #987). It is a section of the page
+and the same data as JSON inside it (``<script id="crmlab-scores">``), which ``crmlab my-scores``
+reads in the student's own folder (grading/scores.py). Only that student's numbers are in it.
 """
 from __future__ import annotations
 
+import datetime as dt
+import json
 import tomllib
 from pathlib import Path
 
@@ -47,7 +55,8 @@ def hints_of(course: Course, module: str) -> dict[str, dict]:
     return {}
 
 
-def render(data: ClassResults, module: ModuleInfo, student: Student, r: Result, hints: dict) -> str:
+def render(data: ClassResults, module: ModuleInfo, student: Student, r: Result, hints: dict,
+           so_far: dict | None = None) -> str:
     title = f"{module.id} {module.title_zh} · {module.title_en}"
     who = f"{student.name} ({student.id})" if student.name else student.id
     out = [f"<h1>{esc(title)}</h1>",
@@ -106,9 +115,80 @@ def render(data: ClassResults, module: ModuleInfo, student: Student, r: Result, 
                            f"<td class='num'>{points}</td><td>"
                            + (f"<span class='label'>评语 Comment:</span> {esc(comment)}" if comment else "") + "</td></tr>")
             out.append("</table>")
+    if so_far:
+        out.append(render_so_far(so_far))
     out.append("<p class='note'>本页只有你的得分、检查的内容和提示，不含答案。<br><span class='en'>This page holds your "
                "scores, what each checkpoint checks and hints, never the answers.</span></p>")
     return page(f"{module.id} · {student.id}", "\n".join(out))
+
+
+# -- the student's scores so far ---------------------------------------------------------------------
+SCORES_ID = "crmlab-scores"   # the id of the JSON inside a released page (grading/scores.py reads it)
+
+
+def scores_so_far(course: Course, data: ClassResults, student: str, modules: list[str], released_at: str) -> dict:
+    """One student's results in every module of ``modules`` (those released so far), plain data.
+
+    The coursework estimate counts the modules with a final score (manual grading done), by the
+    course's own rule (``[grades]``: points summed, or percentages weighted; a missing submission
+    counts 0 only with ``missing = "zero"``). The CRM show's part is not known before the end."""
+    from .grades import Settings
+
+    settings = Settings.of(course)
+    rows, counted = [], {}
+    for m in modules:
+        info, r = data.module(m), data.results[(m, student)]
+        pending = r.has_score and bool(r.needs_manual_grade)
+        rows.append({"module": m, "title_zh": info.title_zh, "title_en": info.title_en, "status": r.status,
+                     "points": r.total, "max_points": info.max_total, "manual_pending": pending})
+        if r.has_score and not pending:
+            counted[m] = (r.total, info.max_total)
+        elif r.status == "missing" and settings.missing == "zero":
+            counted[m] = (0.0, info.max_total)
+    if settings.weights:
+        weights = {m: settings.weights.get(m, 0.0) for m in counted}
+        total_w = sum(weights.values())
+        pct = 100 * sum(weights[m] * p / top for m, (p, top) in counted.items()) / total_w if total_w else None
+    else:
+        top = sum(t for _, t in counted.values())
+        pct = 100 * sum(p for p, _ in counted.values()) / top if top else None
+    return {"course_id": data.course_id, "student": student, "released_at": released_at, "modules": rows,
+            "counted": sorted(counted), "coursework_pct": None if pct is None else round(pct, 1),
+            "coursework_share": round(1 - settings.peer_share, 4), "peer_share": settings.peer_share}
+
+
+def render_so_far(so_far: dict) -> str:
+    out = ["<h2 id='scores'>你目前的成绩 <span class='en'>Your scores so far</span></h2>",
+           "<table><tr><th>模块 <span class='en'>Module</span></th><th>状态 <span class='en'>Status</span></th>"
+           "<th class='num'>得分 <span class='en'>Points</span></th></tr>"]
+    for row in so_far["modules"]:
+        if row["points"] is None:
+            points = f"— / {fmt(row['max_points'])}"
+        else:
+            points = f"{fmt(row['points'])} / {fmt(row['max_points'])}" + (
+                "<br><span class='note'>含待老师评分的题 <span class='en'>manual grading pending</span></span>"
+                if row["manual_pending"] else "")
+        out.append(f"<tr><td>{esc(row['module'])} {esc(row['title_zh'])} <span class='en'>{esc(row['title_en'])}</span>"
+                   f"</td><td>{badge(row['status'], STATUS)}</td><td class='num'>{points}</td></tr>")
+    out.append("</table>")
+    pct, share = so_far["coursework_pct"], so_far["coursework_share"]
+    if pct is None:
+        out.append("<p>还没有可以计入的模块成绩。<br><span class='en'>No module score counts yet.</span></p>")
+    else:
+        counted = ", ".join(so_far["counted"])
+        out.append(f"<p><span class='label'>估计 Estimate:</span> 已计入的模块（{esc(counted)}）平时成绩为 "
+                   f"<b>{fmt(pct)} %</b>，按 {fmt(100 * share)} % 计入总评，约 <b>{fmt(round(pct * share, 1))}</b> 分"
+                   + (f"；另外 {fmt(100 * so_far['peer_share'])} % 来自期末的客户关系管理表演秀。" if so_far["peer_share"] else "。")
+                   + f"<br><span class='en'>Coursework so far ({esc(counted)}): <b>{fmt(pct)} %</b>; it makes "
+                   f"{fmt(100 * share)} % of the course grade, about <b>{fmt(round(pct * share, 1))}</b> points"
+                   + (f"; the other {fmt(100 * so_far['peer_share'])} % come from the CRM show at the end of term."
+                      if so_far["peer_share"] else ".") + "</span></p>")
+    out.append(f"<p class='note'>截至 {esc(so_far['released_at'])}，只有你自己的成绩。<br><span class='en'>As of "
+               f"{esc(so_far['released_at'])}; your own scores only.</span></p>")
+    # the same as data, for `crmlab my-scores` (grading/scores.py); "</" cannot end the script early
+    payload = json.dumps(so_far, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")
+    out.append(f"<script type='application/json' id='{SCORES_ID}'>{payload}</script>")
+    return "\n".join(out)
 
 
 def _manual(module: ModuleInfo, name: str) -> bool:
@@ -130,8 +210,10 @@ def _verdict(r: Result, c) -> str:
 
 
 def write_feedback(course: Course, module: str, students: list[str] | None = None,
-                   data: ClassResults | None = None) -> list[Path]:
-    """Write one page per student (every roster student, or ``students``); the paths written."""
+                   data: ClassResults | None = None, so_far: list[str] | None = None,
+                   released_at: str = "") -> list[Path]:
+    """Write one page per student (every roster student, or ``students``); the paths written.
+    With ``so_far`` (modules), each page ends with the student's scores in those modules."""
     data = data or load(course)
     info = data.module(module)
     hints = hints_of(course, module)
@@ -142,6 +224,51 @@ def write_feedback(course: Course, module: str, students: list[str] | None = Non
         folder = course.path("feedback", s.id, module)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "index.html"
-        path.write_text(render(data, info, s, data.results[(module, s.id)], hints), encoding="utf-8")
+        summary = scores_so_far(course, data, s.id, so_far, released_at) if so_far else None
+        path.write_text(render(data, info, s, data.results[(module, s.id)], hints, summary), encoding="utf-8")
         written.append(path)
     return written
+
+
+# -- release through the exchange ----------------------------------------------------------------------
+def released_modules(course: Course) -> dict[str, str]:
+    """module → when its feedback was last released (``.crmlab/feedback_released.json``)."""
+    path = course.private / "feedback_released.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def release_feedback(course: Course, module: str, students: list[str] | None = None) -> dict[str, list[str]]:
+    """Write every student's page of ``module`` and release it to the exchange, where nbgrader's
+    "Fetch Feedback" finds it (grading/exchange.py, PersonalReleaseFeedback).
+
+    The pages of the modules released before are rewritten and released again too, so that the
+    scores so far on every page a student holds are the same, current ones (a grade changed in the
+    formgrader since shows up). Returns ``released`` (students) and, per reason, those whose page
+    could not go through the exchange (no submission collected: hand out ``feedback/<s>/<m>/``)."""
+    from .exchange import unreleasable
+    from .nbgrader_api import check, nbgrader_api
+
+    data = load(course)
+    data.module(module)   # assigned in this course, or a clear error
+    when = dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+    record = {**released_modules(course), module: when}
+    modules = [m.id for m in data.modules if m.id in record]
+    for m in modules:
+        write_feedback(course, m, students, data=data, so_far=modules, released_at=when)
+    api = nbgrader_api(course)
+    for m in modules:
+        if students:
+            for s in students:
+                check(api.release_feedback(m, s), "release_feedback")
+        else:
+            check(api.release_feedback(m), "release_feedback")
+    path = course.private / "feedback_released.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    out = {"released": []}
+    for s in data.students:
+        if students and s.id not in students:
+            continue
+        why = unreleasable(course.path("feedback", s.id, module) / "index.html", course.path("submitted", s.id, module))
+        out.setdefault(why or "released", []).append(s.id)
+    return out

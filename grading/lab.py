@@ -49,6 +49,21 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def write_student_config(course: Course, folder: Path, student: str | None = None) -> Path:
+    """The Jupyter configuration of a student's server, in ``folder``: nbgrader's (course, exchange,
+    and ``student`` if given, else nbgrader takes the OS user), and the instructor's parts off.
+
+    For one student played on one machine (``crmlab lab --user``) or, without ``student``, for every
+    student of a hub (``crmlab student-config``, put on their servers' JUPYTER_CONFIG_PATH)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "nbgrader_config.py").write_text(student_config(course, student), encoding="utf-8")
+    _write_json(folder / "jupyter_server_config.json",
+                {"ServerApp": {"jpserver_extensions": {name: False for name in STUDENT_OFF_EXTENSIONS}}})
+    _write_json(folder / "labconfig" / "page_config.json",
+                {"disabledExtensions": {name: True for name in STUDENT_HIDDEN_PLUGINS}})
+    return folder
+
+
 def prepare_student_home(course: Course, student: str) -> dict:
     """Create or refresh one student's home and return the environment that points Jupyter at it."""
     if student not in course.students():
@@ -56,12 +71,7 @@ def prepare_student_home(course: Course, student: str) -> dict:
                           f"`crmlab roster import`")
     home = student_home(course, student)
     config = home / ".jupyter"
-    config.mkdir(parents=True, exist_ok=True)
-    (config / "nbgrader_config.py").write_text(student_config(course, student), encoding="utf-8")
-    _write_json(config / "jupyter_server_config.json",
-                {"ServerApp": {"jpserver_extensions": {name: False for name in STUDENT_OFF_EXTENSIONS}}})
-    _write_json(config / "labconfig" / "page_config.json",
-                {"disabledExtensions": {name: True for name in STUDENT_HIDDEN_PLUGINS}})
+    write_student_config(course, config, student)
     settings = config / "lab" / "user-settings"
     news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     if not news.exists():   # classrooms are often offline: no "news" pop-up asking to go online

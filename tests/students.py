@@ -10,7 +10,8 @@ from grading.lab import prepare_student_home
 
 
 def student_app(course: Course, student: str, action: str, module: str = "m01", **config):
-    """nbgrader's fetch or submit as the student's lab runs it: their own nbgrader_config.py, their home."""
+    """nbgrader's fetch, submit or fetch_feedback as the student's lab runs it: their own
+    nbgrader_config.py, their home (and nbgrader's cache of their submissions inside it)."""
     from nbgrader.auth import Authenticator
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.exchange import ExchangeFactory
@@ -28,12 +29,12 @@ def student_app(course: Course, student: str, action: str, module: str = "m01", 
     home.mkdir(parents=True, exist_ok=True)
     cfg.CourseDirectory.assignment_id = module
     cfg.Exchange.assignment_dir = str(home)
-    cfg.Exchange.cache = str(home / ".cache")
+    cfg.Exchange.cache = str(home / ".local" / "share" / "jupyter" / "nbgrader_cache")   # where their lab keeps it
     for key, value in config.items():
         section, name = key.split("__")
         setattr(getattr(cfg, section), name, value)
     factory = ExchangeFactory(config=cfg)
-    make = factory.FetchAssignment if action == "fetch" else factory.Submit
+    make = {"fetch": factory.FetchAssignment, "submit": factory.Submit, "fetch_feedback": factory.FetchFeedback}[action]
     return make(coursedir=CourseDirectory(config=cfg), authenticator=Authenticator(config=cfg), config=cfg), home
 
 

@@ -5,6 +5,7 @@ Students are played on one machine with their own nbgrader config, as `crmlab la
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -120,3 +121,66 @@ def test_lab_for_a_student_keeps_jupyter_inside_their_home(course):
     assert "JUPYTER_CONFIG_DIR" not in instructor.env or instructor.env["JUPYTER_CONFIG_DIR"] != launch.env["JUPYTER_CONFIG_DIR"]
     with pytest.raises(CourseError, match="not on the roster"):
         lab_launch(course, "s99")
+
+
+# -- feedback back through the exchange ------------------------------------------------------------------
+def handed_in_and_graded(course) -> None:
+    """s01 hands in the model answers and s02 the module untouched; both collected and graded."""
+    from grading.autograde import autograde
+    from students import answer, model_answers
+
+    for s in ("s01", "s02"):
+        if not (student_home(course, s) / "m01").exists():
+            student_app(course, s, "fetch")[0].start()
+    answer(student_home(course, "s01") / "m01" / "m01.ipynb", model_answers(course, "m01"))
+    for s in ("s01", "s02"):
+        student_app(course, s, "submit")[0].start()
+    subprocess.run([CRMLAB, "collect", "m01", "--course", str(course.root)], check=True, capture_output=True)
+    autograde(course, "m01", workers=2, progress=False)
+
+
+def fetched_feedback(course, student: str, **config) -> list[Path]:
+    student_app(course, student, "fetch_feedback", **config)[0].start()
+    return sorted((student_home(course, student) / "m01" / "feedback").glob("*/m01.html"))
+
+
+def test_released_feedback_reaches_its_own_student_only_and_carries_their_scores_so_far(course):
+    handed_in_and_graded(course)
+    # what nbgrader's generate_feedback would write beside our page (the graded notebook): never released
+    leak = course.path("feedback", "s01", "m01") / "m01.html"
+    leak.parent.mkdir(parents=True, exist_ok=True)
+    leak.write_text("<html>NBGRADER-GENERATED hidden parts</html>", encoding="utf-8")
+    course.add_students([{"id": "s03", "first_name": "静", "last_name": "李", "email": None}])  # never submitted
+
+    r = subprocess.run([CRMLAB, "release-feedback", "m01", "--course", str(course.root)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "released to 2 students" in r.stdout
+    assert "no submission collected from the exchange" in r.stderr and "s03" in r.stderr
+
+    released = course.root / "exchange" / "crm-exchange-test" / "feedback"
+    assert released.stat().st_mode & 0o777 == 0o711        # students may open a page they can name, list none
+    pages = sorted(released.iterdir())
+    assert len(pages) == 2 and all(re.fullmatch(r"[0-9a-f]{32}\.html", p.name) for p in pages)
+    assert not any("NBGRADER-GENERATED" in p.read_text(encoding="utf-8") for p in pages)
+
+    mine = {}
+    for s, other in (("s01", "s02"), ("s02", "s01")):
+        [page] = fetched_feedback(course, s)
+        text = page.read_text(encoding="utf-8")
+        assert f"({s})" in text and f"({other})" not in text and f'"student": "{other}"' not in text
+        mine[s] = text
+    # s01: the automatic part, the reflection waits for the instructor; s02 wrote nothing: nbgrader scores it 0
+    assert "11 <small>/ 11</small>" in mine["s01"] and "0 <small>/ 15</small>" in mine["s02"]
+    assert "Your scores so far" in mine["s01"]
+
+    # a student who names a classmate in their config still finds only their own submission's feedback
+    [page] = fetched_feedback(course, "s02", CourseDirectory__student_id="s01")
+    assert "(s02)" in page.read_text(encoding="utf-8") and "(s01)" not in page.read_text(encoding="utf-8")
+
+    # crmlab my-scores in a student's folder: their own scores so far, from what they fetched
+    out = subprocess.run([CRMLAB, "my-scores", str(student_home(course, "s01"))], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "crm-exchange-test · s01" in out.stdout and "11 / 15" in out.stdout and "manual grading pending" in out.stdout
+    assert "s02" not in out.stdout
+    nothing = subprocess.run([CRMLAB, "my-scores", str(course.root / "elsewhere")], capture_output=True, text=True)
+    assert nothing.returncode == 1 and "Fetch Feedback" in nothing.stdout

@@ -112,6 +112,42 @@ def test_feedback_shows_the_manual_grade_and_comment(pages):
     assert "待老师评分" in _text(pages["s2"])        # not graded yet: said, not shown as 0
 
 
+def test_released_pages_end_with_the_students_own_scores_so_far_and_a_coursework_estimate(course):
+    from grading.feedback import scores_so_far
+    from grading.scores import find_scores, format_scores
+
+    data = load(course)
+    s1 = scores_so_far(course, data, "s1", [MODULE], "2026-06-30T18:00:00+08:00")
+    assert s1["modules"] == [{"module": "m01", "title_zh": "认识你的客户", "title_en": "Know your customers",
+                              "status": "graded", "points": 14.0, "max_points": 15.0, "manual_pending": False}]
+    assert (s1["counted"], s1["coursework_pct"], s1["coursework_share"]) == (["m01"], round(100 * 14 / 15, 1), 0.6)
+    pending = scores_so_far(course, data, "s2", [MODULE], "t")       # reflection not graded yet: not counted
+    assert pending["modules"][0]["manual_pending"] and pending["coursework_pct"] is None
+    assert scores_so_far(course, data, "s10", [MODULE], "t")["modules"][0]["points"] is None   # error: no score, not 0
+    assert scores_so_far(course, data, "s11", [MODULE], "t")["coursework_pct"] is None       # missing: blank ...
+
+    toml = course.root / "crmlab.toml"
+    before = toml.read_text(encoding="utf-8")
+    try:                                                                                      # ... or 0 if the course says so
+        toml.write_text(before.replace('missing = "blank"', 'missing = "zero"'), encoding="utf-8")
+        assert scores_so_far(Course.open(course.root), data, "s11", [MODULE], "t")["coursework_pct"] == 0
+    finally:
+        toml.write_text(before, encoding="utf-8")
+
+    [page] = write_feedback(course, MODULE, ["s1"], data=data, so_far=[MODULE], released_at="2026-06-30T18:00:00+08:00")
+    text = _text(page.read_text(encoding="utf-8"))
+    assert "你目前的成绩" in text and "Your scores so far" in text and "93.3 %" in text and "about 56 points" in text
+    assert all(f"({other})" not in text for other in KINDS if other != "s1")
+    # `crmlab my-scores` reads it where nbgrader's fetch_feedback puts it in the student's folder
+    fetched = course.root / "home-s1" / "m01" / "feedback" / "2026-06-30 10:00:00 UTC"
+    fetched.mkdir(parents=True)
+    (fetched / "m01.html").write_text(page.read_text(encoding="utf-8"), encoding="utf-8")
+    [found] = find_scores(course.root / "home-s1")
+    assert found == s1
+    table = format_scores(found)
+    assert "fb-course · s1" in table and "14 / 15" in table and "93.3 %" in table and "已评分 graded" in table
+
+
 def test_no_solution_check_code_or_right_value_leaks_into_any_feedback(course, pages):
     forbidden = set()
     for code in solution_code(course, MODULE).values():                    # the instructor's solution

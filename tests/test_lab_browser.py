@@ -5,7 +5,9 @@ Then student s01, in `crmlab lab --user s01`, opens the assignment list, fetches
 it and sees *their own* data, types one answer (the other code answers are the model answers written
 into the file before it is opened: typing them all would take minutes) and the reflection, validates
 and submits. The instructor collects and autogrades with the `crmlab` command, opens the formgrader
-in `crmlab lab`, sees the submissions with their scores and grades the reflection by hand.
+in `crmlab lab`, sees the submissions with their scores and grades the reflection by hand. Last the
+instructor releases feedback with `crmlab release-feedback`; s01 clicks Fetch Feedback in the assignment
+list, opens the page (with their scores so far) and runs `crmlab my-scores` in a notebook.
 
 Screenshots go to ``$CRMLAB_ARTIFACTS`` (default: the test's temp folder); docs/screenshots/lab-*.png
 are copies of them.
@@ -288,3 +290,55 @@ def test_the_instructor_collects_autogrades_and_grades_by_hand_in_the_formgrader
     rows = {r["student_id"]: r for r in csv.DictReader(io.StringIO(crmlab("export", "--course", str(course.root))))}
     assert (rows["s01"]["total"], rows["s01"]["m01:reflection"], rows["s01"]["needs_manual_grade"]) == (
         f"{AUTO_POINTS + 3}.0", "3.0", "False")
+
+
+def test_the_instructor_releases_feedback_and_the_student_fetches_it_with_their_scores(course, context, shots, tmp_path):
+    if not course.path("submitted", "s01", "m01").is_dir():   # run alone: hand in, collect, grade without a browser
+        submit_without_browser(course, "s01", {**model_answers(course, "m01"), "reflection": TYPED_REFLECTION})
+        crmlab("collect", "m01", "--course", str(course.root))
+        crmlab("autograde", "m01", "--course", str(course.root))
+        with course.gradebook() as gb:   # the reflection's 3 points, as the formgrader stores them
+            grade = gb.find_grade("reflection", "m01", "m01", "s01")
+            grade.manual_score, grade.needs_manual_grade = 3.0, False
+            gb.db.commit()
+    released = crmlab("release-feedback", "m01", "--course", str(course.root))
+    assert f"released to {len(course.submitted_students('m01'))} students" in released, released
+
+    with lab(course, tmp_path, "--user", "s01") as server:
+        url = f"http://127.0.0.1:{server.args[server.args.index('--port') + 1]}"
+        page = context.new_page()
+        open_lab(page, url)
+        nbgrader_menu(page, "nbgrader:open-assignment-list")
+        submitted = page.locator("#submitted_assignments_list .list_item", has_text="m01").first
+        expect(submitted).to_contain_text("feedback available to fetch", timeout=30_000)
+        submitted.locator("button", has_text="Fetch Feedback").click()
+        view = submitted.locator("a", has_text="view feedback")
+        expect(view).to_be_visible(timeout=30_000)
+        page.screenshot(path=shots / "lab-student-feedback-fetched.png")
+
+        # the file browser goes to m01/feedback/<time of the submission>/; the page opens in the lab
+        view.click()
+        page.locator(".jp-DirListing-item", has_text="m01.html").dblclick()
+        frame = page.frame_locator(".jp-HTMLViewer iframe").first
+        expect(frame.locator("h1")).to_contain_text("m01", timeout=30_000)
+        expect(frame.locator("body")).to_contain_text("张伟 (s01)")
+        expect(frame.locator(".summary")).to_contain_text(f"{AUTO_POINTS + 3} / {MAX_POINTS}")   # with the hand-given 3
+        expect(frame.locator("#scores")).to_contain_text("Your scores so far")   # at the end of the page
+        page.screenshot(path=shots / "lab-student-feedback.png")
+        body = frame.locator("body").inner_text()
+        assert "s02" not in body and "王芳" not in body            # nothing of a classmate's
+
+        # `crmlab my-scores` in a notebook of the student's own folder: the same, read from what they fetched
+        page.locator(".jp-BreadCrumbs-home").first.click()
+        page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
+        page.locator(".lm-Menu-itemLabel", has_text="New").first.hover()
+        page.locator("li[data-command='notebook:create-new']").first.click()
+        page.locator(".jp-Dialog .jp-mod-accept").click(timeout=30_000)   # the kernel: Python 3, as offered
+        expect(page.locator("#jp-main-statusbar")).to_contain_text("Python 3 (ipykernel) | Idle", timeout=60_000)
+        page.locator(".jp-Notebook .jp-Cell .cm-content").last.click()
+        page.keyboard.type("!crmlab my-scores")
+        page.keyboard.press("Shift+Enter")
+        output = page.locator(".jp-Notebook .jp-OutputArea-output").first
+        expect(output).to_contain_text("coursework so far", timeout=60_000)
+        assert "14 / 15" in output.inner_text() and "s02" not in output.inner_text()
+        page.screenshot(path=shots / "lab-student-my-scores.png")

@@ -137,9 +137,16 @@ def _verdicts(graded, student) -> dict:
     return {v.check: (v.points, v.status, v.message) for v in graded[student].checks}
 
 
-def test_the_module_is_operational_and_only_it_has_writable_data(course):
+OPERATIONAL = {"m04", "m07"}   # modules whose notebooks change the student's CRM (data_writable in crmlab.toml)
+
+
+def test_the_module_is_operational_and_only_operational_modules_have_writable_data(course):
     assert course.module(MODULE).writable_files == ["crm.db", "crm_actions.jsonl"]
-    assert all(course.module(m).writable_files == [] for m in course.module_ids if m != MODULE)
+    assert OPERATIONAL <= set(course.module_ids)
+    for m in course.module_ids:
+        writable = course.module(m).writable_files
+        assert (writable != []) == (m in OPERATIONAL), (m, writable)
+        assert m not in OPERATIONAL or "crm.db" in writable, (m, writable)
 
 
 def test_solution_gets_full_automatic_marks(course, graded):

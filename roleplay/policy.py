@@ -23,8 +23,9 @@ VIEW_FIELDS = ("scenario", "role", "turn", "patience", "node", "said", "mood", "
                "cost")
 
 
-def view(session: Session) -> dict:
-    """What the employee sees before choosing the next move, as plain JSON data.
+def view(session: Session, by: str | None = None) -> dict:
+    """What the employee sees before choosing the next move, as plain JSON data (in a group: member
+    ``by``, whose role's moves are the options).
 
     ``node`` names the stage of this conversation (the situation behind the customer's line, e.g.
     ``"open"`` or ``"calmer"``); node names differ between scenarios, so a policy meant for several
@@ -39,7 +40,7 @@ def view(session: Session) -> dict:
             "patience": session.scenario.customer.patience, "node": session.node, "said": dict(last),
             "mood": dict(session.mood), "start": dict(session.start_mood), "change": change,
             "moves": list(session.moves), "cost": session.cost,
-            "options": [{"move": o["move"], "amount": o["amount"], "limit": o["limit"]} for o in session.options()]}
+            "options": [{"move": o["move"], "amount": o["amount"], "limit": o["limit"]} for o in session.options(by)]}
 
 
 def parse_choice(choice) -> tuple[str, dict]:

@@ -14,12 +14,16 @@ def policy(view):
     if hear and not heard:
         return hear[0]                                      # first, let them talk
     if hear and not tired and down < 17 and left > 4:       # still fuming: keep hearing them out
-        fresh = [m for m in hear if m not in done]
-        return (fresh or ["empathise" if "empathise" in can else hear[0]])[0]
+        if "ask" in can and "ask" not in done and down >= 10 and left > 5:
+            return "ask"                                    # the facts, once they have calmed a little
+        return "empathise" if "empathise" in can else hear[0]    # empathy calms
     if "confirm" in can and left <= 1:
         return "confirm"
-    for move in ("apologise", "offer_remedy", "record", "explain_policy", "recommend", "promise_followup", "confirm"):
+    for move in ("apologise", "ask", "offer_remedy", "record", "explain_policy", "recommend", "promise_followup",
+                 "confirm"):
         if move in can and move not in done:
+            if move == "ask" and (tired or down >= 25 or left <= 3):
+                continue                                    # a question now would only hold them up
             if move == "offer_remedy":
                 return f"offer_remedy:{can[move]['limit']}"   # fair, and within this role's authority
             return move

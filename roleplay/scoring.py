@@ -78,6 +78,9 @@ def explain(lines: list[dict], outcome: dict, session, lang: str) -> str:
     else:
         out.append(f"Outcome: {end}; {mood}; remedy cost {outcome['cost']:g} yuan; "
                    f"churn risk {outcome['churn_risk']:.0%}.")
+    temperament = getattr(session, "temperament", None)
+    if temperament is not None:   # revealed only now: what kind of customer this was
+        out.append(temperament.note.zh if zh else temperament.note.en)
     for t in session.turns:  # the teaching notes of the moves made, in order: why each worked or not
         if t["note"]:
             out.append(f"· {label(MOVES, t['move'], lang)}：{t['note'][key]}" if zh

@@ -599,3 +599,17 @@ def test_the_shared_temper_validates_and_names_its_bad_field(tmp_path, monkeypat
         monkeypatch.undo()
         rs.shared_temper.cache_clear()
     assert {t.id for t in rs.shared_temper().temperaments} == {"steady", "venter", "hurried"}
+
+
+def test_the_player_speaks_each_language_s_punctuation_and_shows_the_role_s_limit(tmp_path):
+    from roleplay.player import Player
+    en = Player("hotpot_angry_guest", cast=CAST, seed=3, save_to=tmp_path / "g.json", lang="en_US")
+    en.w["move_listen"].click()
+    shown = en.w["head"].value + en.w["chat"].value
+    assert "：" not in shown and "Customer: " in shown
+    assert "≤ 200 yuan" in en.w["limit"].value and "specialist" in en.w["limit"].value
+    en.w["member"].value = "s02"                   # the manager's turn: the box and its label follow
+    assert en.w["amount"].max == 1000 and "≤ 1000 yuan" in en.w["limit"].value
+    assert "word-break: normal" in en.w["head"].value   # English lines break between words, not inside them
+    zh = Player("hotpot_angry_guest", role="specialist", seed=3, save_to=tmp_path / "z.json")
+    assert "客户：" in zh.w["head"].value and "≤ 200 元" in zh.w["limit"].value

@@ -566,7 +566,7 @@ def test_a_policy_that_reads_the_customer_beats_every_fixed_sequence(scene):
                  for k in seeds]
         margin = sum(mine) / len(mine) - sum(fixed) / len(fixed)
         wins, losses = sum(a > b for a, b in zip(mine, fixed)), sum(a < b for a, b in zip(mine, fixed))
-        assert margin >= 2 and wins > 1.5 * losses, (name, round(margin, 1), wins, losses)
+        assert margin >= 3 and wins > 2 * losses, (name, round(margin, 1), wins, losses)
 
 
 def test_an_apology_before_the_customer_is_heard_backfires_and_does_not_count():

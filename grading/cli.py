@@ -152,6 +152,33 @@ def _grades(a) -> int:
     return 0
 
 
+def _groups(a) -> int:
+    from .course import Course
+    from .groupplay import member_share, results, role_label
+    course = Course.open(a.course)
+    play, found = results(course, a.module, a.groups)
+    print(f"{a.module}: CRM show — scene {play.scene}, roles {', '.join(play.roles)}, groups from {play.groups_file}; "
+          f"a member who played no turn loses {play.silent_share:.0%}")
+    for r in found:
+        if r.handed_in_by is None:
+            head = "no group transcript that replays"
+        else:
+            head = (f"transcript handed in by {r.handed_in_by}: {r.total:g}/100, "
+                    f"{r.end or 'not finished'}, {sum(r.turns.values())} turns")
+        print(f"\n{r.group}  {head}")
+        for member, role in r.cast.items():
+            if r.handed_in_by is None:
+                share = "0"
+            else:
+                share = f"{member_share(play, r, member):.0%}" + ("  (played no turn)" if member in r.silent else "")
+            print(f"  {member:<12} {role_label(role):<36} turns {r.turns.get(member, 0):>2}   share {share}")
+        for member, why in r.problems:
+            print(f"  ! {member}'s transcript does not count: {why}")
+    if not found:
+        print("(the groups file lists no groups)")
+    return 0
+
+
 def _collect(a) -> int:
     from .course import Course
     from .exchange import collect
@@ -283,6 +310,12 @@ def parser() -> argparse.ArgumentParser:
     gr.add_argument("--groups", help="CSV: student, group (default DIR/groups.csv)")
     gr.add_argument("--out", help="CSV file to write (default: standard output)")
     gr.set_defaults(func=_grades)
+
+    gp = sub.add_parser("groups", help="the CRM show: each group's cast and how its group transcript replays and scores")
+    gp.add_argument("module")
+    gp.add_argument("--course", required=True)
+    gp.add_argument("--groups", help="CSV: student, group[, role] (default DIR/groups.csv)")
+    gp.set_defaults(func=_groups)
 
     co = sub.add_parser("collect", help="collect students' submissions of a module from the exchange")
     co.add_argument("module")

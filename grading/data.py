@@ -35,7 +35,12 @@ def student_database(course: Course, module_id: str, student: str) -> Path:
 
 
 def place_student_data(course: Course, module_id: str, student: str, folder: Path) -> Path:
+    """The student's own database into a hand-out, their personal exchange area or the grader's working copy
+    (and, in a module with group play, their ``group.json``: grading/groupplay.py)."""
+    from .groupplay import place_group_file
+
     dest = folder / course.module(module_id).data_file
     dest.unlink(missing_ok=True)
     shutil.copyfile(student_database(course, module_id, student), dest)
+    place_group_file(course, module_id, student, Path(folder))
     return dest

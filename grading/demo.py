@@ -76,7 +76,7 @@ def answers_of(course: Course, module: str, student: str) -> dict:
         folder = str(shutil.copytree(course.path("outbox", student, module), Path(tmp) / module))
         spec = demo_spec(module)
         if "roleplay" in spec:   # what the student's clicks in the player leave in the folder
-            _write_roleplay(Path(folder), spec["roleplay"], "good")
+            _write_roleplay(Path(folder), spec["roleplay"], "good", solution_code(course, module))
         sys.path.insert(0, folder)   # the hand-out's own modules (crmlab_handin), as in a kernel started there
         try:
             with contextlib.chdir(folder), contextlib.redirect_stdout(io.StringIO()):
@@ -120,7 +120,7 @@ def write_submission(course: Course, module: str, student: str, kind: str, rng: 
     nb = _cells(nb_path)
     demo = demo_spec(module)
     if "roleplay" in demo:
-        _write_roleplay(dest, demo["roleplay"], "wrong" if kind == "partly_wrong" else "good")
+        _write_roleplay(dest, demo["roleplay"], "wrong" if kind == "partly_wrong" else "good", solution_code(course, module))
     solutions = solution_code(course, module)
     wrong_ids = set()
     if kind == "partly_wrong":
@@ -155,27 +155,34 @@ def write_submission(course: Course, module: str, student: str, kind: str, rng: 
     nb_path.write_text(text, encoding="utf-8")
 
 
-def _write_roleplay(folder: Path, spec: dict, which: str) -> None:
+def _write_roleplay(folder: Path, spec: dict, which: str, solutions: dict | None = None) -> None:
     """What clicking through a module's player leaves in the folder: the transcript of the scene played
-    along the steps of ``spec[which]`` (``"model"``/``"dismissive"``: the scenario file's paths)."""
+    along the steps of ``spec[which]`` — a list of steps, ``"model"``/``"dismissive"`` (the scenario file's
+    paths) or ``"policy:<grade id>"``: clicked the way the module's solution policy in that cell reads
+    *this* guest (customers differ in temper, so a fixed path is not what a good student clicks)."""
     import sqlite3
 
     from roleplay import Session, load_roleplay, play_seed
     from roleplay.player import save_transcript, transcript_path
+    from roleplay.policy import load_policy, play_policy
     from roleplay.scenario import parse_step
 
     scenario = load_roleplay(spec["scene"])
     steps = spec[which]
-    steps = getattr(scenario.paths, steps) if isinstance(steps, str) else steps
     db = folder / "crm.db"
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
         (data_id,) = con.execute("SELECT value FROM meta WHERE key = 'data_id'").fetchone()
-    session = Session(scenario, spec["role"], play_seed(data_id, scenario.id), db=db)
-    for step in steps:
-        if session.end:
-            break
-        move, args = parse_step(step)
-        session.play(move, **args)
+    seed = play_seed(data_id, scenario.id)
+    if isinstance(steps, str) and steps.startswith("policy:"):
+        session = play_policy(load_policy(solutions[steps.partition(":")[2]]), scenario, spec["role"], seed, db=db)
+    else:
+        steps = getattr(scenario.paths, steps) if isinstance(steps, str) else steps
+        session = Session(scenario, spec["role"], seed, db=db)
+        for step in steps:
+            if session.end:
+                break
+            move, args = parse_step(step)
+            session.play(move, **args)
     save_transcript(session.transcript, transcript_path(scenario.id, folder))
 
 

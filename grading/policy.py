@@ -52,7 +52,10 @@ for line in sys.stdin:
     out.write(json.dumps(reply) + "\n")
     out.flush()
 '''
-POLICY_LIMITS = {"memory_mb": 1024, "cpu_seconds": 60, "processes": 16, "file_mb": 10}
+# processes: RLIMIT_NPROC counts every process and thread of the sandbox user, and the kernels of the same
+# grading run share that user: with 16, a policy started while the other worker's kernel was running could
+# not start at all ("the policy's process ended"); the kernels' own limit is the bound that matters
+POLICY_LIMITS = {"memory_mb": 1024, "cpu_seconds": 60, "processes": 64, "file_mb": 10}
 
 
 class SandboxedPolicy:

@@ -1,9 +1,12 @@
 """The dialogue engine: a session walks a scenario's graph, one move per turn.
 
-Small and deterministic: one seed gives the persona, the spread of each move's effects and the
-customer's line variants from separate streams (``numpy.random.SeedSequence.spawn``), so a
-transcript — role, seed and the moves — is enough to replay a session exactly. A refused move
-raises :class:`~roleplay.messages.Refusal` before anything is drawn or changed.
+Small and deterministic: one seed gives the persona, the spread of each move's effects, the
+customer's line variants and the customer's hidden temperament from separate streams
+(``numpy.random.SeedSequence.spawn``), so a transcript — role, seed and the moves — is enough to replay
+a session exactly. A refused move raises :class:`~roleplay.messages.Refusal` before anything is drawn or
+changed. *When* a move comes matters as much as which (the scenario's ``temper``): an apology or remedy
+made before the customer's anger has come down far enough backfires, and more listening to a customer
+who has calmed down tires them.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import numpy as np
 from faker import Faker
 
 from roleplay.messages import ENDS, MOVES, ROLES, Refusal
-from roleplay.scenario import MOOD_FIELDS, Branch, RolePlay, load_roleplay
+from roleplay.scenario import HEARING, MOOD_FIELDS, Effects, RolePlay, load_roleplay
 
 TRANSCRIPT_VERSION = 1
 
@@ -42,7 +45,8 @@ def _draw_persona(scenario: RolePlay, seed: int, db: str | Path | None) -> dict:
     fake = _faker(scenario.customer.locale)
     fake.seed_instance(seed)  # reseeded on every use, so sharing the instance shares no state
     persona = {"name": fake.name(), "account": None, "contact": None,
-               "history": {"orders": 0, "tickets": 0, "complaints": 0}}
+               "history": {"orders": 0, "tickets": 0, "complaints": 0},
+               "temperament": _draw_temperament(scenario, seed)}
     if db is None:
         return persona
     con = sqlite3.connect(f"file:{Path(db)}?mode=ro", uri=True)
@@ -63,13 +67,24 @@ def _draw_persona(scenario: RolePlay, seed: int, db: str | Path | None) -> dict:
     return persona
 
 
+def _draw_temperament(scenario: RolePlay, seed: int) -> str:
+    """The customer's hidden temperament, by weight, from a stream of its own (the other three streams,
+    and so the persona's name and account, are what they were before temperaments existed)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
+    kinds = scenario.temper.temperaments
+    weights = np.array([t.weight for t in kinds])
+    return kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))].id
+
+
 def _start_mood(scenario: RolePlay, persona: dict) -> dict:
     # a customer who has complained before starts angrier and trusts less (at most three count)
     mood = scenario.customer.mood.model_dump()
     past = min(persona["history"]["complaints"], 3)
-    mood["anger"] = min(100, mood["anger"] + 5 * past)
-    mood["trust"] = max(0, mood["trust"] - 5 * past)
-    return mood
+    mood["anger"] = mood["anger"] + 5 * past
+    mood["trust"] = mood["trust"] - 5 * past
+    for field, delta in scenario.temper.temperament(persona["temperament"]).mood.items():
+        mood[field] += delta
+    return {k: max(0, min(100, v)) for k, v in mood.items()}
 
 
 class Session:
@@ -92,12 +107,15 @@ class Session:
         self.role, self.cast, self.seed, self.lang = role, cast, int(seed), lang
         self.authority = self.scenario.roles[role] if role else None
         self.persona = copy.deepcopy(persona) if persona is not None else _draw_persona(self.scenario, self.seed, db)
+        self.temperament = self.scenario.temper.temperament(self.persona["temperament"])
         streams = np.random.SeedSequence(self.seed).spawn(3)
         self._effects_rng, self._lines_rng = np.random.default_rng(streams[1]), np.random.default_rng(streams[2])
         self.node = self.scenario.start
         self.mood = _start_mood(self.scenario, self.persona)
         self.turn, self.cost, self.end = 0, 0.0, None
         self.moves: list[str] = []
+        self.landed: list[str] = []   # the moves that were not made too early (a backfired one does not count)
+        self.mistimed: list[str] = []   # the moves the customer was not ready for (backfired or tiring)
         self.start_mood = dict(self.mood)
         self.opening = self._line(self.scenario.nodes[self.node])
         self.turns: list[dict] = []
@@ -165,15 +183,25 @@ class Session:
         """Make a move (in a group: played ``by`` a member); returns the turn: the customer's reply
         (zh, en), the new node, mood and end."""
         branch, pays = self._check(move, args, by)
-        self._apply(branch)
+        reaction, how = self._reaction(move)
+        if reaction is None:
+            self._apply(branch.effects, self.temperament.scale.get(move, 1.0))
+        else:
+            self._apply(reaction.effects)
         if pays:
             self.cost += float(args["amount"])
         self.moves.append(move)
+        if how != "backfire":
+            self.landed.append(move)
+        if how is not None:
+            self.mistimed.append(move)
         self.turn += 1
         moved = branch.next != self.node
         self.node = branch.next
         node = self.scenario.nodes[self.node]
-        lines = [branch.reply.model_dump()] if branch.reply else []
+        said = reaction.reply if reaction is not None else branch.reply
+        note = reaction.note if reaction is not None else branch.note
+        lines = [said.model_dump()] if said else []
         if moved or not lines or node.end:
             lines.append(self._line(node))
         self.end = node.end
@@ -184,16 +212,31 @@ class Session:
             self.end = node.end
         record = {"turn": self.turn, "move": move, "args": dict(args), "reply": lines, "node": self.node,
                   "mood": dict(self.mood), "cost": self.cost, "end": self.end,
-                  "note": branch.note.model_dump() if branch.note else None}
+                  "note": note.model_dump() if note else None, "reaction": how}
         if self.cast is not None:
             record.update(by=by, role=self.cast[by])
         self.turns.append(record)
         return copy.deepcopy(record)
 
-    def _apply(self, branch: Branch):
-        eff = branch.effects
+    def _reaction(self, kind: str):
+        """How the customer takes this move *now*: (None, None) as the graph says; a backfire when it
+        comes before their anger has come down far enough from the start for it (``heard``); tired when
+        it is more hearing, after some has landed, for a customer whose anger is down ``enough``. The
+        temperament shifts both."""
+        temper, shift = self.scenario.temper, self.temperament.shift
+        # how far anger has come down, in per cent of where it started: the same rule fits a furious guest
+        # and an annoyed key account
+        down = 100 * (self.start_mood["anger"] - self.mood["anger"]) / max(self.start_mood["anger"], 1)
+        if kind in temper.heard and down < temper.heard[kind] + shift.get(kind, 0):
+            return temper.backfire[kind], "backfire"
+        heard = any(m in HEARING for m in self.landed)
+        if kind in HEARING and heard and down >= temper.enough + shift.get("enough", 0):
+            return temper.tires, "tires"
+        return None, None
+
+    def _apply(self, eff: Effects, scale: float = 1.0):
         for field in MOOD_FIELDS:
-            delta = getattr(eff, field)
+            delta = round(getattr(eff, field) * scale)
             if delta and eff.spread:
                 noisy = delta + int(self._effects_rng.integers(-eff.spread, eff.spread + 1))
                 delta = max(0, noisy) if delta > 0 else min(0, noisy)  # noise never turns an effect around
@@ -207,7 +250,8 @@ class Session:
     @property
     def state(self) -> dict:
         return {"node": self.node, "mood": dict(self.mood), "turn": self.turn, "cost": self.cost,
-                "end": self.end, "moves": list(self.moves)}
+                "end": self.end, "moves": list(self.moves), "landed": list(self.landed),
+                "mistimed": list(self.mistimed)}
 
     @property
     def transcript(self) -> dict:

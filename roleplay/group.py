@@ -23,10 +23,12 @@ class GroupError(ValueError):
     pass
 
 
-def read_casts(path: str | Path, roles: list[str], roster: list[str] | None = None) -> dict[str, dict[str, str]]:
+def read_casts(path: str | Path, roles: list[str], roster: list[str] | None = None,
+               allowed: list[str] | None = None) -> dict[str, dict[str, str]]:
     """group → {member: role} from a groups CSV (``student, group[, role]``). Members keep the roster's
     order (else the file's); a ``role`` cell wins over the round of ``roles``. Refused, naming the row:
-    an unknown role, a student twice, a student not on the roster."""
+    an unknown role, a role the scene cannot be played in (``allowed``), a student twice, a student not on
+    the roster."""
     if not roles or any(r not in ROLES for r in roles):
         raise GroupError(f"group_roles should list roles among {', '.join(ROLES)} (got {roles!r})")
     groups: dict[str, list[tuple[str, str | None]]] = {}
@@ -47,6 +49,9 @@ def read_casts(path: str | Path, roles: list[str], roster: list[str] | None = No
                 raise GroupError(f"{path}, row {n}: student {student!r} is not on the roster")
             if role is not None and role not in ROLES:
                 raise GroupError(f"{path}, row {n}: unknown role {role!r} (one of {', '.join(ROLES)})")
+            if role is not None and allowed is not None and role not in allowed:
+                raise GroupError(f"{path}, row {n}: role {role!r} of student {student!r} is not played in this "
+                                 f"scene (one of {', '.join(allowed)})")
             seen.add(student)
             groups.setdefault(group, []).append((student, role))
     order = {s: i for i, s in enumerate(roster or [])}
@@ -69,18 +74,25 @@ def check_cast(scenario: RolePlay, cast: dict[str, str]) -> None:
             raise Refusal("role_not_allowed", role=(ROLES, role), allowed=[(ROLES, r) for r in scenario.roles])
 
 
-def group_seed(scenario_id: str, group: str) -> int:
-    return play_seed("", scenario_id, group=group)
+def group_seed(scenario_id: str, group: str, secret: str = "") -> int:
+    """One seed per group and scene. A course mixes its secret in (``grading/groupplay.py``), so a group's
+    customer cannot be computed from the group's name."""
+    return play_seed("", scenario_id, group=f"{group} {secret}" if secret else group)
 
 
-def grade_group(scenario: RolePlay | str, transcript: dict, cast: dict[str, str], group: str) -> dict:
+def grade_group(scenario: RolePlay | str, transcript: dict, cast: dict[str, str], group: str,
+                seed: int | None = None) -> dict:
     """A group's transcript replayed with the cast and seed the course gives it (nothing in the file is
-    trusted): the rubric score, the turns each member played, and who played none. Raises
+    trusted; ``seed``: the course's seed for the group, else ``group_seed(scene, group)``): the rubric score,
+    the turns each member played, and who played none. Raises
     :class:`Refusal` for a transcript that does not replay (edited, another group's, a move beyond
     the authority of the member who made it)."""
     scenario = load_roleplay(scenario) if isinstance(scenario, str) else scenario
     check_cast(scenario, cast)
-    session = replay(scenario, transcript, seed=group_seed(scenario.id, group), cast=cast)
+    if transcript.get("role") is not None or not transcript.get("cast"):
+        raise Refusal("replay_mismatch", turn=0, field="cast")    # one student's conversation, not a group's
+    seed = group_seed(scenario.id, group) if seed is None else seed
+    session = replay(scenario, transcript, seed=seed, cast=cast)
     turns = {m: sum(t["by"] == m for t in session.turns) for m in cast}
     result = score(session)
     return {"group": group, "total": result["total"], "end": session.end, "turns": turns,

@@ -23,6 +23,10 @@ from roleplay.scenario import RolePlay, load_roleplay
 from roleplay.scoring import score
 
 BAR_COLOURS = {"satisfaction": "success", "trust": "info", "anger": "danger"}
+# ipywidgets' HTML boxes break lines anywhere (break-all: fine for Chinese, but English words were cut in half,
+# "service re covery"); in the player, lines break between words, and inside a word only when it cannot fit
+CSS = ("<style>.roleplay-player .widget-html-content, .roleplay-player .widget-html-content pre "
+       "{word-break: normal; overflow-wrap: break-word;}</style>")
 
 
 def transcript_path(scenario_id: str, folder: str | Path | None = None) -> Path:
@@ -81,14 +85,19 @@ class Player:
     def _text(self, d: dict) -> str:
         return d["zh"] if self.lang == "zh_CN" else d["en"]
 
+    @property
+    def _colon(self) -> str:
+        return "：" if self.lang == "zh_CN" else ": "   # a full-width colon is Chinese punctuation only
+
     def _build(self):
         w, s, sc = self._widgets, self.session, self.scenario
         name = s.persona["name"]
-        head = (f"<h3>{html.escape(sc.title.get(self.lang))}</h3>"
+        head = (CSS + f"<h3>{html.escape(sc.title.get(self.lang))}</h3>"
                 f"<p>{html.escape(sc.situation.get(self.lang).replace('{name}', name))}</p>"
-                f"<p><b>{self._t(('客户', 'Customer'))}：</b>{html.escape(sc.customer.title.get(self.lang).replace('{name}', name))}"
-                + (f" · <b>{self._t(('你的角色', 'Your role'))}：</b>{self._t(ROLES[s.role])}</p>" if s.role else
-                   f" · <b>{self._t(('分工', 'Cast'))}：</b>" + html.escape("，".join(
+                f"<p><b>{self._t(('客户', 'Customer'))}{self._colon}</b>"
+                f"{html.escape(sc.customer.title.get(self.lang).replace('{name}', name))}"
+                + (f" · <b>{self._t(('你的角色', 'Your role'))}{self._colon}</b>{self._t(ROLES[s.role])}</p>" if s.role else
+                   f" · <b>{self._t(('分工', 'Cast'))}{self._colon}</b>" + html.escape(self._t(("，", ", ")).join(
                        f"{m} {self._t(ROLES[r])}" for m, r in s.cast.items())) + "</p>"))
         self.w["head"] = w.HTML(head)
         self.w["member"] = w.Dropdown(options=[(f"{m} · {self._t(ROLES[r])}", m) for m, r in (s.cast or {}).items()],
@@ -96,11 +105,14 @@ class Player:
         self.w["member"].observe(lambda _: self._refresh(), names="value")
         self.w["bars"] = w.VBox()
         self.w["chat"] = w.HTML()
+        self.w["chat"].add_class("rp-chat")
         self.w["moves"] = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.w["amount"] = w.BoundedFloatText(value=0, min=0, max=self._limit(), step=10,
                                               description=self._t(("金额（元）", "Amount (yuan)")),
-                                              layout=w.Layout(width="220px"))
+                                              style={"description_width": "initial"}, layout=w.Layout(width="230px"))
         self.w["amount"].add_class("rp-amount")
+        self.w["limit"] = w.HTML()   # the role's authority beside the box, so a capped amount is no surprise
+        self.w["limit"].add_class("rp-limit")
         self.w["member"].add_class("rp-member")
         self.w["message"] = w.HTML(html.escape(self.notice))
         self.w["result"] = w.HTML()
@@ -122,7 +134,12 @@ class Player:
     def _refresh(self):
         w, s = self._widgets, self.session
         if "amount" in self.w:
-            self.w["amount"].max = self._limit()
+            limit = self._limit()
+            self.w["amount"].max = limit
+            role = self._t(ROLES[s.cast[self.member] if s.cast is not None and self.member else s.role]) \
+                if (s.role or self.member) else ""
+            self.w["limit"].value = (f"<span style='color:#555'>≤ {limit:g} 元（{role}的权限）</span>" if self.lang == "zh_CN"
+                                     else f"<span style='color:#555'>≤ {limit:g} yuan (the {role}'s authority)</span>")
         bars = []
         for field in ("satisfaction", "trust", "anger"):
             bar = w.IntProgress(value=s.mood[field], min=0, max=100, bar_style=BAR_COLOURS[field],
@@ -134,7 +151,7 @@ class Player:
         bars.append(w.HTML(f"{turns} {s.turn} / {s.scenario.customer.patience}"))
         self.w["bars"].children = bars
         # who speaks, in words: an emoji font is not installed everywhere (a headless browser showed boxes)
-        guest, you = f"<b>{html.escape(s.persona['name'])}：</b>", f"<b>{self._t(('你', 'You'))}</b>"
+        guest, you = f"<b>{html.escape(s.persona['name'])}{self._colon}</b>", f"<b>{self._t(('你', 'You'))}</b>"
         lines = [f"<p>{guest}{html.escape(self._text(s.opening))}</p>"]
         for t in s.turns:
             who = f" — {html.escape(t['by'])} · {self._t(ROLES[t['role']])}" if "by" in t else ""
@@ -151,14 +168,17 @@ class Player:
             b.add_class(f"rp-move-{opt['move']}")   # for a browser test's selectors
             b.on_click(lambda _, move=opt["move"], amount=opt["amount"]: self.play(move, amount))
             self.w[f"move_{opt['move']}"] = b
-            buttons.append(w.HBox([self.w["amount"], b]) if opt["amount"] else b)
+            buttons.append(w.HBox([self.w["amount"], self.w["limit"], b]) if opt["amount"] else b)
         self.w["moves"].children = buttons
         if s.end:
             r = score(s)
             end = label(ENDS, s.end, self.lang)
-            self.w["result"].value = (f"<h4>{self._t(('结束', 'Ended'))}：{html.escape(end)} · "
-                                      f"{self._t(('得分', 'Score'))} {r['total']:g}/100</h4><pre>"
-                                      + html.escape(r["explanation"][self.lang]) + "</pre>")
+            # pre-wrap keeps the debrief's lines; breaking at words only (JupyterLab's widget HTML breaks
+            # anywhere, which cut English words in half: "service re covery")
+            self.w["result"].value = (f"<h4>{self._t(('结束', 'Ended'))}{self._colon}{html.escape(end)} · "
+                                      f"{self._t(('得分', 'Score'))} {r['total']:g}/100</h4>"
+                                      "<pre style='white-space: pre-wrap; word-break: normal; overflow-wrap: break-word; "
+                                      "font-family: inherit'>" + html.escape(r["explanation"][self.lang]) + "</pre>")
 
     # -- what the student does -------------------------------------------------------------------
     def play(self, move: str, needs_amount: bool = False) -> bool:

@@ -19,20 +19,28 @@ import copy
 from roleplay.engine import Session
 from roleplay.messages import MOVES, Refusal
 
-VIEW_FIELDS = ("scenario", "role", "turn", "patience", "node", "said", "mood", "moves", "options", "cost")
+VIEW_FIELDS = ("scenario", "role", "turn", "patience", "node", "said", "mood", "start", "change", "moves", "options",
+               "cost")
 
 
-def view(session: Session) -> dict:
-    """What the employee sees before choosing the next move, as plain JSON data.
+def view(session: Session, by: str | None = None) -> dict:
+    """What the employee sees before choosing the next move, as plain JSON data (in a group: member
+    ``by``, whose role's moves are the options).
 
     ``node`` names the stage of this conversation (the situation behind the customer's line, e.g.
     ``"open"`` or ``"calmer"``); node names differ between scenarios, so a policy meant for several
-    should decide from ``options``, ``moves`` and ``mood`` rather than from node names."""
+    should decide from ``options``, ``moves`` and ``mood`` rather than from node names.
+
+    ``start`` is the mood the customer came with and ``change`` what the last move did to it (the bars
+    moving in the player): customers differ in temper, so how they take a move is worth watching."""
     last = session.turns[-1]["reply"][-1] if session.turns else session.opening
+    before = session.turns[-2]["mood"] if len(session.turns) > 1 else session.start_mood
+    change = {k: session.mood[k] - before[k] for k in session.mood} if session.turns else {k: 0 for k in session.mood}
     return {"scenario": session.scenario.id, "role": session.role, "turn": session.turn,
             "patience": session.scenario.customer.patience, "node": session.node, "said": dict(last),
-            "mood": dict(session.mood), "moves": list(session.moves), "cost": session.cost,
-            "options": [{"move": o["move"], "amount": o["amount"], "limit": o["limit"]} for o in session.options()]}
+            "mood": dict(session.mood), "start": dict(session.start_mood), "change": change,
+            "moves": list(session.moves), "cost": session.cost,
+            "options": [{"move": o["move"], "amount": o["amount"], "limit": o["limit"]} for o in session.options(by)]}
 
 
 def parse_choice(choice) -> tuple[str, dict]:

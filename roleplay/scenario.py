@@ -6,6 +6,7 @@ Same pipeline as ``simulator/scenario.py``: validate → freeze, and a bad file 
 """
 from __future__ import annotations
 
+import functools
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -16,7 +17,9 @@ from roleplay.messages import ENDS, MOVES, ROLES
 from simulator.scenario import ScenarioError, _FieldProblem
 
 ROLEPLAY_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "roleplay"
+TEMPER_FILE = ROLEPLAY_DIR / "shared" / "temper.toml"
 MOOD_FIELDS = ("satisfaction", "trust", "anger")
+HEARING = ("listen", "ask", "empathise")
 
 MoveKind = Literal[tuple(MOVES)]
 RoleName = Literal[tuple(ROLES)]
@@ -88,13 +91,66 @@ class Customer(_Frozen):
     account_kind: str | None = None              # with a CRM database: draw the persona from accounts of this kind
 
 
+class Reaction(_Frozen):
+    """What a move does instead of its own effects when the customer is not ready for it."""
+    effects: Effects
+    reply: Text
+    note: Text
+
+
+class Temperament(_Frozen):
+    """One kind of customer, drawn per persona (hidden: it shows only in how the mood moves).
+    ``mood``: added to the start mood; ``scale``: factor on the effects of these move kinds (a customer
+    who needs to vent calms down slowly); ``shift``: added to the temper's ``heard`` and ``enough`` (a
+    customer who wants a remedy quickly takes one sooner and tires of being listened to sooner)."""
+    id: str = Field(pattern=r"^[a-z_]+$")
+    weight: float = Field(gt=0)
+    label: Text
+    note: Text                                   # the debrief's word on this customer
+    mood: dict[Literal["satisfaction", "trust", "anger"], int] = {}
+    scale: dict[MoveKind, float] = {}
+    shift: dict[MoveKind | Literal["enough"], int] = {}
+
+
+class Temper(_Frozen):
+    """How every customer reacts to *when* a move comes, not only to which move (shared by the scenarios,
+    ``scenarios/roleplay/shared/temper.toml``; a scenario may carry its own ``[temper]``). Anger is read
+    against where it started, in per cent, so the same rules fit a furious guest and an annoyed key account.
+
+    ``heard``: a move of these kinds lands only once the customer's anger has come down at least this many
+    per cent from the start; made earlier it backfires (``backfire``: its own effects, reply and note instead of the
+    move's; the conversation still moves on, and the move does not count as made for the rubric's
+    ``played`` lines). ``enough``: once anger is down this many per cent, more listening, asking or empathising
+    ``tires`` the customer. ``temperaments``: the kinds of customer, one drawn per persona by weight."""
+    heard: dict[MoveKind, int]
+    backfire: dict[MoveKind, Reaction]
+    enough: int = Field(ge=0, le=100)
+    tires: Reaction
+    temperaments: list[Temperament] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _complete(self):
+        for kind in self.heard:
+            if kind not in self.backfire:
+                raise _FieldProblem(f"backfire.{kind}", f"the gated move '{kind}' needs a backfire reaction")
+        ids = [t.id for t in self.temperaments]
+        if len(set(ids)) != len(ids):
+            raise _FieldProblem("temperaments", "temperament ids must be unique")
+        return self
+
+    def temperament(self, tid: str) -> Temperament:
+        return next(t for t in self.temperaments if t.id == tid)
+
+
 class Criterion(_Frozen):
     """One rubric line. Kinds: ``played`` (every move in ``moves``), ``avoided`` (none of them),
     ``before`` (``first`` was made, and before any ``then``), ``end`` (ended in one of ``ends``),
     ``mood`` (final ``field`` ≥ ``to`` full points, partial credit linearly from ``from_``),
-    ``cost`` (remedy cost ≤ ``limit``, partial credit linearly up to twice the limit)."""
+    ``cost`` (remedy cost ≤ ``limit``, partial credit linearly up to twice the limit), ``timing`` (no move the
+    customer was not ready for — an apology or remedy that backfired, listening on to a calm customer; each
+    such move costs a third of the points)."""
     id: str = Field(min_length=1)
-    kind: Literal["played", "avoided", "before", "end", "mood", "cost"]
+    kind: Literal["played", "avoided", "before", "end", "mood", "cost", "timing"]
     points: float = Field(gt=0)
     label: Text
     moves: list[MoveKind] = []
@@ -111,7 +167,7 @@ class Criterion(_Frozen):
     @model_validator(mode="after")
     def _complete(self):
         need = {"played": ["moves"], "avoided": ["moves"], "before": ["first", "then"], "end": ["ends"],
-                "mood": ["field", "to"], "cost": ["limit"]}[self.kind]
+                "mood": ["field", "to"], "cost": ["limit"], "timing": []}[self.kind]
         for name in need:
             if getattr(self, name) in (None, []):
                 raise _FieldProblem(name, f"a '{self.kind}' criterion needs '{name}'")
@@ -147,6 +203,13 @@ class RolePlay(_Frozen):
     rubric: list[Criterion] = Field(min_length=1)
     paths: Paths
     crm: CrmLink = CrmLink()
+    temper_: Temper | None = Field(default=None, alias="temper")   # default: the shared temper.toml
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @property
+    def temper(self) -> Temper:
+        return self.temper_ or shared_temper()
 
     @model_validator(mode="after")
     def _graph(self):
@@ -212,6 +275,21 @@ def validate(data: dict, source: str = "(data)") -> RolePlay:
             field = ".".join(loc + [cause.field]) if loc else cause.field
             raise ScenarioError(source, field, cause.problem) from None
         raise ScenarioError(source, ".".join(loc) or "(root)", err["msg"]) from None
+
+
+@functools.lru_cache(maxsize=1)
+def shared_temper() -> Temper:
+    """The customers' temper shared by the built-in scenarios (validated like a scenario file)."""
+    try:
+        data = tomllib.loads(TEMPER_FILE.read_text(encoding="utf-8"))
+        return Temper.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        cause = (err.get("ctx") or {}).get("error")
+        loc = [str(p) for p in err["loc"] if p != "[key]"]
+        field = ".".join(loc + [cause.field]) if isinstance(cause, _FieldProblem) else ".".join(loc)
+        raise ScenarioError(str(TEMPER_FILE), field or "(root)",
+                            cause.problem if isinstance(cause, _FieldProblem) else err["msg"]) from None
 
 
 def builtin_roleplays() -> list[str]:

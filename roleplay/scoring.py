@@ -20,8 +20,9 @@ def churn_risk(mood: dict, end: str | None) -> float:
 
 def _credit(c: Criterion, state: dict) -> float:
     moves, end = state["moves"], state["end"]
-    if c.kind == "played":
-        return sum(m in moves for m in c.moves) / len(c.moves)
+    if c.kind == "played":   # made, and not so early that it backfired
+        landed = state.get("landed", moves)
+        return sum(m in landed for m in c.moves) / len(c.moves)
     if c.kind == "avoided":
         return float(not any(m in moves for m in c.moves))
     if c.kind == "before":
@@ -36,6 +37,8 @@ def _credit(c: Criterion, state: dict) -> float:
         if c.field == "anger":  # lower is better: full credit at or below ``to``
             return max(0.0, min(1.0, (c.from_ - value) / (c.from_ - c.to))) if c.from_ != c.to else float(value <= c.to)
         return max(0.0, min(1.0, (value - c.from_) / (c.to - c.from_))) if c.to != c.from_ else float(value >= c.to)
+    if c.kind == "timing":   # every move made when the customer was ready for it; each one that was not costs a third
+        return max(0.0, 1 - len(state.get("mistimed", [])) / 3)
     if c.kind == "cost":
         over = state["cost"] - c.limit
         return 1.0 if over <= 0 else max(0.0, 1 - over / max(c.limit, 1.0))
@@ -75,6 +78,9 @@ def explain(lines: list[dict], outcome: dict, session, lang: str) -> str:
     else:
         out.append(f"Outcome: {end}; {mood}; remedy cost {outcome['cost']:g} yuan; "
                    f"churn risk {outcome['churn_risk']:.0%}.")
+    temperament = getattr(session, "temperament", None)
+    if temperament is not None:   # revealed only now: what kind of customer this was
+        out.append(temperament.note.zh if zh else temperament.note.en)
     for t in session.turns:  # the teaching notes of the moves made, in order: why each worked or not
         if t["note"]:
             out.append(f"· {label(MOVES, t['move'], lang)}：{t['note'][key]}" if zh

@@ -13,6 +13,7 @@ import contextlib
 import json
 import sqlite3
 import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,12 +22,13 @@ from grading.assign import assign
 from grading.autograde import autograde
 from grading.course import SHIPPED_COURSE, Course
 from grading.data import student_database
-from grading.demo import write_submission
+from grading.demo import solution_code, write_submission
+from grading.groupplay import GroupPlay, transcript_name
 from grading.verify import Context, Partial, Wrong, checks_of
 from roleplay import Session, load_roleplay, play_seed
 
 MODULE = "m07"
-AUTO_POINTS = 17.0
+AUTO_POINTS = 20.0
 CHECKS = ["chk_customer", "chk_play", "chk_policy", "chk_crm"]
 SPEC = tomllib.loads((SHIPPED_COURSE / "demo" / f"{MODULE}.toml").read_text(encoding="utf-8"))
 TRANSCRIPT = "roleplay_hotpot_angry_guest.json"
@@ -55,7 +57,11 @@ def course(tmp_path_factory):
     course = Course.init(tmp_path_factory.mktemp("m07") / "c", "test-m07", secret="m07-test-secret")
     kinds = {"sol": "correct", "blank": "blank", "copy": "correct", "edited": "correct", "beyond": "correct",
              "rude": "correct", "wrong": "partly_wrong"}
+    kinds.update({s: "correct" for s in ("g1b", "g1c", "g2a", "g2b", "g3a", "g3b", "g3c")})
     course.add_students([{"id": s} for s in kinds])
+    # the CRM show: three groups; roles dealt round group_roles (specialist, manager) in roster order
+    (course.root / "groups.csv").write_text("student,group\nsol,G1\ng1b,G1\ng1c,G1\ng2a,G2\ng2b,G2\n"
+                                            "g3a,G3\ng3b,G3\ng3c,G3\n", encoding="utf-8")
     assign(course, MODULE, progress=False)   # each student's own hot-pot chain (≈2 s each)
     rng = np.random.default_rng(7)
     for student, kind in kinds.items():
@@ -77,7 +83,46 @@ def course(tmp_path_factory):
     # every plausible wrong answer at once: money first in the player, the wrong agent, wrong sums, the rude policy
     for gid, code in SPEC["wrong"].items():
         _set_code(course, "wrong", gid, code)
+    # the CRM show. G1: played by all three, and each hands the group's transcript in
+    play = GroupPlay.of(course, MODULE)
+    casts = play.casts(course)
+    g1 = _play_group(course, play, "G1", casts["G1"])
+    for member in casts["G1"]:
+        _put_group(course, member, g1)
+    # G2: one member hands in G1's transcript, the other G2's own with the manager's 500-yuan remedy moved
+    # to the specialist (states and all)
+    _put_group(course, "g2a", g1)
+    g2 = _play_group(course, play, "G2", casts["G2"], remedy=500)
+    turn = next(t for t in g2["turns"] if t["move"] == "offer_remedy")
+    assert turn["by"] == "g2b" and turn["role"] == "manager"
+    turn["by"], turn["role"] = "g2a", "specialist"
+    _put_group(course, "g2b", g2)
+    # G3: g3c plays no turn; only g3a hands the transcript in
+    _put_group(course, "g3a", _play_group(course, play, "G3", casts["G3"], silent=("g3c",)))
     return course
+
+
+def _play_group(course, play, group, cast, silent=(), remedy=150):
+    """The group at one player: members take turns (all but ``silent``), each choosing what the solution's
+    policy would in their own role — the remedy by the manager, ``remedy`` yuan."""
+    from roleplay.policy import load_policy, parse_choice, view
+
+    choose = load_policy(solution_code(course, MODULE)["ans_policy"])
+    s = Session(play.scene, None, play.seed(course, group), cast=cast)
+    members = [m for m in cast if m not in silent]
+    manager = next(m for m in members if cast[m] == "manager")
+    while not s.end:
+        by = members[s.turn % len(members)]
+        move, args = parse_choice(choose(view(s, by)))
+        if move == "offer_remedy":
+            by, args = manager, {"amount": remedy}
+        s.play(move, by, **args)
+    return s.transcript
+
+
+def _put_group(course, student, transcript):
+    (course.path("submitted", student, MODULE) / transcript_name("hotpot_angry_guest")).write_text(
+        json.dumps(transcript, ensure_ascii=False), encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +192,8 @@ def test_plausible_wrong_answers_lose_points(course, graded):
 
 
 # -- the checks in-process ------------------------------------------------------------------------
-GOOD = '''
+# a fixed order of good moves that never looks at the guest: the best practice before customers had a temper
+FIXED_ORDER = '''
 def policy(view):
     can = {o["move"]: o for o in view["options"]}
     for move in ["listen", "ask", "apologise", "offer_remedy", "record", "promise_followup", "confirm"]:
@@ -160,8 +206,11 @@ def policy(view):
     for move in ("apologise", "listen", "empathise", "confirm"):
         if move in can:
             return move
-    return view["options"][0]["move"]
+    first = view["options"][0]
+    return f"{first['move']}:{first['limit']}" if first["amount"] else first["move"]
 '''
+# the best practice now: read the guest (the module's solution, tests/reactive_policy.py)
+GOOD = (Path(__file__).parent / "reactive_policy.py").read_text(encoding="utf-8")
 GREEDY = '''
 def policy(view):   # a remedy beyond the specialist's authority as soon as one is possible
     can = [o["move"] for o in view["options"]]
@@ -195,8 +244,11 @@ def test_policy_points_are_partial_between_the_bounds(course):
         checks["chk_policy"](SPEC["wrong"]["ans_policy"], ctx)
     with pytest.raises(Wrong, match="over_limit|超出权限|beyond"):
         checks["chk_policy"](GREEDY, ctx)
+    # a fixed order of good moves no longer earns every point: some guests need to vent longer, some tire of it
+    fixed = checks["chk_policy"](FIXED_ORDER, ctx)
+    assert isinstance(fixed, Partial) and fixed.fraction < 1, fixed
     # money before the apology (refused here, so it waits), then no follow-up: a middling policy
-    middling = GOOD.replace('"ask", "apologise", "offer_remedy", "record", "promise_followup", "confirm"',
+    middling = FIXED_ORDER.replace('"ask", "apologise", "offer_remedy", "record", "promise_followup", "confirm"',
                             '"offer_remedy", "apologise", "confirm"').replace(
         'if "apologise" not in view["moves"]:\n                    continue\n', "")
     got = checks["chk_policy"](middling, ctx)
@@ -236,3 +288,56 @@ def policy(view):
     with SandboxedPolicy(snoop, course.grading) as choose:
         session = play_policy(choose, "hotpot_angry_guest", "specialist", 1)
     assert "argue" not in session.moves
+
+
+
+# -- the CRM show: group play --------------------------------------------------------------------------
+def test_a_group_of_three_each_handing_in_all_get_the_group_s_points(course, graded):
+    for member in ("sol", "g1b", "g1c"):
+        assert _scores(course, member)["chk_group"] == 3, member
+    # roles dealt round (specialist, manager) in roster order
+    assert json.loads((course.path("outbox", "sol", MODULE) / "group.json").read_text(encoding="utf-8"))["cast"] == \
+        {"g1b": "specialist", "g1c": "manager", "sol": "specialist"}
+    assert not (course.path("outbox", "blank", MODULE) / "group.json").exists()   # in no group
+    assert _scores(course, "blank")["chk_group"] == 0
+
+
+def test_the_cast_is_enforced_and_another_group_s_transcript_earns_nothing(course, graded):
+    from grading.groupplay import group_result
+
+    for member in ("g2a", "g2b"):
+        assert graded[member].status == "graded" and _scores(course, member)["chk_group"] == 0
+        assert _scores(course, member)["chk_play"] > 0          # their own work still counts
+    play = GroupPlay.of(course, MODULE)
+    result = group_result(course, play, "G2", play.casts(course)["G2"])
+    why = dict(result.problems)
+    assert result.handed_in_by is None and set(why) == {"g2a", "g2b"}
+    assert "seed" in why["g2a"]                                   # G1's transcript: another group's customer
+    assert "200" in why["g2b"] and "specialist" in why["g2b"]     # the specialist may not give 500 yuan
+
+
+def test_a_member_who_played_no_turn_is_named_and_loses_a_share(course, graded):
+    assert _scores(course, "g3a")["chk_group"] == _scores(course, "g3b")["chk_group"] == 3   # g3b handed nothing in
+    assert _scores(course, "g3c")["chk_group"] == 1.5                                         # group_silent_share 0.5
+    message = next(v.message for v in graded["g3c"].checks if v.check == "chk_group")
+    assert "g3c" in message and "no turn" in message
+
+
+def test_crmlab_groups_shows_casts_and_results(course, graded):
+    from grading.cli import main
+
+    import io
+    from contextlib import redirect_stdout
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["groups", MODULE, "--course", str(course.root)]) == 0
+    text = out.getvalue()
+    assert "G1  transcript handed in by g1b" in text and "G2  no group transcript that replays" in text
+    assert "g3c" in text and "(played no turn)" in text and "! g2b's transcript does not count" in text
+    bad = course.root / "bad_groups.csv"
+    bad.write_text("student,group,role\nsol,G1,consultant\n", encoding="utf-8")
+    err = io.StringIO()
+    from contextlib import redirect_stderr
+    with redirect_stderr(err):
+        assert main(["groups", MODULE, "--course", str(course.root), "--groups", str(bad)]) == 2
+    assert "row 2" in err.getvalue() and "consultant" in err.getvalue()

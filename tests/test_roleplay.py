@@ -477,12 +477,14 @@ def test_casts_come_from_the_groups_file_round_the_module_s_roles(tmp_path):
         read_casts(path, ["specialist"])
     sc = load_roleplay("hotpot_angry_guest")
     s = Session(sc, None, group_seed(sc.id, "G1"), cast=casts["G1"])
-    for member, step in zip(["s01", "s01", "s02", "s01", "s01"],
-                            ["listen", "apologise", "offer_remedy:150", "record", "confirm"]):
+    # G1's guest needs to vent (a hidden temperament): heard out twice before the apology, it lands
+    assert s.persona["temperament"] == "venter"
+    for member, step in zip(["s01", "s01", "s01", "s02", "s01", "s01"],
+                            ["listen", "empathise", "apologise", "offer_remedy:150", "record", "confirm"]):
         kind, args = parse_step(step)
         s.play(kind, member, **args)
     got = grade_group(sc, s.transcript, casts["G1"], "G1")
-    assert got["total"] >= 90 and got["turns"] == {"s01": 4, "s02": 1, "s03": 0} and got["silent"] == ["s03"]
+    assert got["total"] >= 90 and got["turns"] == {"s01": 5, "s02": 1, "s03": 0} and got["silent"] == ["s03"]
     with pytest.raises(Refusal):                       # another group's seed
         grade_group(sc, s.transcript, casts["G1"], "G2")
 
@@ -509,7 +511,9 @@ def test_a_policy_plays_from_what_the_employee_sees_and_stops_at_a_refused_move(
 
     s = Session("hotpot_angry_guest", "specialist", 2)
     v = view(s)
-    assert set(v) == {"scenario", "role", "turn", "patience", "node", "said", "mood", "moves", "options", "cost"}
+    assert set(v) == {"scenario", "role", "turn", "patience", "node", "said", "mood", "start", "change", "moves",
+                      "options", "cost"}
+    assert v["start"] == v["mood"] and v["change"] == {"satisfaction": 0, "trust": 0, "anger": 0}
     assert "rubric" not in json.dumps(v) and v["said"] == s.opening
     json.dumps(v)   # plain data
     assert parse_choice("offer_remedy:150") == parse_choice(("offer_remedy", 150)) == \
@@ -525,3 +529,87 @@ def test_a_policy_plays_from_what_the_employee_sees_and_stops_at_a_refused_move(
     assert rude.end is None and rude.stopped["code"] == "move_not_for_role" and rude.turn == 0
     with pytest.raises(ValueError):
         load_policy("x = 1\n")
+
+
+# -- reading the customer: temperaments, backfires, a reactive policy against fixed sequences -----------
+REACTIVE = open(__file__.replace("test_roleplay.py", "reactive_policy.py"), encoding="utf-8").read()
+FIXED = {  # fixed sequences of moves a student might memorise, all valid to the end in their scene
+    "hotpot_angry_guest": {
+        "model": ["listen", "apologise", "offer_remedy:150", "record", "promise_followup", "confirm"],
+        "hear twice": ["listen", "empathise", "apologise", "offer_remedy:150", "record", "promise_followup", "confirm"],
+        "hear three times": ["listen", "empathise", "empathise", "apologise", "offer_remedy:150", "record", "confirm"],
+        "ask, then the limit": ["listen", "ask", "apologise", "offer_remedy:200", "record", "promise_followup", "confirm"]},
+    "social_media_complaint": {
+        "model": ["listen", "ask", "apologise", "explain_policy", "offer_remedy:200", "record", "promise_followup",
+                  "confirm"],
+        "hear three times": ["listen", "ask", "empathise", "apologise", "offer_remedy:200", "record", "confirm"]}}
+
+
+@pytest.mark.parametrize("scene", sorted(FIXED))
+def test_a_policy_that_reads_the_customer_beats_every_fixed_sequence(scene):
+    """Customers differ in temper (hidden, drawn per seed): one listen calms some, others need to vent
+    longer, others tire of being listened to. A policy that watches the anger bar beats each memorised
+    sequence on average over many seeds, and wins far more seeds than it loses."""
+    from roleplay.policy import load_policy, play_policy
+
+    sc, reactive = load_roleplay(scene), load_policy(REACTIVE)
+
+    def total(policy, seed):
+        s = play_policy(policy, sc, "specialist", seed)
+        assert s.stopped is None, (seed, s.stopped)
+        return score(s)["total"]
+
+    seeds = range(300)
+    mine = [total(reactive, k) for k in seeds]
+    for name, steps in FIXED[scene].items():
+        fixed = [total(lambda v, steps=steps: steps[len(v["moves"])] if len(v["moves"]) < len(steps) else "confirm", k)
+                 for k in seeds]
+        margin = sum(mine) / len(mine) - sum(fixed) / len(fixed)
+        wins, losses = sum(a > b for a, b in zip(mine, fixed)), sum(a < b for a, b in zip(mine, fixed))
+        assert margin >= 3 and wins > 2 * losses, (name, round(margin, 1), wins, losses)
+
+
+def test_an_apology_before_the_customer_is_heard_backfires_and_does_not_count():
+    sc = load_roleplay("hotpot_angry_guest")
+    seed = next(k for k in range(50) if Session(sc, "specialist", k).persona["temperament"] == "venter")
+    s = Session(sc, "specialist", seed)
+    s.play("listen")                       # a venter's anger falls only a little
+    turn = s.play("apologise")
+    assert turn["reaction"] == "backfire" and s.state["landed"] == ["listen"] and s.state["mistimed"] == ["apologise"]
+    assert "还没说完" in turn["reply"][0]["zh"] and turn["note"]["en"].startswith("An apology while")
+    again = Session(sc, "specialist", seed)
+    again.play("listen")
+    again.play("empathise")                # heard out a little longer, the same apology lands
+    assert again.play("apologise")["reaction"] is None and "apologise" in again.state["landed"]
+    assert replay(sc, s.transcript).state == s.state
+
+
+def test_the_shared_temper_validates_and_names_its_bad_field(tmp_path, monkeypatch):
+    import roleplay.scenario as rs
+    text = rs.TEMPER_FILE.read_text(encoding="utf-8").replace("[backfire.apologise]", "[backfire.listen]")
+    bad = tmp_path / "temper.toml"
+    bad.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(rs, "TEMPER_FILE", bad)
+    rs.shared_temper.cache_clear()
+    try:
+        with pytest.raises(ScenarioError) as err:
+            rs.shared_temper()
+        assert err.value.field == "backfire.apologise" and "backfire" in err.value.problem
+    finally:
+        monkeypatch.undo()
+        rs.shared_temper.cache_clear()
+    assert {t.id for t in rs.shared_temper().temperaments} == {"steady", "venter", "hurried"}
+
+
+def test_the_player_speaks_each_language_s_punctuation_and_shows_the_role_s_limit(tmp_path):
+    from roleplay.player import Player
+    en = Player("hotpot_angry_guest", cast=CAST, seed=3, save_to=tmp_path / "g.json", lang="en_US")
+    en.w["move_listen"].click()
+    shown = en.w["head"].value + en.w["chat"].value
+    assert "：" not in shown and "Customer: " in shown
+    assert "≤ 200 yuan" in en.w["limit"].value and "specialist" in en.w["limit"].value
+    en.w["member"].value = "s02"                   # the manager's turn: the box and its label follow
+    assert en.w["amount"].max == 1000 and "≤ 1000 yuan" in en.w["limit"].value
+    assert "word-break: normal" in en.w["head"].value   # English lines break between words, not inside them
+    zh = Player("hotpot_angry_guest", role="specialist", seed=3, save_to=tmp_path / "z.json")
+    assert "客户：" in zh.w["head"].value and "≤ 200 元" in zh.w["limit"].value

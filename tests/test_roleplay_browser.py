@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import sys
+from pathlib import Path
 
 import pytest
 from browser import MARKS, artifacts, chromium, free_port, jupyter_env, lab_argv, serve
@@ -19,23 +21,34 @@ from students import answer, model_answers
 from grading.assign import assign
 from grading.autograde import autograde
 from grading.course import Course
-from roleplay import load_roleplay, replay, score
+from roleplay import play_seed, replay, score
 
 TOKEN = "crmlab-roleplay-test"
 MODULE, SCENE = "m07", "hotpot_angry_guest"
-# the scenario's model path, as clicks: (move, amount)
-CLICKS = [("listen", None), ("apologise", None), ("offer_remedy", 150), ("record", None), ("promise_followup", None),
-          ("confirm", None)]
+REACTIVE = (Path(__file__).parent / "reactive_policy.py").read_text(encoding="utf-8")
+
+
+def reading_clicks(seed: int, db=None) -> tuple[list, float]:
+    """The clicks of a student who reads *this* guest (customers differ in temper, hidden per seed): the moves
+    the m07 solution's policy makes, as (move, amount), and the score they earn."""
+    from roleplay.policy import load_policy, play_policy
+
+    s = play_policy(load_policy(REACTIVE), SCENE, "specialist", seed, db=db)
+    assert s.end == "resolved" and s.stopped is None
+    return [(t["move"], t["args"].get("amount")) for t in s.turns], score(s)["total"]
 pytestmark = MARKS
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 
-def click_through(page, clicks, turn_label: str) -> None:
+def click_through(page, clicks, turn_label: str, shot: Path | None = None) -> None:
     """Play the moves by clicking the player's buttons, waiting for each turn to be shown. The amount box
-    stops at the role's authority (a specialist's 500 becomes 200), so the engine's refusal of a larger
-    remedy is tested without a browser (tests/test_roleplay.py)."""
+    stops at the role's authority, shown beside it (a specialist's 500 becomes 200), so the engine's refusal
+    of a larger remedy is tested without a browser (tests/test_roleplay.py)."""
     for turn, (move, amount) in enumerate(clicks, start=1):
         if amount is not None:
+            sync_api.expect(page.locator(".rp-limit")).to_contain_text("200")
+            if shot is not None:   # the amount box with the role's limit beside it
+                page.locator(".roleplay-player").screenshot(path=shot)
             box = page.locator(".rp-amount input")
             box.fill(str(amount))
             box.press("Tab")   # the widget syncs its value on change
@@ -55,6 +68,9 @@ def test_a_student_plays_m07_in_jupyterlab_and_the_autograder_scores_it(course, 
     home = tmp_path_factory.mktemp("home")
     work = shutil.copytree(course.path("outbox", "s01", MODULE), home / MODULE)   # what the student fetched
     typed = model_answers(course, MODULE)   # the code cells the student writes (the clicks are the play)
+    (data_id,) = sqlite3.connect(work / "crm.db").execute("SELECT value FROM meta WHERE key = 'data_id'").fetchone()
+    clicks, expected = reading_clicks(play_seed(data_id, SCENE), db=work / "crm.db")
+    assert expected >= 95   # every point of chk_play
     answer(work / f"{MODULE}.ipynb", {k: v for k, v in typed.items() if k.startswith("ans_")})
     shots = artifacts(tmp_path_factory)
     port = free_port()
@@ -71,12 +87,12 @@ def test_a_student_plays_m07_in_jupyterlab_and_the_autograder_scores_it(course, 
         page.locator(".jp-Notebook").evaluate(
             "n => n.scrollTop = n.querySelector('.roleplay-player').closest('.jp-Cell').offsetTop - 10")
         page.locator(".roleplay-player").screenshot(path=shots / "roleplay-start.png")
-        click_through(page, CLICKS, "回合")
-        sync_api.expect(page.locator(".rp-result")).to_contain_text("得分 100/100", timeout=20_000)
+        click_through(page, clicks, "回合")
+        sync_api.expect(page.locator(".rp-result")).to_contain_text(f"得分 {expected:g}/100", timeout=20_000)
         page.locator(".roleplay-player").screenshot(path=shots / "roleplay-end.png")
     saved = json.loads((work / f"roleplay_{SCENE}.json").read_text(encoding="utf-8"))
-    assert [t["move"] for t in saved["turns"]] == [m for m, _ in CLICKS]
-    assert score(replay(SCENE, saved)).get("total") == 100
+    assert [t["move"] for t in saved["turns"]] == [m for m, _ in clicks]
+    assert score(replay(SCENE, saved)).get("total") == expected
 
     # hand it in as nbgrader's submit would place it, and grade
     dest = course.path("submitted", "s01", MODULE)
@@ -110,13 +126,15 @@ def voila(tmp_path_factory):
 
 def test_the_player_works_as_a_voila_page(voila, tmp_path_factory):
     url, root = voila
-    with chromium(tmp_path_factory.mktemp("chromium"), locale="en-US", viewport=(1000, 1400)) as context:
+    with chromium(tmp_path_factory.mktemp("chromium"), locale="en-US", viewport=(1000, 2200)) as context:
         page = context.new_page()
         page.goto(url)
         sync_api.expect(page.locator(".roleplay-player")).to_be_visible(timeout=90_000)
         assert page.locator(".jp-InputArea, .jp-CodeCell .jp-Editor").count() == 0   # no code on the page
-        click_through(page, CLICKS, "Turn")
-        sync_api.expect(page.locator(".rp-result")).to_contain_text("Score 100/100", timeout=20_000)
+        clicks, expected = reading_clicks(11)
+        click_through(page, clicks, "Turn", shot=artifacts(tmp_path_factory) / "roleplay-amount-en.png")
+        sync_api.expect(page.locator(".rp-result")).to_contain_text(f"Score {expected:g}/100", timeout=20_000)
+        assert "：" not in page.locator(".roleplay-player").inner_text()   # English punctuation in English
         page.locator(".roleplay-player").screenshot(path=artifacts(tmp_path_factory) / "roleplay-voila.png")
     saved = json.loads((root / f"roleplay_{SCENE}.json").read_text(encoding="utf-8"))
     assert saved["final"]["end"] == "resolved" and replay(SCENE, saved, role="specialist", seed=11).end == "resolved"

@@ -13,6 +13,11 @@
   in which the policy makes a move the role may not make, or fails, scores 0.
 - ``chk_crm``: the complaint as recorded in the CRM the notebook left (``ctx.work_db``), against the
   replayed conversation (its guest, its remedy, how it ended) and the agent the task's rule names.
+- ``chk_group``: the CRM show's group play (grading/groupplay.py). The group's transcript is the first,
+  in the group's order, of those its members handed in that replays with the cast (course groups file ×
+  ``group_roles``) and the group's secret seed; every member gets its score, less ``group_silent_share``
+  for a member who played no turn. Another group's transcript, an edited one or a turn beyond the
+  authority of the member who played it earns nothing.
 Grader-only: never released to students.
 """
 from __future__ import annotations
@@ -24,6 +29,7 @@ import statistics
 
 from crm import check_state
 from grading.data import student_database
+from grading.groupplay import GroupPlay, group_result, member_share
 from grading.policy import SandboxedPolicy
 from grading.verify import Partial, Wrong
 from roleplay import load_roleplay, play_seed, replay, score
@@ -200,3 +206,36 @@ def chk_crm(answer, ctx):
     if got <= 0:
         raise Wrong(" ".join(missing))
     return Partial(got / most, " ".join(missing))
+
+
+def chk_group(answer, ctx):
+    play = GroupPlay.of(ctx.course, ctx.module)
+    found = play.group_of(ctx.course, ctx.student) if play else None
+    if found is None:
+        raise Wrong("你不在课程分组文件的任何一组里（表演秀）/ you are in no group of the course's groups file (the CRM show)")
+    group, cast = found
+    key = ("group", group)
+    if key not in ctx.cache:
+        ctx.cache[key] = group_result(ctx.course, play, group, cast)
+    result = ctx.cache[key]
+    if result.handed_in_by is None:
+        why = "; ".join(f"{m}: {reason}" for m, reason in result.problems)
+        raise Wrong(f"{group} 组没有可回放的小组对话记录 / group {group} handed in no group transcript that replays"
+                    + (f" — {why}" if why else ""))
+    fraction = min(1.0, result.total / PLAY_FULL) * (1.0 if result.end else 0.5)
+    notes = []
+    if not result.end:
+        notes.append("小组对话没有结束：只计一半 / the group's conversation did not end: half the credit")
+    if result.total < PLAY_FULL:
+        notes.append(f"小组评分 {result.total:g}/100 / the group's rubric score {result.total:g}/100")
+    if ctx.student in result.silent:
+        fraction *= member_share(play, result, ctx.student)
+        notes.append(f"{ctx.student} 在小组对话中一个回合也没有出手，少得 {play.silent_share:.0%} / {ctx.student} played no "
+                     f"turn in the group's conversation and loses {play.silent_share:.0%} of the group's points")
+    elif result.silent:
+        notes.append(f"本组没有出手的组员 / members who played no turn: {', '.join(result.silent)}")
+    if fraction >= 1:
+        return None
+    if fraction <= 0:
+        raise Wrong(" ".join(notes))
+    return Partial(fraction, " ".join(notes) or "本组有组员没有出手 / some members of the group played no turn")

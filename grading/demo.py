@@ -25,6 +25,7 @@ from .assign import assign
 from .autograde import RunSummary, autograde
 from .course import SHIPPED_COURSE, Course, CourseError
 from .export import rows
+from .groupplay import GroupPlay, play_as_group, transcript_name
 
 SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*\n?", re.S | re.M)
 
@@ -194,6 +195,10 @@ def run_demo(directory: str | Path, students: int = 30, workers: int = 2, seed: 
     people = roster(students, seed, course.locale)
     course.add_students(people)
     ids = [p["id"] for p in people]
+    play = GroupPlay.of(course, module)
+    if play is not None and not play.groups_file.exists():   # the CRM show: groups of three in roster order
+        play.groups_file.write_text("student,group\n" + "".join(f"{s},G{k // 3 + 1}\n" for k, s in enumerate(ids)),
+                                    encoding="utf-8")
     assign(course, module, ids, workers=workers, progress=progress)
     rng = np.random.default_rng(seed)
     kinds = [k for k, n in MIX.items() for _ in range(round(n * students / 30))]
@@ -203,6 +208,15 @@ def run_demo(directory: str | Path, students: int = 30, workers: int = 2, seed: 
     donor = next(s for s, k in plan.items() if k == "correct")
     for student, kind in plan.items():
         write_submission(course, module, student, kind, rng, copied_from=donor)
+    if play is not None:   # each group plays its scene once; the members who did the module well hand it in
+        policy = next((c for c in solution_code(course, module).values() if "def policy(" in c), None)
+        for group, cast in play.casts(course).items():
+            keen = [m for m in cast if plan.get(m) == "correct"]
+            if policy and keen:
+                transcript = play_as_group(play, course, group, cast, policy)
+                for member in keen:
+                    (course.path("submitted", member, module) / transcript_name(play.scene)).write_text(
+                        json.dumps(transcript, ensure_ascii=False), encoding="utf-8")
     (course.private / f"demo_plan_{module}.json").write_text(json.dumps(plan, indent=1), encoding="utf-8")
     summary = autograde(course, module, workers=workers, progress=progress)
     return course, summary

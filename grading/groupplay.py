@@ -97,6 +97,30 @@ class GroupPlay:
                 "transcript": transcript_name(self.scene), "you": student, "role": cast[student]}
 
 
+def play_as_group(play: GroupPlay, course: Course, group: str, cast: dict[str, str], policy_source: str,
+                  silent=(), remedy: float | None = None) -> dict:
+    """A group at one player, as the demo and the tests need it: members take turns in cast order (all but
+    ``silent``), each choosing what ``policy_source`` (a ``policy(view)`` function's code) would in their
+    own role; a remedy is offered by a manager of the group if there is one (``remedy`` yuan, else the
+    policy's amount). → the transcript, as the player saves it."""
+    from roleplay import Session
+    from roleplay.policy import load_policy, parse_choice, view
+
+    choose = load_policy(policy_source)
+    s = Session(play.scene, None, play.seed(course, group), cast=cast)
+    members = [m for m in cast if m not in silent]
+    manager = next((m for m in members if cast[m] == "manager"), None)
+    while not s.end:
+        by = members[s.turn % len(members)]
+        move, args = parse_choice(choose(view(s, by)))
+        if move == "offer_remedy" and manager is not None:
+            by = manager
+            if remedy is not None:
+                args = {"amount": remedy}
+        s.play(move, by, **args)
+    return s.transcript
+
+
 def place_group_file(course: Course, module: str, student: str, folder: Path) -> None:
     """``group.json`` into a hand-out or a working copy (removed when the student is in no group)."""
     play = GroupPlay.of(course, module)

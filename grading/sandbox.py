@@ -114,7 +114,10 @@ def kernel_env(workdir: str) -> dict[str, str]:
             "TMPDIR": f"{workdir}/.sandbox/tmp", "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1",
             "MPLBACKEND": "agg", "NBGRADER_EXECUTION": "autograde", "PYTHONDONTWRITEBYTECODE": "1",
             # one thread per numerical library: threads count against the process limit
-            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            # ipykernel prints a "Ctrl-C will not work" note into the grader's console unless it has a
+            # parent to poll; 1 means "none to poll" (the sandbox's own init is the kernel's parent)
+            "JPY_PARENT_PID": "1"}
 
 
 class DiskWatch:

@@ -23,7 +23,7 @@ from grading.autograde import autograde
 from grading.course import SHIPPED_COURSE, Course
 from grading.data import student_database
 from grading.demo import solution_code, write_submission
-from grading.groupplay import GroupPlay, transcript_name
+from grading.groupplay import GroupPlay, play_as_group, transcript_name
 from grading.verify import Context, Partial, Wrong, checks_of
 from roleplay import Session, load_roleplay, play_seed
 
@@ -105,19 +105,7 @@ def course(tmp_path_factory):
 def _play_group(course, play, group, cast, silent=(), remedy=150):
     """The group at one player: members take turns (all but ``silent``), each choosing what the solution's
     policy would in their own role — the remedy by the manager, ``remedy`` yuan."""
-    from roleplay.policy import load_policy, parse_choice, view
-
-    choose = load_policy(solution_code(course, MODULE)["ans_policy"])
-    s = Session(play.scene, None, play.seed(course, group), cast=cast)
-    members = [m for m in cast if m not in silent]
-    manager = next(m for m in members if cast[m] == "manager")
-    while not s.end:
-        by = members[s.turn % len(members)]
-        move, args = parse_choice(choose(view(s, by)))
-        if move == "offer_remedy":
-            by, args = manager, {"amount": remedy}
-        s.play(move, by, **args)
-    return s.transcript
+    return play_as_group(play, course, group, cast, solution_code(course, MODULE)["ans_policy"], silent, remedy)
 
 
 def _put_group(course, student, transcript):

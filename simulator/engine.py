@@ -36,6 +36,8 @@ NEUTRAL = 3.5            # satisfaction at which a customer churns at the kind's
 PROMOTER = 4.3           # satisfaction from which a customer recommends the company
 CHANNEL_DELAY = {"email": 1.0, "messaging": 0.3, "chat": 0.02, "visit": 0.0}  # × ticket_hours
 PHONE, VISIT = CHANNELS.index("phone"), CHANNELS.index("visit")
+COMPASS = ("North", "South", "East", "West", "Central", "Old Town", "Lakeside", "Riverside")   # en_US name parts
+ZONES = ("高新区", "开发区", "新区", "东城区", "西城区", "南城区", "北城区", "经开区")              # zh_CN name parts
 
 
 @contextlib.contextmanager
@@ -242,6 +244,8 @@ class Simulation:
         self.progress = progress
         self.customer_since: dict[int, str] = {}  # prospects won during the run
         self.reasons = list(scenario.service.reasons)
+        self.org_names: set[str] = set()          # every organisation's name so far (each its own)
+        self.duplicates: dict[int, int] = {}      # a second record of an organisation → its first (truth)
         self.ticket_id, self.call_id = self.ids.maker("T"), self.ids.maker("K")
         self.causes = list(scenario.complaints.causes)
         self.finished = False
@@ -359,15 +363,30 @@ class Simulation:
         kinds = np.repeat(np.arange(len(self.kinds)), counts)
         kinds = kinds[r.permutation(len(kinds))]
         created = [(head.start_date - dt.timedelta(days=int(d))).isoformat() for d in r.integers(30, 6 * 365, len(kinds))]
-        self._new_accounts(kinds, since=np.zeros(len(kinds)), created=created, source=None, lead=None, initial=True)
+        idx = self._new_accounts(kinds, since=np.zeros(len(kinds)), created=created, source=None, lead=None, initial=True)
+        # organisations entered twice: the second record (another department's) copies the name and city
+        orgs = idx[[self.kinds[k].business for k in kinds.tolist()]]
+        m = min(int(round(head.duplicate_share * orgs.size)) or int(head.duplicate_share > 0), orgs.size // 2)
+        if m:
+            originals = np.sort(r.choice(orgs, m, replace=False))
+            rows = self.t.accounts
+            names = [rows[i][1] for i in originals.tolist()]
+            cities = [rows[i][3] for i in originals.tolist()]
+            later = [(head.start_date - dt.timedelta(days=int(d))).isoformat() for d in r.integers(1, 3 * 365, m)]
+            twins = self._new_accounts(self.acc.kind[originals].astype(int), since=np.zeros(m), created=later,
+                                       source=None, lead=None, initial=True, names=names, cities=cities)
+            self.duplicates = dict(zip(twins.tolist(), originals.tolist()))
 
     def _new_accounts(self, kinds: np.ndarray, since: np.ndarray, created: list[str], source, lead,
-                      initial: bool = False, names: list[str] | None = None, prospect: bool = False) -> np.ndarray:
-        """Create accounts (with contacts and latent traits); customers start buying at ``since``."""
+                      initial: bool = False, names: list[str] | None = None, prospect: bool = False,
+                      cities: list[str] | None = None) -> np.ndarray:
+        """Create accounts (with contacts and latent traits); customers start buying at ``since``.
+        ``names`` are taken as given; otherwise an organisation is named from its kind's templates and
+        its city, a name no other organisation has (:meth:`_org_name`)."""
         r, d = self.rng["accounts"], self.directory
         k = len(kinds)
         ids = self.ids.many("A", k)
-        cities = d.pick_cities(k)
+        cities = d.pick_cities(k) if cities is None else list(cities)
         addresses = d.addresses(cities)
         people = d.names(k)
         since_dates = None if (prospect or initial) else self.clock.dates(since)
@@ -386,8 +405,7 @@ class Simulation:
             if names is not None:
                 name = names[i]
             elif kind.business:
-                tpl = kind.name_templates[loc]
-                name = tpl[int(pick[i] * len(tpl))].format(city=cities[i])
+                name = self._org_name(kind.name_templates[loc], pick[i], cities[i])
             else:
                 name = people[i]
             cust_since = None if prospect else (created[i] if initial else since_dates[i])
@@ -431,6 +449,29 @@ class Simulation:
         if not prospect:
             self._start_life(idx)
         return idx
+
+    def _org_name(self, templates: list[str], pick: float, city: str) -> str:
+        """An organisation's name from its kind's templates in its city, one no other organisation of
+        the run has: the picked template, else the next free one, else a part of the city (a zone in
+        zh_CN, a compass point in en_US) with it. Two records of one organisation (a duplicate
+        entered by another department) are made on purpose, never by chance."""
+        taken = self.org_names
+        k = len(templates)
+        start = int(pick * k)
+        for j in range(k):
+            name = templates[(start + j) % k].format(city=city)
+            if name not in taken:
+                taken.add(name)
+                return name
+        zh = head_locale(self) == "zh_CN"
+        parts = ZONES if zh else COMPASS
+        for n, part in enumerate(itertools.chain(parts, itertools.count(2))):
+            where = f"{city}{part}" if zh or n >= len(parts) else f"{part} {city}"
+            name = templates[start].format(city=where)
+            if name not in taken:
+                taken.add(name)
+                return name
+        raise AssertionError("unreachable")
 
     def _start_life(self, idx: np.ndarray, first_order: bool = False):
         """Draw purchases (until BG/NBD dropout) and service contacts for accounts from ``since``."""
@@ -676,7 +717,7 @@ class Simulation:
         for j, k in enumerate(kinds.tolist()):
             kind = self.kinds[k]
             templates = kind.name_templates.get(head_locale(self)) or ["{city}"]
-            names.append(templates[int(pick[j] * len(templates))].format(city=cities[j]) if kind.business else people[j])
+            names.append(self._org_name(templates, pick[j], cities[j]) if kind.business else people[j])
         open_ = decided >= self.horizon
         money = round(cost * self.money, 2)
         rows = [[ids[j], source, self.kinds[k].id, names[j], people[j], phones[j], float(created[j]),
@@ -702,7 +743,7 @@ class Simulation:
         k = self.kinds[kind]
         person = self.directory.names(1)[0]
         templates = k.name_templates.get(head_locale(self)) or ["{city}"]
-        company = templates[int(r.integers(len(templates)))].format(city=self.directory.pick_cities(1)[0])
+        company = self._org_name(templates, float(r.random()), self.directory.pick_cities(1)[0])
         row = [lead_id, source, k.id, company, person, self.directory.phones(1)[0], created, "open",
                None, None, round(cost * self.money, 2)]
         self.t.leads.append(row)  # still open if the snapshot comes before it is qualified

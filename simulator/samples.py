@@ -34,6 +34,8 @@ def card(name: str, counts: dict[str, int]) -> str:
     rows = "\n".join(f"| `{t}` | {n:,} |" for t, n in counts.items())
     forecast = ("\nSales reps forecast each open opportunity's win probability from the stage defaults with a personal"
                 " bias (the true chances are in the ground truth)." if s.sales else "")
+    twice = (f" — except about {head.duplicate_share:.0%} of them entered twice on purpose (another "
+             "department's record: same name and city; the ground truth lists them)" if head.duplicate_share else "")
     teams = "".join(f"; {x.name_en} / {x.name_zh} take {', '.join(x.reasons)} in their own queue"
                     for x in s.service.teams)
     return f"""# Data card · {head.title_en} · {head.title_zh}
@@ -67,8 +69,8 @@ Purchases follow the scenario's seasonality; service contacts queue for agents i
 patience, callbacks, escalation{teams}); every contact moves the customer's satisfaction, which drives churn.{forecast}
 
 ## Caveats
-- Synthetic: no real person or organisation. Names come from Faker (pinned version) and repeat; the id
-  is the key.
+- Synthetic: no real person or organisation. Names come from Faker (pinned version); people's names
+  repeat, organisations' do not{twice}; the id is the key.
 - Latent traits (value tier, purchase rate, true churn time, propensities) are deliberately absent: they
   are written to a separate ground-truth store for graders.
 - Small on purpose: {CUSTOMERS} starting accounts; statistics from it are noisy.

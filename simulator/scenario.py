@@ -336,6 +336,9 @@ class Header(_Frozen):
     start_date: dt.date
     days: int = Field(gt=0, le=3660)
     customers: int = Field(gt=0, le=1_000_000)
+    duplicate_share: float = Field(0.0, ge=0, le=0.5, description=(
+        "share of the starting organisations entered twice in the CRM (another department's record: same "
+        "name and city, its own contact and orders); otherwise every organisation's name is its own"))
     locale: Locale = "zh_CN"
     profit_threshold: float = Field(1000, gt=0)
     currencies: dict[Locale, Money] = Field(default_factory=lambda: {

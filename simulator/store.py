@@ -171,6 +171,9 @@ def write_truth(path: Path, sim: Simulation) -> None:
             con.executemany("INSERT INTO latent_accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             _stamp_cols(sim, sim.t.latent, (8,)))
             con.executemany("INSERT INTO latent_reps VALUES (?, ?)", sorted(getattr(sim, "rep_optimism", {}).items()))
+            ids = sim.acc.ids
+            con.executemany("INSERT INTO latent_duplicates VALUES (?, ?)",
+                            sorted((ids[a], ids[b]) for a, b in sim.duplicates.items()))
             con.executemany("INSERT INTO latent_opportunities VALUES (?, ?)",
                             sorted((o[0], sim.win_probability(o[7])) for o in sim.t.opportunities))
     finally:

@@ -31,3 +31,9 @@ CREATE TABLE latent_opportunities (
     opportunity_id  TEXT PRIMARY KEY,                                         -- 机会编号 / opportunity id
     win_probability REAL NOT NULL CHECK (win_probability BETWEEN 0 AND 1)     -- 期末所处阶段的真实赢单概率（已关闭为 1 或 0）/ true chance of winning from its stage at the snapshot (1 or 0 once closed)
 );
+
+-- 重复录入的客户 / Organisations entered twice (the second record of each, made on purpose)
+CREATE TABLE latent_duplicates (
+    account_id TEXT PRIMARY KEY,   -- 重复录入的记录 / the second record
+    same_as    TEXT NOT NULL       -- 同一机构的第一条记录 / the organisation's first record
+);

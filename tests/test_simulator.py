@@ -82,6 +82,29 @@ def test_churned_customers_stop_buying_and_contacting(sim_db):
         assert (events[col].to_numpy() <= churned.reindex(events["account_id"]).to_numpy()).all(), table
 
 
+@pytest.mark.parametrize("locale", ["zh_CN", "en_US"])
+def test_organisations_have_their_own_names_but_the_ones_entered_twice(tmp_path, locale):
+    """Every organisation's name is its own (templates × cities run out quickly: the generator must
+    not make two schools of one name by chance); the scenario's duplicate_share of them is entered a
+    second time on purpose — same name and city, its own contact — and the ground truth says which."""
+    run = simulate("education_services", 3, tmp_path / "crm.db", customers=400, locale=locale,
+                   truth=tmp_path / "truth.db")
+    with sqlite3.connect(run.db_path) as con:
+        orgs = pd.read_sql("SELECT account_id, name, city FROM accounts", con)
+        contacts = pd.read_sql("SELECT account_id, name FROM contacts", con)
+    with sqlite3.connect(tmp_path / "truth.db") as con:
+        twins = dict(con.execute("SELECT account_id, same_as FROM latent_duplicates").fetchall())
+    share = load_scenario("education_services").scenario.duplicate_share
+    assert abs(len(twins) - share * 400) <= 1
+    named = orgs.set_index("account_id")
+    for second, first in twins.items():
+        assert tuple(named.loc[second, ["name", "city"]]) == tuple(named.loc[first, ["name", "city"]])
+        assert not contacts[contacts.account_id == second].empty
+    by_name = orgs.groupby("name")["account_id"].apply(sorted)
+    shared = {tuple(ids) for ids in by_name if len(ids) > 1}
+    assert shared == {tuple(sorted(pair)) for pair in twins.items()}
+
+
 def test_call_centre_records_are_consistent(sim_db):
     f = sim_db.frames()
     calls = _times(f["calls"], "arrived_at", "answered_at", "ended_at")

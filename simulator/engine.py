@@ -29,7 +29,7 @@ from .people import Directory
 from .purchases import MIN_PER_DAY, MIN_PER_YEAR, Season, order_lines, purchase_times
 from .scenario import CHANNELS, SEVERITIES, STAGES, Scenario
 
-SIMULATOR_VERSION = "5"  # bump when the same scenario + seed would give other data
+SIMULATOR_VERSION = "6"  # bump when the same scenario + seed would give other data
 STREAMS = ("people", "accounts", "purchases", "lines", "service", "calls", "sales", "campaigns", "survey",
            "forecast")
 NEUTRAL = 3.5            # satisfaction at which a customer churns at the kind's base rate

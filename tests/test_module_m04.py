@@ -20,7 +20,7 @@ import tomllib
 
 import numpy as np
 import pytest
-from nbutil import cells, run_cells
+from nbutil import cells, checkpoint_scores, run_cells
 
 from grading import sandbox
 from grading.assign import assign
@@ -127,9 +127,7 @@ def graded(course):
 
 
 def _scores(course, student):
-    with course.gradebook() as gb:
-        sub = gb.find_submission(MODULE, student)
-        return {g.name: g.score for nb in sub.notebooks for g in nb.grades if g.name in POINTS}
+    return {k: v for k, v in checkpoint_scores(course, MODULE, student).items() if k in POINTS}
 
 
 def _verdicts(graded, student) -> dict:

@@ -15,7 +15,7 @@ import tomllib
 
 import numpy as np
 import pytest
-from nbutil import cells, run_cells
+from nbutil import cells, checkpoint_scores, run_cells
 
 from grading.assign import assign
 from grading.autograde import autograde
@@ -96,9 +96,7 @@ def graded(course):
 
 
 def _scores(course, student):
-    with course.gradebook() as gb:
-        sub = gb.find_submission(MODULE, student)
-        return {g.name: g.score for nb in sub.notebooks for g in nb.grades}
+    return checkpoint_scores(course, MODULE, student)
 
 
 def test_the_notebook_states_the_scenario_s_patience():

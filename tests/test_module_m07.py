@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nbutil import checkpoint_scores
 from grading.assign import assign
 from grading.autograde import autograde
 from grading.course import SHIPPED_COURSE, Course
@@ -120,9 +121,7 @@ def graded(course):
 
 
 def _scores(course, student):
-    with course.gradebook() as gb:
-        sub = gb.find_submission(MODULE, student)
-        return {g.name: g.score for nb in sub.notebooks for g in nb.grades}
+    return checkpoint_scores(course, MODULE, student)
 
 
 def _grader(course) -> dict:
@@ -232,9 +231,19 @@ def test_policy_points_are_partial_between_the_bounds(course):
         checks["chk_policy"](SPEC["wrong"]["ans_policy"], ctx)
     with pytest.raises(Wrong, match="over_limit|超出权限|beyond"):
         checks["chk_policy"](GREEDY, ctx)
-    # a fixed order of good moves no longer earns every point: some guests need to vent longer, some tire of it
-    fixed = checks["chk_policy"](FIXED_ORDER, ctx)
-    assert isinstance(fixed, Partial) and fixed.fraction < 1, fixed
+    # a fixed order of good moves does worse than reading the guest: some need to vent longer, some tire of
+    # it. Over the class's hidden conversations (7 students × 6), not one student's six: the margin (≈6
+    # rubric points) is smaller than one student's spread, so one student's six alone can go either way.
+    class_ = ("sol", "blank", "copy", "edited", "beyond", "rude", "wrong")
+    contexts = [_ctx(course, st) for st in class_]
+    mean = {name: sum(r["total"] for c in contexts for r in m07["policy_results"](src, c)) / (6 * len(class_))
+            for name, src in (("fixed", FIXED_ORDER), ("good", GOOD))}
+    assert mean["good"] - mean["fixed"] >= 3, mean
+    verdicts = [checks["chk_policy"](FIXED_ORDER, c) for c in contexts]
+    assert all(checks["chk_policy"](GOOD, c) is None for c in contexts)
+    assert any(isinstance(v, Partial) and v.fraction < 1 for v in verdicts), verdicts
+    for c in contexts:
+        c.db.close()
     # money before the apology (refused here, so it waits), then no follow-up: a middling policy
     middling = FIXED_ORDER.replace('"ask", "apologise", "offer_remedy", "record", "promise_followup", "confirm"',
                             '"offer_remedy", "apologise", "confirm"').replace(

@@ -87,6 +87,22 @@ def serve(argv: list[str], env: dict, url: str, token: str, log_path: Path, cwd:
 
 
 @contextlib.contextmanager
+def voila_page(root: Path, home: Path, name: str, source: str):
+    """Voila serving ``root/name``: a one-cell notebook with ``source`` (a widget as a standalone page).
+    Yields the page's url. Single-notebook Voila has no /api/status: ready when the page answers."""
+    (root / name).write_text(json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "voila", name, "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+            "--Voila.port_retries=0"]
+    with serve(argv, jupyter_env(home), url, "", home / "voila.log", cwd=root, ready=url):
+        yield url
+
+
+@contextlib.contextmanager
 def chromium(profile_home: Path, locale: str = "zh-CN", viewport=(1400, 1900)):
     """A headless Debian Chromium driven by Playwright; yields a browser context."""
     from playwright.sync_api import sync_playwright

@@ -36,3 +36,11 @@ def checkpoint_scores(course, module: str, student: str) -> dict[str, float]:
     with course.gradebook() as gb:
         sub = gb.find_submission(module, student)
         return {g.name: g.score for nb in sub.notebooks for g in nb.grades}
+
+
+def graded_by_student(course, module: str) -> dict:
+    """Autograde every submission of ``module`` (two workers) → student → outcome."""
+    from grading.autograde import autograde
+
+    summary = autograde(course, module, workers=2, progress=False)
+    return {o.student: o for o in summary.outcomes}

@@ -2,12 +2,10 @@
 program works the inbox there, and the change reaches the database through the API."""
 from __future__ import annotations
 
-import json
 import sqlite3
-import sys
 
 import pytest
-from browser import MARKS, artifacts, chromium, free_port, jupyter_env, serve
+from browser import MARKS, artifacts, chromium, voila_page
 
 from crm import CRM
 
@@ -26,17 +24,8 @@ def voila(tmp_path_factory):
     with CRM.open(root / "crm.db", user="teacher") as crm:   # a ticket for the page to work on
         account, contact = crm._con.execute("SELECT account_id, min(contact_id) FROM contacts").fetchone()
         ticket = crm.open_ticket(account, contact, "inquiry")
-    (root / "console.ipynb").write_text(json.dumps({
-        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source":
-                   "from crm.console import Console\nConsole(\"crm.db\", user=\"student01\", lang=\"zh_CN\")"}],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "voila", "console.ipynb", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-            "--Voila.port_retries=0"]
-    # single-notebook Voila has no /api/status: ready when the page answers
-    with serve(argv, jupyter_env(home), url, "", home / "voila.log", cwd=root, ready=url):
+    source = "from crm.console import Console\nConsole(\"crm.db\", user=\"student01\", lang=\"zh_CN\")"
+    with voila_page(root, home, "console.ipynb", source) as url:
         yield url, root, ticket
 
 

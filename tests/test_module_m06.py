@@ -15,10 +15,9 @@ import tomllib
 
 import numpy as np
 import pytest
-from nbutil import cells, checkpoint_scores, run_cells
+from nbutil import cells, checkpoint_scores, graded_by_student, run_cells
 
 from grading.assign import assign
-from grading.autograde import autograde
 from grading.course import SHIPPED_COURSE, Course
 from grading.data import student_database
 from grading.demo import as_literals, write_submission
@@ -91,8 +90,7 @@ def course(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def graded(course):
-    summary = autograde(course, MODULE, workers=2, progress=False)
-    return {o.student: o for o in summary.outcomes}
+    return graded_by_student(course, MODULE)
 
 
 def _scores(course, student):

@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nbutil import checkpoint_scores
+from nbutil import checkpoint_scores, graded_by_student
 from grading.assign import assign
-from grading.autograde import autograde
 from grading.course import SHIPPED_COURSE, Course
 from grading.data import student_database
 from grading.demo import solution_code, write_submission
@@ -116,8 +115,7 @@ def _put_group(course, student, transcript):
 
 @pytest.fixture(scope="module")
 def graded(course):
-    summary = autograde(course, MODULE, workers=2, progress=False)
-    return {o.student: o for o in summary.outcomes}
+    return graded_by_student(course, MODULE)
 
 
 def _scores(course, student):

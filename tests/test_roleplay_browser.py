@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
-from browser import MARKS, artifacts, chromium, free_port, jupyter_env, lab_argv, serve
+from browser import MARKS, artifacts, chromium, free_port, jupyter_env, lab_argv, serve, voila_page
 from students import answer, model_answers
 
 from grading.assign import assign
@@ -115,17 +114,8 @@ def test_a_student_plays_m07_in_jupyterlab_and_the_autograder_scores_it(course, 
 def voila(tmp_path_factory):
     """Voila serving a one-cell notebook with the player (the airline passenger, in English)."""
     root, home = tmp_path_factory.mktemp("voila"), tmp_path_factory.mktemp("voila-home")
-    (root / "player.ipynb").write_text(json.dumps({
-        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source":
-                   "from roleplay.player import Player\nPlayer(\"hotpot_angry_guest\", role=\"specialist\", seed=11, "
-                   "lang=\"en_US\")"}],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "voila", "player.ipynb", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-            "--Voila.port_retries=0"]
-    with serve(argv, jupyter_env(home), url, "", home / "voila.log", cwd=root, ready=url):
+    source = "from roleplay.player import Player\nPlayer(\"hotpot_angry_guest\", role=\"specialist\", seed=11, lang=\"en_US\")"
+    with voila_page(root, home, "player.ipynb", source) as url:
         yield url, root
 
 

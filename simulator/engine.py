@@ -36,6 +36,7 @@ NEUTRAL = 3.5            # satisfaction at which a customer churns at the kind's
 PROMOTER = 4.3           # satisfaction from which a customer recommends the company
 CHANNEL_DELAY = {"email": 1.0, "messaging": 0.3, "chat": 0.02, "visit": 0.0}  # × ticket_hours
 PHONE, VISIT = CHANNELS.index("phone"), CHANNELS.index("visit")
+OWN_FEED = 10_000         # a batch of this many contacts gets a feed of its own (:meth:`Simulation._join_pool`)
 COMPASS = ("North", "South", "East", "West", "Central", "Old Town", "Lakeside", "Riverside")   # en_US name parts
 ZONES = ("高新区", "开发区", "新区", "东城区", "西城区", "南城区", "北城区", "经开区")              # zh_CN name parts
 
@@ -130,6 +131,25 @@ class Clock:
         return day * MIN_PER_DAY + np.where(deferred, first_hour, within)
 
 
+class Columns:
+    """An append-only table kept as one list per column: no Python object per row. Campaign lists
+    and survey answers add hundreds of thousands of rows in batches, and the garbage collector
+    walks every row object a run keeps. Iterating gives the rows as tuples."""
+
+    def __init__(self, width: int):
+        self.cols = tuple([] for _ in range(width))
+
+    def extend(self, *cols) -> None:
+        for col, values in zip(self.cols, cols, strict=True):
+            col.extend(values)
+
+    def __len__(self) -> int:
+        return len(self.cols[0])
+
+    def __iter__(self):
+        return zip(*self.cols)
+
+
 @dataclass
 class Tables:
     """Rows as tuples, times as float minutes (stamped when written)."""
@@ -143,14 +163,14 @@ class Tables:
     quotes: list = field(default_factory=list)
     activities: list = field(default_factory=list)
     commissions: list = field(default_factory=list)
-    campaign_members: list = field(default_factory=list)
+    campaign_members: Columns = field(default_factory=lambda: Columns(5))   # campaign, account, contacted, responded, order
     tickets: list = field(default_factory=list)
     calls: list = field(default_factory=list)
     complaints: list = field(default_factory=list)
     csat: list = field(default_factory=list)
     surveys: list = field(default_factory=list)
     survey_responses: list = field(default_factory=list)
-    survey_answers: list = field(default_factory=list)
+    survey_answers: Columns = field(default_factory=lambda: Columns(3))     # response, item, answer
     # orders that are not part of a purchase stream:
     # (account, minute, source, campaign, opportunity, discount, size scale, campaign_members row or -1)
     special_orders: list = field(default_factory=list)
@@ -237,16 +257,20 @@ class Simulation:
         self.t = Tables()
         self.acc = Accounts()
         self.contacts_of: list[list[str]] = []
+        self.contact_ids: list[str] = []          # every contact person's id; an account's are consecutive
+        self.pool, self.pool_next, self.pool_feed = None, 0, 0   # contacts of small batches (:meth:`_join_pool`)
         self.purchase_segments: list[tuple[np.ndarray, np.ndarray]] = []  # (account, minute) as drawn
         self.policy = Policy(staffing=tuple(scenario.service.staffing) if scenario.service.staffing else None,
                              priority={k.id: k.priority for k in self.kinds},
                              recovery=dict(scenario.complaints.policy))
+        self._policy_in_force()
         self.progress = progress
         self.customer_since: dict[int, str] = {}  # prospects won during the run
         self.reasons = list(scenario.service.reasons)
         self.org_names: set[str] = set()          # every organisation's name so far (each its own)
+        self.org_next: dict[tuple[str, str], int] = {}   # (template, city) → the next part of the city to try
         self.duplicates: dict[int, int] = {}      # a second record of an organisation → its first (truth)
-        self.ticket_id, self.call_id = self.ids.maker("T"), self.ids.maker("K")
+        self.ticket_id, self.call_id, self.complaint_id = self.ids.maker("T"), self.ids.maker("K"), self.ids.maker("Y")
         self.causes = list(scenario.complaints.causes)
         self.finished = False
 
@@ -271,6 +295,12 @@ class Simulation:
             for reason in team.reasons:
                 self.route[reason], self.desk[reason], self.handle_factor[reason] = centre, ids, team.handle_factor
         self.managers = CallCentre(self.env, manager_ids)
+        # the same per reason index and per channel index, for the contacts' rows (:meth:`_rows`)
+        self.reason_route = [self.route[x] for x in sv.reasons]
+        self.reason_desk = [self.desk[x] for x in sv.reasons]
+        self.reason_handle = np.array([self.handle_factor[x] for x in sv.reasons])
+        self.channel_delay = np.array([CHANNEL_DELAY.get(c, 0.0) for c in CHANNELS])
+        self.complaint_reason = self.reasons.index("complaint") if "complaint" in self.reasons else -1
         if scenario.sales:
             rep_ids = [f"S{i:02d}" for i in range(1, scenario.sales.reps + 1)]
             self.t.reps = list(zip(rep_ids, self.directory.names(len(rep_ids))))
@@ -330,7 +360,19 @@ class Simulation:
         if "campaign_targets" in merged:
             merged["campaign_targets"] = {c: tuple(v) for c, v in merged["campaign_targets"].items()}
         self.policy = replace(self.policy, **merged)
+        self._policy_in_force()
         return self.policy
+
+    def _policy_in_force(self) -> None:
+        """What the contacts read of the policy, ready to use: the call priority per kind index, and per
+        complaint severity the recovery action, its cost in the run's money and its net effect."""
+        cp = self.scenario.complaints
+        self.priority_of = [int(self.policy.priority.get(k.id, k.priority)) for k in self.kinds]
+        self.recovery_of = {}
+        for severity in SEVERITIES:
+            action = self.policy.recovery.get(severity, cp.policy[severity])
+            rec = cp.recovery[action]
+            self.recovery_of[severity] = (action, round(rec.cost * self.money, 2), rec.effect - cp.penalty[severity])
 
     def kpis(self) -> dict:
         """Service and customer figures so far: what a manager would look at between steps."""
@@ -430,6 +472,7 @@ class Simulation:
                 self.t.contacts.append((cid, ids[i], nm, title, phones[pos + j], emails[pos + j]))
             self.contacts_of.append(mine)
             pos += m
+        self.contact_ids.extend(cids)
         # latent traits
         rate, drop, serv, prop, hazard = (np.zeros(k) for _ in range(5))
         for _, kind, sel in by_kind:
@@ -443,8 +486,10 @@ class Simulation:
         start = np.asarray(since, float)
         if prospect:
             start = np.full(k, np.inf)
+        first_contact = len(self.contact_ids) - len(cids) + np.concatenate([[0], np.cumsum(n_con)[:-1]])
         idx = self.acc.add(ids, kind=kinds, rate=rate, dropout=drop, service=serv, propensity=prop, hazard=hazard,
-                           sat=sat0, churn_at=np.inf, died_at=np.inf, since=start, epoch_start=start)
+                           sat=sat0, churn_at=np.inf, died_at=np.inf, since=start, epoch_start=start,
+                           first_contact=first_contact, n_contacts=n_con)
         self.acc.churn_at[idx] = start + r.exponential(1 / np.maximum(self._hazard(idx), 1e-300))
         if not prospect:
             self._start_life(idx)
@@ -465,11 +510,14 @@ class Simulation:
                 return name
         zh = head_locale(self) == "zh_CN"
         parts = ZONES if zh else COMPASS
-        for n, part in enumerate(itertools.chain(parts, itertools.count(2))):
+        key = (templates[start], city)
+        first = self.org_next.get(key, 0)    # the parts tried before for this name are taken (names stay taken)
+        for n, part in enumerate(itertools.chain(parts[first:], itertools.count(max(2, first - len(parts) + 2))), first):
             where = f"{city}{part}" if zh or n >= len(parts) else f"{part} {city}"
             name = templates[start].format(city=where)
             if name not in taken:
                 taken.add(name)
+                self.org_next[key] = n + 1
                 return name
         raise AssertionError("unreachable")
 
@@ -523,7 +571,24 @@ class Simulation:
         keep = np.flatnonzero(t < self.horizon)
         keep = keep[np.argsort(t[keep], kind="stable")]
         life = np.repeat(start, n)[keep]
-        self.env.process(self._feed(owner[keep], t[keep], life, chan[keep], reason[keep], self._draws(keep.size)))
+        batch = (owner[keep], t[keep], life, chan[keep], reason[keep], self._draws(keep.size))
+        if keep.size >= OWN_FEED:
+            self.env.process(self._feed(*batch))
+        else:
+            self._join_pool(*batch)
+
+    def _join_pool(self, *batch):
+        """Small batches of contacts (customers won during the run) share one feed: a feed per batch
+        would leave a hundred processes waiting at once, and every SimPy event costs more the longer
+        the event queue. The contacts not started yet and the new ones are merged in time order and a
+        new feed takes over from the old one, which stops when it wakes."""
+        if self.pool is not None:
+            left = [x[self.pool_next:] for x in self.pool]
+            merged = [np.concatenate([a, b]) for a, b in zip(left, batch)]
+            order = np.argsort(np.maximum(merged[1], self.env.now), kind="stable")   # those due now: in turn
+            batch = tuple(x[order] for x in merged)
+        self.pool, self.pool_next, self.pool_feed = batch, 0, self.pool_feed + 1
+        self.env.process(self._feed(*batch, pool=self.pool_feed))
 
     def _draws(self, n: int) -> np.ndarray:
         """Everything random about ``n`` contacts, one row each (columns in the order :meth:`_contact`
@@ -551,42 +616,79 @@ class Simulation:
             r.standard_exponential(n),                       # … and after the contact
         ])
 
-    def _feed(self, owner, times, life, chan, reason, draws):
+    def _feed(self, owner, times, life, chan, reason, draws, pool: int = 0):
         """Start each drawn contact at its time, if its customer is still in the life it was drawn
         for (``life``: that life's start; a won-back customer's earlier contacts are not theirs any
-        more), has not churned and has not dropped out."""
+        more), has not churned and has not dropped out. ``pool``: this feed's number if it feeds the
+        shared pool (:meth:`_join_pool`); it stops once a newer feed has taken the pool over."""
         env, contact, d = self.env, self._contact, self.acc.data   # the hot path: arrays indexed directly
-        for lo in range(0, owner.size, 4096):  # Python rows for a chunk at a time: small while waiting
-            part = slice(lo, lo + 4096)
-            for i, t, b, c, rs, row in zip(owner[part].tolist(), times[part].tolist(), life[part].tolist(),
-                                           chan[part].tolist(), reason[part].tolist(), draws[part].tolist()):
+        chunk = 256 if pool else 4096          # Python rows for a chunk at a time: small while waiting
+        for lo in range(0, owner.size, chunk):
+            part = slice(lo, lo + chunk)
+            for j, i, t, b, row in zip(itertools.count(lo), owner[part].tolist(), times[part].tolist(),
+                                       life[part].tolist(), self._rows(owner[part], chan[part], reason[part],
+                                                                       draws[part])):
                 if t > env.now:
+                    if pool:
+                        self.pool_next = j
                     yield env.timeout(t - env.now)
+                if pool and pool != self.pool_feed:   # a newer feed has the pool
+                    return
                 if d["epoch_start"][i] == b and t < d["churn_at"][i] and t <= d["died_at"][i]:
-                    env.process(contact(i, c, rs, row))
+                    env.process(contact(i, row))
 
-    def _contact(self, i: int, channel: int, reason: int, d: list, ticket=None, callback_of=None):
-        """One service contact, from the first attempt to resolution; moves satisfaction. ``channel``
-        and ``reason`` index CHANNELS and the scenario's reasons; ``d``: the contact's row of
-        :meth:`_draws`. The ticket row is recorded when the contact opens and completed when it
-        closes (a snapshot in between shows it open)."""
+    def _rows(self, owner: np.ndarray, chan: np.ndarray, reason: np.ndarray, draws: np.ndarray) -> list[tuple]:
+        """The contacts' rows for :meth:`_contact`: what follows from their draws alone, worked out
+        for all of them at once (who gets in touch, the handling time, a written channel's delay and
+        the agent at the desk, the fixed part of the CSAT …). Only what a policy or another contact
+        can change — priority, waiting for an agent, the recovery action, the customer's mood — is
+        left to the contact."""
         (pick_contact, pick_agent, patience, handle, first_hours, resolved_first, escalate, manager_handle,
          follow_up, calls_back, callback_after, cause, severity, noise, responds, response_after,
-         restart_abandoned, restart) = d
+         restart_abandoned, restart) = draws.T
+        n, a, sat = owner.size, self.acc, self.scenario.satisfaction
+        person = (a.first_contact[owner].astype(np.int64) + (pick_contact * a.n_contacts[owner]).astype(np.int64)).tolist()
+        ids = self.contact_ids
+        handle = handle * self.reason_handle[reason]
+        delay = first_hours * self.channel_delay[chan]
+        phone = chan == PHONE
+        agent = np.empty(n, object)
+        for j, desk in enumerate(self.reason_desk):
+            sel = np.flatnonzero((reason == j) & ~phone)
+            if sel.size:
+                agent[sel] = np.asarray(desk, object)[(pick_agent[sel] * len(desk)).astype(np.int64)]
+        resolved_first, escalate = resolved_first.astype(bool), escalate.astype(bool)
+        penalty = np.where(resolved_first, 0.0, sat.unresolved_penalty + np.where(escalate, sat.escalation_penalty, 0))
+        complaint = reason == self.complaint_reason
+        cause = np.where(complaint, np.asarray(self.causes, object)[cause.astype(np.int64)], None)
+        return list(zip(
+            [ids[k] for k in person], np.asarray(CHANNELS, object)[chan].tolist(), reason.tolist(),
+            np.where(phone, np.asarray(self.reason_route, object)[reason], None).tolist(),
+            a.kind[owner].astype(np.int64).tolist(), patience.tolist(), handle.tolist(), delay.tolist(),
+            (sat.wait_penalty_per_minute * np.minimum(delay, 600) / 20).tolist(), agent.tolist(),
+            resolved_first.tolist(), (~resolved_first & escalate).tolist(), manager_handle.tolist(),
+            np.where(resolved_first, 0.0, follow_up).tolist(), penalty.tolist(), calls_back.astype(bool).tolist(),
+            callback_after.tolist(), cause.tolist(), np.asarray(SEVERITIES, object)[severity.astype(np.int64)].tolist(),
+            noise.tolist(), responds.astype(bool).tolist(), response_after.tolist(), restart_abandoned.tolist(),
+            restart.tolist()))
+
+    def _contact(self, i: int, row: tuple, ticket=None, callback_of=None):
+        """One service contact, from the first attempt to resolution; moves satisfaction. ``row``: the
+        contact's row of :meth:`_rows`. The ticket row is recorded when the contact opens and completed
+        when it closes (a snapshot in between shows it open)."""
+        (contact, channel, reason, route, kind, patience, handle, delay, wait_pen, first_agent, resolved_first,
+         escalate, manager_handle, follow_up, penalty, calls_back, callback_after, cause, severity, noise, responds,
+         response_after, restart_abandoned, restart) = row
         env, sat = self.env, self.scenario.satisfaction
         now = env.now
-        aid = self.acc.ids[i]
         if ticket is None:
-            mine = self.contacts_of[i]
-            ticket = [self.ticket_id(), aid, mine[int(pick_contact * len(mine))], CHANNELS[channel],
-                      self.reasons[reason], now, None, None, "open", 0, None, 0]
+            ticket = [self.ticket_id(), self.acc.ids[i], contact, channel, self.reasons[reason], now, None, None,
+                      "open", 0, None, 0]
             self.t.tickets.append(ticket)
-        tid, contact, reason_id = ticket[0], ticket[2], ticket[4]
-        handle *= self.handle_factor[reason_id]
-        if channel == PHONE:
-            kind = self.kinds[int(self.acc.data["kind"][i])]
-            priority = int(self.policy.priority.get(kind.id, kind.priority))
-            agent, answered, done, _ = yield from self.route[reason_id].call(priority, patience, handle)  # inline
+        tid, aid, contact, reason_id = ticket[0], ticket[1], ticket[2], ticket[4]   # a new attempt: the ticket's
+        if route is not None:   # a phone call: wait for an agent of the reason's team
+            priority = self.priority_of[kind]
+            agent, answered, done, _ = yield from route.call(priority, patience, handle)  # inline
             call_id = self.call_id()
             self.t.calls.append([call_id, tid, aid, contact, agent, reason_id, priority, now, answered, callback_of,
                                  agent is None, done])
@@ -595,34 +697,26 @@ class Simulation:
                 if calls_back:
                     yield env.timeout(callback_after)
                     if self._alive(i, env.now) and self.clock.is_open(env.now):   # a new attempt, new draws
-                        yield from self._contact(i, channel, reason, self._draws(1)[0].tolist(), ticket, call_id)
+                        again = self._rows(np.array([i]), np.array([PHONE]), np.array([reason]), self._draws(1))[0]
+                        yield from self._contact(i, again, ticket, call_id)
                         return
                 ticket[8] = "abandoned"
                 return
             first_response, first_agent = answered, agent
             wait_pen = sat.wait_penalty_per_minute * (answered - now)
         else:
-            delay = 0.0 if channel == VISIT else first_hours * CHANNEL_DELAY[CHANNELS[channel]]
             first_response = now + delay
-            wait_pen = sat.wait_penalty_per_minute * min(delay, 600) / 20  # hours of waiting feel like minutes on hold
-            desk = self.desk[reason_id]
-            first_agent = desk[int(pick_agent * len(desk))]
             done = first_response + handle
             yield env.timeout(done - now)
-        resolved_at, escalated = done, False
-        if not resolved_first:
-            if escalate:
-                escalated = True
-                agent, answered, resolved_at, _ = yield from self.managers.call(0, math.inf, manager_handle)
-                self.t.calls.append([self.call_id(), tid, aid, contact, agent, reason_id, 0, done,
-                                     answered, "escalation", False, resolved_at])
-            else:
-                resolved_at = done + follow_up
-        csat = sat.base_csat - wait_pen + noise
-        if not resolved_first:
-            csat -= sat.unresolved_penalty + (sat.escalation_penalty if escalated else 0)
-        if reason_id == "complaint":
-            csat += self._complaint(aid, tid, ticket[5], resolved_at, int(cause), SEVERITIES[int(severity)])
+        if escalate:   # not resolved at once: to a manager …
+            agent, answered, resolved_at, _ = yield from self.managers.call(0, math.inf, manager_handle)
+            self.t.calls.append([self.call_id(), tid, aid, contact, agent, reason_id, 0, done,
+                                 answered, "escalation", False, resolved_at])
+        else:          # … or a follow-up later (0 if resolved at once)
+            resolved_at = done + follow_up
+        csat = sat.base_csat - wait_pen + noise - penalty
+        if cause is not None:
+            csat += self._complaint(aid, tid, ticket[5], resolved_at, cause, severity)
         score = round(csat)
         score = 5 if score > 5 else 1 if score < 1 else score
         # the experience (inline :meth:`_experience`: once per contact)
@@ -635,19 +729,17 @@ class Simulation:
             sats[i] = new = 5.0 if new > 5.0 else 1.0 if new < 1.0 else new
             h = float(acc["hazard"][i]) * math.exp(sat.churn_sensitivity * (NEUTRAL - new))
             churn_at[i] = now + restart / h if h > 0 else math.inf
-        ticket[6:] = first_response, resolved_at, "resolved", int(escalated), first_agent, int(resolved_first)
+        ticket[6:] = first_response, resolved_at, "resolved", int(escalate), first_agent, int(resolved_first)
         if responds:
             self.t.csat.append((tid, aid, resolved_at + response_after, score))
 
-    def _complaint(self, account_id: str, ticket_id: str, opened: float, resolved_at: float, cause: int,
+    def _complaint(self, account_id: str, ticket_id: str, opened: float, resolved_at: float, cause: str,
                    severity: str) -> float:
         """Record a complaint; the recovery action follows the policy in force. → satisfaction change."""
-        cp = self.scenario.complaints
-        action = self.policy.recovery.get(severity, cp.policy[severity])
-        rec = cp.recovery[action]
-        self.t.complaints.append((self.ids.next("Y"), ticket_id, account_id, self.causes[cause], severity, action,
-                                  round(rec.cost * self.money, 2), opened, resolved_at))
-        return rec.effect - cp.penalty[severity]
+        action, cost, effect = self.recovery_of[severity]
+        self.t.complaints.append((self.complaint_id(), ticket_id, account_id, cause, severity, action, cost, opened,
+                                  resolved_at))
+        return effect
 
     def _experience(self, i: int, restart: float, delta: float | None = None, score: float | None = None):
         """Satisfaction follows experiences (exponential smoothing); the churn clock restarts with
@@ -892,8 +984,8 @@ class Simulation:
         responds &= when < self.horizon
         first = len(self.t.campaign_members)
         ids = self.acc.ids
-        self.t.campaign_members.extend([c.id, ids[i], at, resp if yes else None, None] for i, at, resp, yes in
-                                       zip(members.tolist(), contacted.tolist(), when.tolist(), responds.tolist()))
+        self.t.campaign_members.extend([c.id] * members.size, [ids[i] for i in members.tolist()], contacted.tolist(),
+                                       np.where(responds, when, None).tolist(), [None] * members.size)
         # Nothing about an answer contends for anyone, so it is decided now and takes effect when it
         # comes: the responder's order at that minute; a lapsed responder may be won back and start
         # a new life then (purchases and contacts drawn from that minute; until then not active).
@@ -979,7 +1071,8 @@ class Simulation:
             mine = self.contacts_of[i]
             self.t.survey_responses.append((rid, survey_id, a.ids[i], mine[int(u * len(mine))], when, score))
         items = [item.id for item in sat.survey_items]
-        self.t.survey_answers.extend((rid, item, v) for rid, row in zip(rids, likert.tolist()) for item, v in zip(items, row))
+        self.t.survey_answers.extend(np.repeat(np.asarray(rids, object), len(items)).tolist(), items * m,
+                                     likert.ravel().tolist())
 
     # -- at the end: orders from the purchase streams, cut by churn ---------------------------------
     def _orders(self):
@@ -1009,8 +1102,9 @@ class Simulation:
         contact = [self.contacts_of[i][j % len(self.contacts_of[i])]
                    for i, j in zip(owner.tolist(), r.integers(0, 1 << 30, owner.size).tolist())]
         self.t.orders = (ids, owner, contact, t, src, camp, opp, disc)
+        placed = self.t.campaign_members.cols[4]
         for j in np.flatnonzero(member >= 0).tolist():
-            self.t.campaign_members[member[j]][4] = ids[j]
+            placed[member[j]] = ids[j]
         kinds = a.kind[owner].astype(int)
         lines = []
         for kj, kind in enumerate(self.kinds):

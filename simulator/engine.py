@@ -29,7 +29,7 @@ from .people import Directory
 from .purchases import MIN_PER_DAY, MIN_PER_YEAR, Season, order_lines, purchase_times
 from .scenario import CHANNELS, SEVERITIES, STAGES, Scenario
 
-SIMULATOR_VERSION = "6"  # bump when the same scenario + seed would give other data
+SIMULATOR_VERSION = "7"  # bump when the same scenario + seed would give other data
 STREAMS = ("people", "accounts", "purchases", "lines", "service", "calls", "sales", "campaigns", "survey",
            "forecast")
 NEUTRAL = 3.5            # satisfaction at which a customer churns at the kind's base rate
@@ -821,10 +821,9 @@ class Simulation:
         if new.size:
             idx = self._new_accounts(kinds[new], decided[new], self.clock.dates(decided[new]), source,
                                      [ids[j] for j in new.tolist()], names=[names[j] for j in new.tolist()])
-            for j, i in zip(new.tolist(), idx.tolist()):
+            for j, i in zip(new.tolist(), idx.tolist()):   # (their lives started with the accounts)
                 rows[j][9] = self.acc_id(i)
                 self.t.special_orders.append((i, float(decided[j]), "first", None, None, 0.0, 1.0, -1))
-            self._start_life(idx)
 
     def _lead(self, source: str, kind: int, cost: float, qualify: float, convert: float, at: float | None = None):
         """A lead of an organisation, worked through the sales pipeline once it comes in at ``at``."""

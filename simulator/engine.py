@@ -53,6 +53,8 @@ def bulk():
         yield
     finally:
         if was:
+            gc.freeze()     # what the bulk work made is long-lived (rows kept until saved): straight into the
+            gc.unfreeze()   # oldest generation, not one young collection over every row on the way there
             gc.enable()
 
 

@@ -1,8 +1,9 @@
 """The call centre: agents as a SimPy priority resource, callers with patience, shifts per hour.
 
-The market engine embeds :class:`CallCentre` (one process per call: ``yield
-env.process(centre.call(priority, patience, handle))``). :func:`simulate_calls` runs it on its own
-with plain queueing parameters, for teaching and for the checks against Erlang C and Erlang A
+A model uses it from inside a process: ``outcome = yield from centre.call(priority, patience,
+handle)`` (or ``yield env.process(centre.call(...))``). The market engine uses :meth:`CallCentre.take`,
+the same call with the outcome as a plain tuple. :func:`simulate_calls` runs it on its own with plain
+queueing parameters, for teaching and for the checks against Erlang C and Erlang A
 (:mod:`simulator.queueing`). Time is in minutes.
 """
 from __future__ import annotations
@@ -80,6 +81,11 @@ class CallCentre:
     def call(self, priority: int, patience: float, handle: float):
         """Process of one call → :class:`CallOutcome`: queue at most ``patience`` minutes
         (``math.inf``: never hang up), then talk ``handle`` minutes with the agent."""
+        return CallOutcome(*(yield from self.take(priority, patience, handle)))
+
+    def take(self, priority: int, patience: float, handle: float):
+        """:meth:`call` with the outcome as a plain tuple (agent, answered, ended, abandoned): the
+        market engine's form, a call per contact (a NamedTuple costs more to make)."""
         if priority <= SHIFT:
             raise ValueError(f"call priorities are >= 0 (0 is answered first), not {priority}")
         env = self.env
@@ -88,14 +94,14 @@ class CallCentre:
             yield req | env.timeout(patience)
             if not req.triggered:             # a request granted at the same instant still counts
                 req.cancel()
-                return CallOutcome(None, None, env.now, True)
+                return None, None, env.now, True
         else:
             yield req
         agent, answered = self.idle.popleft(), env.now
         yield env.timeout(handle)
         self.idle.append(agent)
         self.agents.release(req)
-        return CallOutcome(agent, answered, env.now, False)
+        return agent, answered, env.now, False
 
 
 def simulate_calls(arrival_rate: float, service_rate: float, agents: int, *, horizon: float, seed: int,

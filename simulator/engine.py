@@ -228,7 +228,7 @@ class Ids:
         if prefix not in self.counters:
             self.counters[prefix] = itertools.count(1)
         count, fmt = self.counters[prefix], f"{prefix}%0{self.widths.get(prefix, 5)}d"
-        return lambda: fmt % next(count)
+        return map(fmt.__mod__, count).__next__   # no Python frame per id
 
     def next(self, prefix: str) -> str:
         return self.maker(prefix)()
@@ -1020,9 +1020,10 @@ class Simulation:
         owner, t = self._drawn()
         ok = (t < now) & self._valid(owner, t)
         np.maximum.at(last, owner[ok], t[ok])
-        for row in self.t.special_orders:
-            if row[1] < now:
-                last[row[0]] = max(last[row[0]], row[1])
+        if self.t.special_orders:
+            who, when = np.array([row[:2] for row in self.t.special_orders]).T
+            before = when < now
+            np.maximum.at(last, who[before].astype(np.int64), when[before])
         return last
 
     def _drawn(self) -> tuple[np.ndarray, np.ndarray]:
@@ -1077,9 +1078,9 @@ class Simulation:
         likert = np.clip(np.round(likert), 1, 5).astype(int)
         first = len(self.t.survey_responses) + 1
         rids = [f"{survey_id}-{first + j:05d}" for j in range(m)]
-        for rid, i, u, when, score in zip(rids, answering.tolist(), pick.tolist(), answered.tolist(), nps.tolist()):
-            mine = self.contacts_of[i]
-            self.t.survey_responses.append((rid, survey_id, a.ids[i], mine[int(u * len(mine))], when, score))
+        person = a.first_contact[answering].astype(np.int64) + (pick * a.n_contacts[answering]).astype(np.int64)
+        self.t.survey_responses.extend(zip(rids, [survey_id] * m, _take(a.ids, answering.tolist()),
+                                           _take(self.contact_ids, person.tolist()), answered.tolist(), nps.tolist()))
         items = [item.id for item in sat.survey_items]
         self.t.survey_answers.extend(np.repeat(np.asarray(rids, object), len(items)).tolist(), items * m,
                                      likert.ravel().tolist())

@@ -271,6 +271,8 @@ class Simulation:
                              priority={k.id: k.priority for k in self.kinds},
                              recovery=dict(scenario.complaints.policy))
         self._policy_in_force()
+        sat = scenario.satisfaction   # what every contact's CSAT and satisfaction use, as plain values
+        self.feel = (sat.base_csat, sat.wait_penalty_per_minute, sat.memory, sat.churn_sensitivity)
         self.progress = progress
         self.customer_since: dict[int, str] = {}  # prospects won during the run
         self.reasons = list(scenario.service.reasons)
@@ -689,7 +691,7 @@ class Simulation:
         (aid, contact, channel, reason_id, route, kind, patience, handle, delay, wait_pen, first_agent,
          resolved_first, escalate, manager_handle, follow_up, penalty, calls_back, callback_after, cause, severity,
          noise, responds, response_after, restart_abandoned, restart) = row
-        env, sat = self.env, self.scenario.satisfaction
+        env, (base_csat, wait_per_minute, memory, sensitivity) = self.env, self.feel
         now = env.now
         if ticket is None:
             ticket = [self.ticket_id(), aid, contact, channel, reason_id, now, None, None, "open", 0, None, 0]
@@ -704,7 +706,7 @@ class Simulation:
             self.t.calls.append([call_id, tid, aid, contact, agent, reason_id, priority, now, answered, callback_of,
                                  agent is None, done])
             if agent is None:   # hung up
-                self._experience(i, restart_abandoned, delta=-sat.abandon_penalty)
+                self._experience(i, restart_abandoned, delta=-self.scenario.satisfaction.abandon_penalty)
                 if calls_back:
                     yield env.timeout(callback_after)
                     if self._alive(i, env.now) and self.clock.is_open(env.now):   # a new attempt, new draws
@@ -715,7 +717,7 @@ class Simulation:
                 ticket[8] = "abandoned"
                 return
             first_response, first_agent = answered, agent
-            wait_pen = sat.wait_penalty_per_minute * (answered - now)
+            wait_pen = wait_per_minute * (answered - now)
         else:
             first_response = now + delay
             done = first_response + handle
@@ -726,7 +728,7 @@ class Simulation:
                                  answered, "escalation", False, resolved_at])
         else:          # … or a follow-up later (0 if resolved at once)
             resolved_at = done + follow_up
-        csat = sat.base_csat - wait_pen + noise - penalty
+        csat = base_csat - wait_pen + noise - penalty
         if cause is not None:
             csat += self._complaint(aid, tid, ticket[5], resolved_at, cause, severity)
         # the experience (inline :meth:`_experience`: once per contact)
@@ -735,9 +737,9 @@ class Simulation:
         if acc["epoch_start"][i] <= now < churn_at[i]:
             sats = acc["sat"]
             old = sats[i]
-            new = old + sat.memory * (csat - old)
+            new = old + memory * (csat - old)
             sats[i] = new = 5.0 if new > 5.0 else 1.0 if new < 1.0 else new
-            h = acc["hazard"][i] * math.exp(sat.churn_sensitivity * (NEUTRAL - new))
+            h = acc["hazard"][i] * math.exp(sensitivity * (NEUTRAL - new))
             churn_at[i] = now + restart / h if h > 0 else math.inf
         ticket[6:] = first_response, resolved_at, "resolved", escalate, first_agent, resolved_first   # (0 or 1)
         if responds:

@@ -181,7 +181,7 @@ def main() -> None:
     p.add_argument("--customers", type=int, default=100_000)
     p.add_argument("--years", type=float, default=2)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--repeat", type=int, default=3, help="SimPy runs and raw runs timed (best counts)")
+    p.add_argument("--repeat", type=int, default=5, help="SimPy runs and raw runs timed (best counts)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("args", nargs="?", help=argparse.SUPPRESS)
     a = p.parse_args()

@@ -38,6 +38,16 @@ def checkpoint_scores(course, module: str, student: str) -> dict[str, float]:
         return {g.name: g.score for nb in sub.notebooks for g in nb.grades}
 
 
+def set_submitted_code(course, module: str, student: str, grade_id: str, code: str) -> None:
+    """Replace the source of the cell ``grade_id`` in ``student``'s submitted notebook of ``module``."""
+    path = course.path("submitted", student, module) / f"{module}.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for c in nb["cells"]:
+        if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id:
+            c["source"] = code
+    path.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+
+
 def graded_by_student(course, module: str) -> dict:
     """Autograde every submission of ``module`` (two workers) → student → outcome."""
     from grading.autograde import autograde

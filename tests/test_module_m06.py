@@ -7,7 +7,6 @@ policy points."""
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import shutil
 import sqlite3
@@ -15,7 +14,7 @@ import tomllib
 
 import numpy as np
 import pytest
-from nbutil import cells, checkpoint_scores, graded_by_student, run_cells
+from nbutil import cells, checkpoint_scores, graded_by_student, run_cells, set_submitted_code
 
 from grading.assign import assign
 from grading.course import SHIPPED_COURSE, Course
@@ -57,15 +56,6 @@ def _policy_checks(course, staffing, student="sol") -> tuple[dict[str, bool], di
     return passed, ctx.cache
 
 
-def _set_code(course, student, grade_id, code):
-    path = course.path("submitted", student, MODULE) / f"{MODULE}.ipynb"
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    for c in nb["cells"]:
-        if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id:
-            c["source"] = code
-    path.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
-
-
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     course = Course.init(tmp_path_factory.mktemp("m06") / "c", "test-m06", secret="m06-test-secret")   # reproducible data
@@ -76,15 +66,15 @@ def course(tmp_path_factory):
     for student, kind in {"sol": "correct", "blank": "blank", "copy": "correct", "flat": "correct"}.items():
         write_submission(course, MODULE, student, kind, rng)
     # a plan for the average hour, the same all day
-    _set_code(course, "flat", "ans_policy", WRONG["ans_policy"])
+    set_submitted_code(course, MODULE, "flat", "ans_policy", WRONG["ans_policy"])
     # numbers (and the plan) copied from a classmate
     ns = _run(course.path("outbox", "sol", MODULE), ["setup", "ans_arrivals", "ans_aht", "ans_service", "ans_peak",
                                                       "ans_policy"])
     ns["con"].close()
-    _set_code(course, "copy", "ans_arrivals", "# copied from a classmate\n" + as_literals(
+    set_submitted_code(course, MODULE, "copy", "ans_arrivals", "# copied from a classmate\n" + as_literals(
         {k: ns[k] for k in (*DATA_ANSWERS, "staffing")}))
     for gid in ("ans_aht", "ans_service", "ans_peak", "ans_policy"):
-        _set_code(course, "copy", gid, "pass\n")
+        set_submitted_code(course, MODULE, "copy", gid, "pass\n")
     return course
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nbutil import checkpoint_scores, graded_by_student
+from nbutil import checkpoint_scores, graded_by_student, set_submitted_code
 from grading.assign import assign
 from grading.course import SHIPPED_COURSE, Course
 from grading.data import student_database
@@ -32,15 +32,6 @@ AUTO_POINTS = 20.0
 CHECKS = ["chk_customer", "chk_play", "chk_policy", "chk_crm"]
 SPEC = tomllib.loads((SHIPPED_COURSE / "demo" / f"{MODULE}.toml").read_text(encoding="utf-8"))
 TRANSCRIPT = "roleplay_hotpot_angry_guest.json"
-
-
-def _set_code(course, student, grade_id, code):
-    path = course.path("submitted", student, MODULE) / f"{MODULE}.ipynb"
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    for c in nb["cells"]:
-        if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id:
-            c["source"] = code
-    path.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
 
 
 def _transcript(course, student) -> dict:
@@ -79,10 +70,10 @@ def course(tmp_path_factory):
     step["args"]["amount"] = 600.0
     _put_transcript(course, "beyond", t)
     # a dismissive policy, everything else right
-    _set_code(course, "rude", "ans_policy", SPEC["wrong"]["ans_policy"])
+    set_submitted_code(course, MODULE, "rude", "ans_policy", SPEC["wrong"]["ans_policy"])
     # every plausible wrong answer at once: money first in the player, the wrong agent, wrong sums, the rude policy
     for gid, code in SPEC["wrong"].items():
-        _set_code(course, "wrong", gid, code)
+        set_submitted_code(course, MODULE, "wrong", gid, code)
     # the CRM show. G1: played by all three, and each hands the group's transcript in
     play = GroupPlay.of(course, MODULE)
     casts = play.casts(course)

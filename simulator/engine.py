@@ -263,7 +263,6 @@ class Simulation:
                         "Q": 5, "V": 6, "M": 5, "R": 6, "G": 2, "S": 2, "X": 2})
         self.t = Tables()
         self.acc = Accounts()
-        self.contacts_of: list[list[str]] = []
         self.contact_ids: list[str] = []          # every contact person's id; an account's are consecutive
         self.pool, self.pool_next, self.pool_feed = None, 0, 0   # contacts of small batches (:meth:`_join_pool`)
         self.purchase_segments: list[tuple[np.ndarray, np.ndarray]] = []  # (account, minute) as drawn
@@ -474,12 +473,10 @@ class Simulation:
         for i, m in enumerate(n_con.tolist()):
             kind = kind_of[i]
             titles = kind.contact_titles.get(loc) or ["-"]
-            mine = cids[pos: pos + m]
-            for j, cid in enumerate(mine):
+            for j, cid in enumerate(cids[pos: pos + m]):
                 nm = people[i] if not kind.business else cnames[pos + j]
                 title = titles[int(title_pick[pos + j] * len(titles))]
                 self.t.contacts.append((cid, ids[i], nm, title, phones[pos + j], emails[pos + j]))
-            self.contacts_of.append(mine)
             pos += m
         self.contact_ids.extend(cids)
         # latent traits
@@ -676,7 +673,8 @@ class Simulation:
             np.asarray(self.reasons, object)[reason].tolist(),
             np.where(phone, np.asarray(self.reason_route, object)[reason], None).tolist(),
             a.kind[owner].astype(np.int64).tolist(), patience.tolist(), handle.tolist(), delay.tolist(),
-            (sat.wait_penalty_per_minute * np.minimum(delay, 600) / 20).tolist(), agent.tolist(),
+            (sat.wait_penalty_per_minute * np.minimum(delay, 600) / 20).tolist(),   # hours of waiting feel like
+            agent.tolist(),                                                            # minutes on hold
             resolved_first.astype(np.int64).tolist(), (~resolved_first & escalate).astype(np.int64).tolist(),
             manager_handle.tolist(),
             np.where(resolved_first, 0.0, follow_up).tolist(), penalty.tolist(), calls_back.astype(bool).tolist(),
@@ -1112,8 +1110,8 @@ class Simulation:
         src, camp, opp = (np.concatenate(x)[order] for x in (src, camp, opp))
         disc, scale, member = (np.concatenate(x)[order] for x in (disc, scale, member))
         ids = self.ids.many("O", owner.size)
-        contact = [self.contacts_of[i][j % len(self.contacts_of[i])]
-                   for i, j in zip(owner.tolist(), r.integers(0, 1 << 30, owner.size).tolist())]
+        contact = _take(self.contact_ids, (a.first_contact[owner].astype(np.int64)
+                                           + r.integers(0, 1 << 30, owner.size) % a.n_contacts[owner].astype(np.int64)).tolist())
         self.t.orders = (ids, owner, contact, t, src, camp, opp, disc)
         placed = self.t.campaign_members.cols[4]
         for j in np.flatnonzero(member >= 0).tolist():

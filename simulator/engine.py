@@ -596,6 +596,12 @@ class Simulation:
         self.pool, self.pool_next, self.pool_feed = batch, 0, self.pool_feed + 1
         self.env.process(self._feed(*batch, pool=self.pool_feed))
 
+    def _persons(self, idx: np.ndarray, pick: np.ndarray) -> list[str]:
+        """For each account ``idx[k]``, the contact person at fraction ``pick[k]`` (in [0, 1)) of its list."""
+        a = self.acc
+        person = a.first_contact[idx].astype(np.int64) + (pick * a.n_contacts[idx]).astype(np.int64)
+        return _take(self.contact_ids, person.tolist())
+
     def _draws(self, n: int) -> np.ndarray:
         """Everything random about ``n`` contacts, one row each (columns in the order :meth:`_contact`
         unpacks them), drawn at once: vectorised draws cost a fraction of one scalar draw each.
@@ -654,8 +660,7 @@ class Simulation:
          follow_up, calls_back, callback_after, cause, severity, noise, responds, response_after,
          restart_abandoned, restart) = draws.T
         n, a, sat = owner.size, self.acc, self.scenario.satisfaction
-        person = (a.first_contact[owner].astype(np.int64) + (pick_contact * a.n_contacts[owner]).astype(np.int64)).tolist()
-        ids, acc_ids = self.contact_ids, a.ids
+        acc_ids = a.ids
         handle = handle * self.reason_handle[reason]
         delay = first_hours * self.channel_delay[chan]
         phone = chan == PHONE
@@ -669,7 +674,7 @@ class Simulation:
         complaint = reason == self.complaint_reason
         cause = np.where(complaint, np.asarray(self.causes, object)[cause.astype(np.int64)], None)
         return list(zip(
-            _take(acc_ids, owner.tolist()), _take(ids, person), np.asarray(CHANNELS, object)[chan].tolist(),
+            _take(acc_ids, owner.tolist()), self._persons(owner, pick_contact), np.asarray(CHANNELS, object)[chan].tolist(),
             np.asarray(self.reasons, object)[reason].tolist(),
             np.where(phone, np.asarray(self.reason_route, object)[reason], None).tolist(),
             a.kind[owner].astype(np.int64).tolist(), patience.tolist(), handle.tolist(), delay.tolist(),
@@ -994,7 +999,7 @@ class Simulation:
         responds &= when < self.horizon
         first = len(self.t.campaign_members)
         ids = self.acc.ids
-        self.t.campaign_members.extend([c.id] * members.size, [ids[i] for i in members.tolist()], contacted.tolist(),
+        self.t.campaign_members.extend([c.id] * members.size, _take(ids, members.tolist()), contacted.tolist(),
                                        np.where(responds, when, None).tolist(), [None] * members.size)
         # Nothing about an answer contends for anyone, so it is decided now and takes effect when it
         # comes: the responder's order at that minute; a lapsed responder may be won back and start
@@ -1078,9 +1083,8 @@ class Simulation:
         likert = np.clip(np.round(likert), 1, 5).astype(int)
         first = len(self.t.survey_responses) + 1
         rids = [f"{survey_id}-{first + j:05d}" for j in range(m)]
-        person = a.first_contact[answering].astype(np.int64) + (pick * a.n_contacts[answering]).astype(np.int64)
         self.t.survey_responses.extend(zip(rids, [survey_id] * m, _take(a.ids, answering.tolist()),
-                                           _take(self.contact_ids, person.tolist()), answered.tolist(), nps.tolist()))
+                                           self._persons(answering, pick), answered.tolist(), nps.tolist()))
         items = [item.id for item in sat.survey_items]
         self.t.survey_answers.extend(np.repeat(np.asarray(rids, object), len(items)).tolist(), items * m,
                                      likert.ravel().tolist())

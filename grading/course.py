@@ -256,7 +256,12 @@ class Course:
             return sorted(r[0] for r in con.execute("SELECT id FROM student"))
 
     def submitted_students(self, module: str) -> list[str]:
+        """Students with a folder ``submitted/<student>/<module>`` (a plain folder, not a link), by valid
+        student id: a folder of any other name is not a student's."""
+        from .data import STUDENT_ID
+
         base = self.path("submitted")
         if not base.is_dir():
             return []
-        return sorted(p.name for p in base.iterdir() if (p / module).is_dir())
+        return sorted(p.name for p in base.iterdir() if STUDENT_ID.match(p.name) and not p.is_symlink()
+                      and (p / module).is_dir() and not (p / module).is_symlink())

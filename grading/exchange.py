@@ -41,17 +41,22 @@ check, not by our code. See docs/guide-instructor.md, "Many users".
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
+from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.fetch_assignment import ExchangeFetchAssignment
 from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
-from nbgrader.utils import get_username, notebook_hash
+from nbgrader.utils import get_username, notebook_hash, parse_utc
 from traitlets import Bool, List, Unicode
+
+from .reasons import printable
 
 PERSONAL = "personal"
 SECRET = "submission_secret.txt"   # nbgrader's, written at submit
@@ -75,6 +80,7 @@ def configure_exchange(c, course) -> None:
     c.ExchangeFactory.release_assignment = "grading.exchange.PersonalReleaseAssignment"
     c.ExchangeFactory.fetch_assignment = "grading.exchange.PersonalFetchAssignment"
     c.ExchangeFactory.release_feedback = "grading.exchange.PersonalReleaseFeedback"
+    c.ExchangeFactory.collect = "grading.exchange.SafeCollect"
 
 
 def student_config(course, student: str | None) -> str:
@@ -214,6 +220,121 @@ def unreleasable(page: Path, submitted: Path) -> str | None:
     return None
 
 
+class SafeCollect(ExchangeCollect):
+    """nbgrader's collect, taking from the exchange only what may be taken (grading/intake.py).
+
+    nbgrader's own collect copies a student's inbound folder with ``shutil.copytree`` as the grader —
+    often root — following every link in it (a link to the course secret arrives as its content), and
+    stops the whole collect on one folder name it cannot parse. Here:
+
+    - a folder name that is not ``<student id>+<module>+<time stamp>[+<random>]`` with a valid student id
+      is skipped and reported, the others are collected;
+    - on a multi-user hub, a folder that claims to be a student's must belong to that student's OS user
+      (or to the instructor): one student cannot hand in as another;
+    - only regular files are taken, bounded in number and size, no link followed; what was left out is
+      recorded for the student's status (``.crmlab/collect/<module>/<student>.json``);
+    - on a hub, a time stamp earlier than the last change of the submission's files (which the student
+      cannot set back) is replaced by that change time, and said."""
+
+    def init_src(self):
+        from .data import STUDENT_ID
+
+        self.course_path = os.path.join(self.root, self.coursedir.course_id)
+        self.inbound_path = os.path.join(self.course_path, "inbound")
+        if not os.path.isdir(self.inbound_path):
+            self.fail(f"Course not found: {self.inbound_path}")
+        module, wanted = self.coursedir.assignment_id, self.coursedir.student_id or None
+        newest: dict[str, dict] = {}
+        refused = []
+        for name in sorted(os.listdir(self.inbound_path)):
+            parts = name.rsplit("+", 3)
+            if len(parts) < 3 or parts[1] != module:
+                continue
+            student = parts[0]
+            if wanted not in (None, "*") and student != wanted:
+                continue
+            try:
+                stamp = parse_utc(parts[2])
+            except (ValueError, OverflowError):
+                refused.append((printable(name), "its time stamp cannot be read"))
+                continue
+            if not STUDENT_ID.match(student):
+                refused.append((printable(name), "the name holds no valid student id"))
+                continue
+            why = self.foreign(name, student)
+            if why:
+                refused.append((printable(name), why))
+                continue
+            record = {"username": student, "filename": name, "timestamp": stamp}
+            if student not in newest or stamp > newest[student]["timestamp"]:
+                newest[student] = record
+        self.src_records = list(newest.values())
+        import json
+
+        record = Path(self.coursedir.root, ".crmlab", "collect", module, REFUSED)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(refused, ensure_ascii=False), encoding="utf-8")
+
+    def foreign(self, name: str, student: str) -> str | None:
+        """Why the folder ``name`` cannot be the student's own submission, or None."""
+        st = os.lstat(os.path.join(self.inbound_path, name))
+        if not stat.S_ISDIR(st.st_mode):
+            return "not a folder (a link or a file)"
+        try:
+            account = pwd.getpwnam(student)
+        except KeyError:
+            return None   # one machine, students played by configuration: ownership cannot tell
+        if st.st_uid not in (account.pw_uid, os.geteuid()):
+            try:
+                owner = pwd.getpwuid(st.st_uid).pw_name
+            except KeyError:
+                owner = str(st.st_uid)
+            return f"it claims to be {student}'s but belongs to {owner}"
+        return None
+
+    def do_copy(self, src, dest, log=None):
+        from .course import Course
+        from .intake import Limits, take
+        from .reasons import Reason, dumps
+
+        course = Course.open(self.coursedir.root)
+        module = self.coursedir.assignment_id
+        student = Path(dest).parent.name
+        tmp = Path(dest).with_name(f".{Path(dest).name}.collecting")
+        shutil.rmtree(tmp, ignore_errors=True)
+        from .worker import reserved_names
+
+        got = take(Path(self.inbound_path), (Path(src).name,), tmp, Limits.of(course.grading),
+                   reserved_names(course.module(module).data_file))
+        notes = got.reasons()
+        st = os.lstat(src)
+        try:
+            own = pwd.getpwnam(student).pw_uid == st.st_uid
+        except KeyError:
+            own = False
+        if own and got.latest_change:   # a hub: the student's own files, whose change times they cannot set back
+            stamp_file = tmp / "timestamp.txt"
+            try:
+                claimed = parse_utc(stamp_file.read_text(encoding="utf-8").strip())
+            except (OSError, ValueError, OverflowError):
+                claimed = None
+            changed = dt.datetime.fromtimestamp(got.latest_change, dt.timezone.utc).replace(tzinfo=None)
+            if claimed is not None and (changed - claimed).total_seconds() > BACKDATE_SLACK:
+                stamp_file.write_text(changed.strftime("%Y-%m-%d %H:%M:%S.%f UTC"), encoding="utf-8")
+                notes.append(Reason("backdated", {"claimed": f"{claimed:%Y-%m-%d %H:%M} UTC",
+                                                  "changed": f"{changed:%Y-%m-%d %H:%M} UTC"}))
+        if Path(dest).exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+        record = course.private / "collect" / module / f"{student}.json"
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(dumps(notes), encoding="utf-8")
+
+
+REFUSED = "_refused.json"   # beside the students' records in .crmlab/collect/<module>/
+BACKDATE_SLACK = 300   # seconds between a submission's stamp and the last change of its files that pass unremarked
+
+
 # -- the instructor's steps -------------------------------------------------------------------------
 def release(course, module: str, students: list[str] | None = None) -> Path:
     """nbgrader release_assignment to the course's exchange (replacing an earlier release), with
@@ -242,18 +363,35 @@ def collect(course, module: str) -> dict[str, list[str]]:
     """nbgrader collect: each student's newest submission from the exchange into
     ``submitted/<student>/<module>/`` (a newer one replaces the one collected before).
 
-    Returns the students by what happened: ``new``, ``updated``, ``unchanged``, and ``not_on_roster``
-    (collected, but nobody of that id is on the roster: check the roster before grading)."""
+    Returns the students by what happened: ``new``, ``updated``, ``unchanged``, ``not_on_roster``
+    (collected, but nobody of that id is on the roster: check the roster before grading), and ``refused``:
+    inbound folders not collected, each with why (grading/exchange.py :class:`SafeCollect`)."""
+    from .autograde import course_lock
     from .nbgrader_api import check, nbgrader_api
 
     course.module(module)
-    before = _timestamps(course, module)
-    check(nbgrader_api(course).collect(module, update=True), "collect")
-    after = _timestamps(course, module)
+    with course_lock(course, f"crmlab collect {module}"):
+        before = _timestamps(course, module)
+        check(nbgrader_api(course).collect(module, update=True), "collect")
+        after = _timestamps(course, module)
     roster = set(course.students())
+    refused = _refused_at_collect(course, module)
     return {
         "new": sorted(s for s in after if s not in before),
         "updated": sorted(s for s in after if s in before and after[s] != before[s]),
         "unchanged": sorted(s for s in after if s in before and after[s] == before[s]),
         "not_on_roster": sorted(s for s in after if s not in roster),
+        "refused": refused,
     }
+
+
+def _refused_at_collect(course, module: str) -> list[str]:
+    """What SafeCollect refused in its last run for ``module`` (it runs inside nbgrader's API, so it says
+    so in a file)."""
+    import json
+
+    path = Path(course.private, "collect", module, REFUSED)
+    try:
+        return [f"{name}: {why}" for name, why in json.loads(path.read_text(encoding="utf-8"))]
+    except (OSError, ValueError):
+        return []

@@ -21,7 +21,7 @@ import tomllib
 from pathlib import Path
 
 from .course import SHIPPED_COURSE, Course
-from .htmlpage import (STATUS, VERDICT, badge, bilingual, esc, fmt, page, reason_zh, split_message)
+from .htmlpage import STATUS, VERDICT, badge, bilingual, esc, fmt, page, split_message
 from .results import ClassResults, ModuleInfo, Result, Student, load
 
 NEXT_STEP = {
@@ -76,9 +76,9 @@ def render(data: ClassResults, module: ModuleInfo, student: Student, r: Result, 
                 "<div class='note'>没有分数（不是 0 分）<br><span class='en'>no score (not a zero)</span></div>"
     out.append(f"<div class='summary'><div>{badge(r.status, STATUS)}</div>{score}</div>")
     if r.reason:
-        zh = reason_zh(r.reason)
+        zh, en = r.reason_in("zh_CN"), r.reason_in("en_US")
         out.append("<p class='reason'><span class='label'>原因 Reason:</span> "
-                   + (f"{esc(zh)}<br><span class='en'>{esc(r.reason)}</span>" if zh else esc(r.reason)) + "</p>")
+                   + (f"{esc(zh)}<br><span class='en'>{esc(en)}</span>" if zh != en else esc(en)) + "</p>")
     if r.status in NEXT_STEP:
         zh, en = NEXT_STEP[r.status]
         out.append(f"<p>{esc(zh)}<br><span class='en'>{esc(en)}</span></p>")

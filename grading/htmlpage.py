@@ -22,7 +22,7 @@ th, td { border-bottom: 1px solid #e3e8ee; padding: 6px 8px; text-align: left; v
 th { background: #f0f4f8; font-weight: 600; } td.num, th.num { text-align: right; white-space: nowrap; }
 .badge { display: inline-block; padding: 1px 9px; border-radius: 10px; font-size: 13px; white-space: nowrap; color: #fff; }
 .b-right, .b-graded { background: #2f855a; } .b-partly, .b-timeout, .b-limit, .b-pending { background: #b7791f; }
-.b-wrong, .b-error { background: #c53030; } .b-no_answer, .b-missing { background: #718096; } .b-manual { background: #3c6fb4; }
+.b-wrong, .b-error { background: #c53030; } .b-no_answer, .b-missing, .b-retry { background: #718096; } .b-manual { background: #3c6fb4; }
 .summary { display: flex; gap: 28px; align-items: center; background: #f0f4f8; border-radius: 8px; padding: 14px 18px; }
 .summary .score { font-size: 30px; font-weight: 700; } .summary .score small { font-size: 16px; color: #52606d; }
 .card { border: 1px solid #e3e8ee; border-left: 5px solid #b7791f; border-radius: 6px; padding: 10px 14px; margin: 12px 0; }
@@ -37,11 +37,12 @@ img { max-width: 100%; } .cid { color: #8a99a8; font-size: 12px; font-family: mo
 STATUS = {
     "graded": ("已评分", "graded"),
     "late": ("已评分（迟交）", "graded, submitted late"),
-    "tampered": ("已评分（只读单元格被改动）", "graded, read-only cells were changed"),
+    "tampered": ("已评分（有改动被还原或文件被拒收）", "graded, with changes undone or files refused"),
     "error": ("出错，未能评分", "error: could not be graded"),
     "timeout": ("超时", "timeout"),
     "limit": ("超出资源限制", "resource limit"),
     "missing": ("未提交", "no submission"),
+    "retry": ("待重新评分（评分程序或服务器的问题）", "to be graded again (a fault of the grader or the host)"),
     "pending": ("已提交，待评分", "submitted, not graded yet"),
 }
 VERDICT = {
@@ -52,30 +53,6 @@ VERDICT = {
     "manual": ("老师已评", "graded by your instructor"),
     "pending": ("待老师评分", "to be graded by your instructor"),
 }
-
-# the grading worker's reasons (English) and what they say in Chinese
-REASONS = [
-    (r"no submission", "没有提交"),
-    (r"submitted, not graded yet", "已提交，尚未评分"),
-    (r"no (.+) in the submission \(found: (.*)\)", "提交里没有 {0}（找到的是：{1}）：请用原来的文件名提交"),
-    (r"cell\(s\) (.+) exceeded the (\S+) s limit and were interrupted", "单元格 {0} 运行超过 {1} 秒，被中断"),
-    (r"cell\(s\) (.+) hit a resource limit of the sandbox.*", "单元格 {0} 超出了资源限制（内存、文件大小或进程数）"),
-    (r"notebook\(s\) (.+) missing: scored 0", "缺少笔记本 {0}，计 0 分"),
-    (r"test cell\(s\) (.+) were deleted by the student; restored and graded", "检查单元格 {0} 被删除了，已恢复后评分"),
-    (r"the notebook file is not valid JSON.*", "笔记本文件不是有效的 JSON（上传被截断或文件损坏），无法评分"),
-    (r"a cell ran past the (\S+) s limit and ignored the interrupt.*", "有单元格运行超过 {0} 秒且不响应中断，整个笔记本无法评分"),
-    (r"the kernel died while running the notebook.*", "运行笔记本时内核崩溃或被终止"),
-    (r"grading took longer than (\S+) s and was stopped.*", "评分超过 {0} 秒被停止（可能是不响应中断的死循环，或很慢的代码）"),
-    (r"the grading worker died while running this submission.*", "评分进程在处理这份作业时意外退出"),
-    (r"stopped: the notebook (.*)", "已停止：笔记本写入的数据超出限制"),
-    (r"read-only cell\(s\) changed by the student: (.+); the originals were restored and graded",
-     "只读单元格被改动：{0}；已恢复原样后评分"),
-    (r"answer cell\(s\) (.+) are missing or lost their nbgrader metadata.*",
-     "答案单元格 {0} 不见了或丢失了 nbgrader 元数据（笔记本被清空或重建？），无法评分：请用发下去的笔记本重新提交"),
-    (r"cell\(s\) (.+) printed more than (\S+) KiB; the rest was cut", "单元格 {0} 输出超过 {1} KiB，其余部分被截断"),
-    (r"submitted (\S+ \S+) UTC, (\S+) h after the due time \((.+) UTC\)", "提交时间 {0}（UTC），比截止时间 {2}（UTC）晚 {1} 小时"),
-]
-
 
 def esc(text) -> str:
     return html.escape("" if text is None else str(text))
@@ -88,30 +65,6 @@ def bilingual(zh: str, en: str, tag: str = "span") -> str:
 def badge(kind: str, labels: dict) -> str:
     zh, en = labels.get(kind, (kind, kind))
     return f"<span class='badge b-{esc(kind)}'>{esc(zh)} · {esc(en)}</span>"
-
-
-def reason_zh(reason: str) -> str:
-    """The Chinese of a worker's reason (whole, or each '; '-separated part); '' where none is known."""
-    def one(text: str) -> str | None:
-        for pattern, zh in REASONS:
-            m = re.fullmatch(pattern, text.strip())
-            if m:
-                return zh.format(*m.groups())
-        return None
-    whole = one(reason)
-    if whole is not None:
-        return whole
-    pieces, parts, i = reason.split("; "), [], 0
-    while i < len(pieces):   # a reason's own text may hold "; ": try the longest run of pieces first
-        for j in range(len(pieces), i, -1):
-            zh = one("; ".join(pieces[i:j]))
-            if zh is not None:
-                parts.append(zh)
-                i = j
-                break
-        else:
-            return ""
-    return "；".join(parts)
 
 
 def split_message(message: str) -> tuple[str, str]:

@@ -37,6 +37,10 @@ def configure(c, config_file: str) -> None:
     # the notebook has run and its outputs are saved: kill the kernel instead of waiting for it
     c.Execute.shutdown_kernel = "immediate"
     c.LimitedExecute.max_output_kb = int(course.grading.get("max_output_kb", 1024))
+    c.LimitedExecute.max_total_output_kb = int(course.grading.get("max_total_output_kb", 20 * 1024))
+    # the formgrader shows students' notebooks in the instructor's browser: a student's HTML or script
+    # (in a markdown answer or an output) must not run there, with the instructor's rights on the server
+    c.HTMLExporter.sanitize_html = True
     # a student who deletes a test cell gets it back and graded, rather than "needs manual grade"
     c.OverwriteCells.add_missing_cells = True
     c.Autograde.autograde_preprocessors = AUTOGRADE_STEPS
@@ -57,20 +61,29 @@ def configure(c, config_file: str) -> None:
 
 
 class LimitedExecute(Execute):
-    """nbgrader's Execute step, keeping at most ``max_output_kb`` of output per cell *while it runs*.
+    """nbgrader's Execute step, keeping at most ``max_output_kb`` of output per cell, and
+    ``max_total_output_kb`` per notebook, *while it runs*.
 
     nbgrader's LimitOutput trims outputs only after the notebook has run; until then every byte a
-    cell prints is held in the grader's memory (an output bomb could exhaust it). Past the limit the
-    cell's further outputs are dropped, with one line saying so."""
+    cell prints is held in the grader's memory (an output bomb could exhaust it, and so could a notebook
+    of ten thousand cells that each print just under the cell limit). Past the limit the cell's further
+    outputs are dropped, with one line saying so."""
 
     max_output_kb = Integer(1024, help="output kept per cell, in KiB").tag(config=True)
+    max_total_output_kb = Integer(20 * 1024, help="output kept per notebook, in KiB").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._limit_cell, self._limit_total = None, 0
+        return super().preprocess(nb, resources, km)
 
     def output(self, outs, msg, display_id, cell_index):
         if getattr(self, "_limit_cell", None) != cell_index:
             self._limit_cell, self._limit_used, self._limit_hit = cell_index, 0, False
         content = msg.get("content", {})
-        self._limit_used += len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
-        if self._limit_used <= self.max_output_kb * 1024:
+        size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in (content.get("data") or {}).values())
+        self._limit_used += size
+        self._limit_total = getattr(self, "_limit_total", 0) + size
+        if self._limit_used <= self.max_output_kb * 1024 and self._limit_total <= self.max_total_output_kb * 1024:
             return super().output(outs, msg, display_id, cell_index)
         if not self._limit_hit:
             self._limit_hit = True

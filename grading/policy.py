@@ -26,6 +26,10 @@ from pathlib import Path
 from roleplay.messages import Refusal
 
 from . import sandbox
+from .intake import BadNotebook, loads_strict
+from .reasons import printable
+
+MAX_REPLY = 100_000
 
 # the process the policy lives in: standard library only, the policy's prints go to stderr
 HOST = r'''
@@ -52,10 +56,9 @@ for line in sys.stdin:
     out.write(json.dumps(reply) + "\n")
     out.flush()
 '''
-# processes: RLIMIT_NPROC counts every process and thread of the sandbox user, and the kernels of the same
-# grading run share that user: with 16, a policy started while the other worker's kernel was running could
-# not start at all ("the policy's process ended"); the kernels' own limit is the bound that matters
-POLICY_LIMITS = {"memory_mb": 1024, "cpu_seconds": 60, "processes": 64, "file_mb": 10}
+# processes: RLIMIT_NPROC counts every process and thread of the sandbox user; the policy runs as a user of
+# its own (a leased uid, grading/sandbox.py), so 16 are plenty
+POLICY_LIMITS = {"memory_mb": 1024, "cpu_seconds": 60, "processes": 16, "file_mb": 10}
 
 
 class SandboxedPolicy:
@@ -68,6 +71,8 @@ class SandboxedPolicy:
         self.turn = 0
 
     def __enter__(self):
+        self._lease = sandbox.UidLease()
+        self._uid = self._lease.__enter__() if os.geteuid() == 0 else None
         self._tmp = tempfile.TemporaryDirectory(prefix="crmlab-policy-")
         root = Path(self._tmp.name)
         self.work, self.private = root / "work", root / "private"
@@ -75,15 +80,17 @@ class SandboxedPolicy:
             d.mkdir()
         (self.work / "policy.py").write_text(self.source, encoding="utf-8")
         (self.work / "host.py").write_text(HOST, encoding="utf-8")
-        if os.geteuid() == 0:   # the sandbox user must be able to enter and read its folder
-            root.chmod(0o755)
+        if os.geteuid() == 0:   # the sandbox user (its own, leased) must be able to enter and read its folder
+            root.chmod(0o711)
             for d in (self.work, self.private):
-                d.chmod(0o755)
+                os.chown(d, self._uid, self._uid)
+                d.chmod(0o700)
         return self
 
     def __exit__(self, *exc):
         self._stop()
         self._tmp.cleanup()
+        self._lease.__exit__(None, None, None)
 
     def _command(self) -> list[str]:
         cmd = [sys.executable, "-I", "-S", "host.py"]
@@ -94,7 +101,8 @@ class SandboxedPolicy:
             limits = {k: min(v, POLICY_LIMITS[k]) for k, v in limits.items()}
             env = {"PATH": "/usr/bin:/bin", "HOME": str(self.private), "TMPDIR": str(self.private), "LANG": "C.UTF-8",
                    "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-            return sandbox.wrap(cmd, str(self.work), str(self.private), limits, env)
+            return sandbox.wrap(cmd, workdir=str(self.work), private=str(self.private), limits=limits, env=env,
+                                uid=self._uid)
         if mode == "required":
             raise sandbox.SandboxUnavailable(f"cannot run the student's policy in a sandbox: {why}")
         warnings.warn(f"the student's policy runs without a sandbox: {why}", stacklevel=3)
@@ -124,14 +132,19 @@ class SandboxedPolicy:
             if left <= 0 or not self._selector.select(left):
                 self._stop()
                 return {"error": f"no answer within {seconds:g} s"}
-            line = self.proc.stdout.readline()
+            line = self.proc.stdout.readline(MAX_REPLY)
+            if len(line) >= MAX_REPLY:   # no move is that long: a policy that floods its answer is stopped
+                self._stop()
+                return {"error": f"an answer longer than {MAX_REPLY} characters"}
             if not line:
                 self._stop()
                 return {"error": "the policy's process ended"}
             try:
-                return json.loads(line)
-            except json.JSONDecodeError:
+                reply = loads_strict(line)
+            except BadNotebook:
                 continue
+            if isinstance(reply, dict):
+                return reply
 
     def __call__(self, view: dict):
         if self.proc is None:
@@ -143,8 +156,9 @@ class SandboxedPolicy:
             self._stop()
             raise Refusal("policy_failed", turn=view["turn"] + 1, error="the policy's process ended") from None
         reply = self._read(self.seconds)
-        if "error" in reply:
-            raise Refusal("policy_failed", turn=view["turn"] + 1, error=reply["error"])
+        if "error" in reply or "choice" not in reply:
+            raise Refusal("policy_failed", turn=view["turn"] + 1,
+                          error=printable(reply.get("error", "an answer without a choice"), 300))
         return reply["choice"]
 
 

@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from . import reasons as reason_codes
 from .course import Course
 from .state import StateStore
 
@@ -62,8 +63,8 @@ class Verdict:
 class Result:
     module: str
     student: str
-    status: str           # graded, error, timeout, limit, missing, pending
-    reason: str
+    status: str           # a state.STATUSES, or pending (submitted, not graded yet)
+    reason: str           # in English (scripts, old grading states)
     seconds: float | None = None
     total: float | None = None
     max_total: float | None = None
@@ -72,10 +73,15 @@ class Result:
     manual: dict[str, float] = field(default_factory=dict)           # cell → score the instructor gave
     comments: dict[str, str] = field(default_factory=dict)           # cell → the instructor's comment
     verdicts: dict[str, Verdict] = field(default_factory=dict)       # checkpoint → the grader's verdict
+    reasons: list = field(default_factory=list)                       # the reason as codes (grading/reasons.py)
 
     @property
     def has_score(self) -> bool:
         return self.total is not None
+
+    def reason_in(self, lang: str) -> str:
+        """The reason in ``lang``; a state written before reason codes has it in English only."""
+        return reason_codes.render(self.reasons, lang) if self.reasons else self.reason
 
 
 @dataclass
@@ -163,11 +169,12 @@ def load(course: Course) -> ClassResults:
 
 def _result(course, gb, module: ModuleInfo, student: str, o, verdicts) -> Result:
     if o is None:
-        if course.path("submitted", student, module.id).is_dir():
-            return Result(module.id, student, "pending", "submitted, not graded yet")
-        return Result(module.id, student, "missing", "no submission")
+        why = [reason_codes.Reason("not_graded_yet" if course.path("submitted", student, module.id).is_dir()
+                                   else "no_submission")]
+        return Result(module.id, student, "pending" if why[0].code == "not_graded_yet" else "missing",
+                      reason_codes.render(why), reasons=why)
     r = Result(module.id, student, o.status, o.reason, seconds=o.seconds,
-               verdicts=verdicts if o.score is not None else {})
+               verdicts=verdicts if o.score is not None else {}, reasons=o.reasons)
     # scores only where nbgrader finished this very submission (the worker read them back); a run
     # stopped by the watchdog may have left older grades in the gradebook
     if o.score is None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
+import math
 import shutil
 import sqlite3
 import tempfile
@@ -44,6 +44,10 @@ HANDIN = SHIPPED_COURSE / "handin" / "crmlab_handin.py"
 
 class Wrong(Exception):
     """The answer is not right; the message (both languages) says what is checked, never the answer."""
+
+
+class BadAnswers(ValueError):
+    """The handed-in answers of an executed notebook cannot be read (not the form hand_in writes)."""
 
 
 @dataclass(frozen=True)
@@ -100,13 +104,14 @@ def handed_in(notebook: dict) -> dict[str, dict]:
     """grade id → {"check": …, "value": …} for every answer shown in a graded cell's outputs (only
     the cell's own outputs count: an answer shown elsewhere is not that checkpoint's)."""
     found = {}
-    for cell in notebook.get("cells", []):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.get("cell_type") != "code" or not meta.get("grade"):
+    for cell in notebook.get("cells", []) if isinstance(notebook, dict) else []:
+        meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell, dict) else {}
+        if not isinstance(meta, dict) or cell.get("cell_type") != "code" or not meta.get("grade"):
             continue
         for out in cell.get("outputs", []):
-            data = out.get("data", {}).get(MIME)
-            if isinstance(data, dict) and data.get("check") == meta.get("grade_id"):
+            data = out.get("data", {}) if isinstance(out, dict) else {}
+            data = data.get(MIME) if isinstance(data, dict) else None
+            if isinstance(data, dict) and "value" in data and data.get("check") == meta.get("grade_id"):
                 found[meta["grade_id"]] = data
     return found
 
@@ -158,7 +163,8 @@ def _judge(fn, check: str, max_points: float, answers: dict, ctx: Context) -> Ve
                        f"答案的形式不对，无法核对 / the answer has the wrong form and could not be checked ({last[:160]})")
     if isinstance(fraction, Partial):
         fraction, message = fraction.fraction, fraction.message
-    fraction = 1.0 if fraction is None else max(0.0, min(1.0, float(fraction)))
+    fraction = 1.0 if fraction is None else float(fraction)
+    fraction = max(0.0, min(1.0, fraction)) if math.isfinite(fraction) else 0.0
     return Verdict(check, round(max_points * fraction, 4), max_points,
                    "right" if fraction == 1 else "partly" if fraction > 0 else "wrong", message)
 
@@ -182,8 +188,13 @@ def settled_copy(path: Path, folder: Path) -> Path | None:
     return dest
 
 
-def executed_notebooks(folder: Path) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.ipynb"))}
+def executed_notebooks(folder: Path, names: set[str] | None = None) -> dict[str, dict]:
+    """The executed notebooks nbgrader wrote (``names``: only these), read as a student's JSON is read:
+    NaN, infinities and overlong numbers are no numbers (grading/intake.py :func:`loads_strict`)."""
+    from .intake import read_json
+
+    return {p.stem: read_json(p, limit_mb=200) for p in sorted(folder.glob("*.ipynb"))
+            if names is None or p.stem in names}
 
 
 # -- helpers for checks: the plain forms of pandas objects ------------------------------------
@@ -205,7 +216,26 @@ def sequence(answer) -> list:
     raise Wrong("应为列表 / should be a list")
 
 
-def number(answer) -> float:
+LARGEST = 1e15   # no quantity in a CRM module comes near it: a larger number is no answer
+
+
+def number(answer, low: float = -LARGEST, high: float = LARGEST) -> float:
+    """A handed-in number: finite, not a truth value, within [low, high]. Anything else is wrong."""
     if isinstance(answer, bool) or not isinstance(answer, (int, float)):
         raise Wrong("应为一个数 / should be a number")
-    return float(answer)
+    try:
+        x = float(answer)
+    except OverflowError:
+        raise Wrong("这个数大得离谱 / this number is absurdly large") from None
+    if not math.isfinite(x) or not low <= x <= high:
+        raise Wrong("这个数不在合理范围内 / this number is outside any sensible range")
+    return x
+
+
+def close(got, want: float, tol: float) -> bool:
+    """Whether the handed-in ``got`` is a finite number within ``tol`` of ``want`` (a NaN is never close)."""
+    try:
+        x = number(got)
+    except Wrong:
+        return False
+    return math.isfinite(want) and abs(x - want) <= tol

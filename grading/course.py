@@ -38,6 +38,9 @@ class CourseError(RuntimeError):
     pass
 
 
+_GRADEBOOKS_OK: dict[Path, bool] = {}
+
+
 def ensure_env_on_path() -> None:
     """nbgrader runs `alembic` by name: put this environment's bin/ first on PATH."""
     # nbgrader 0.9.6 on SQLAlchemy 2.x warns on every session flush; grades are stored all the same
@@ -230,8 +233,22 @@ class Course:
 
     def gradebook(self):
         ensure_env_on_path()
+        self.check_gradebook()
         from nbgrader.api import Gradebook
         return Gradebook(self.db_url, self.course_id)
+
+    def check_gradebook(self) -> None:
+        """A damaged SQLite gradebook is said in one line naming the file, not as a traceback from deep in
+        nbgrader (checked once per process)."""
+        if not self.sqlite_gradebook or not self.gradebook_path.exists() or _GRADEBOOKS_OK.get(self.root):
+            return
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{self.gradebook_path}?mode=ro", uri=True, timeout=60)) as c:
+                c.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise CourseError(f"the gradebook {self.gradebook_path} is damaged ({exc}): put back a copy from a backup; "
+                              "the grading state in .crmlab/state.db still says who was graded") from None
+        _GRADEBOOKS_OK[self.root] = True
 
     def add_students(self, students: list[dict]) -> None:
         """Add or update roster entries: dicts with id, first_name, last_name, email."""
@@ -252,6 +269,7 @@ class Course:
                 engine.dispose()
         if not self.gradebook_path.exists():
             return []
+        self.check_gradebook()
         with contextlib.closing(sqlite3.connect(f"file:{self.gradebook_path}?mode=ro", uri=True, timeout=60)) as con:
             return sorted(r[0] for r in con.execute("SELECT id FROM student"))
 

@@ -24,7 +24,7 @@ import unicodedata
 from .course import Course
 from .results import ClassResults, load
 
-BASE_COLUMNS = ["student_id", "module", "status", "reason", "total", "max_total", "needs_manual_grade"]
+BASE_COLUMNS = ["student_id", "module", "status", "reason", "reason_zh", "total", "max_total", "needs_manual_grade"]
 FORMATS = ("csv", "json", "xlsx", "canvas", "moodle")
 
 VERDICT_LABELS = {"right": "正确 right", "partly": "部分 partly", "wrong": "错误 wrong",
@@ -42,7 +42,7 @@ def rows(course: Course, data: ClassResults | None = None) -> tuple[list[dict], 
     for m in data.modules:
         for r in data.of(m.id):
             row = {"student_id": r.student, "module": m.id, "status": r.status, "reason": r.reason,
-                   "total": r.total, "max_total": r.max_total, "needs_manual_grade": r.needs_manual_grade}
+                   "reason_zh": r.reason_in("zh_CN"), "total": r.total, "max_total": r.max_total, "needs_manual_grade": r.needs_manual_grade}
             if r.has_score:
                 row |= {f"{m.id}:{c}": v for c, v in r.scores.items()}
             out.append(row)
@@ -70,11 +70,19 @@ def export(course: Course, fmt: str = "csv") -> str | bytes:
     writer = csv.DictWriter(buf, fieldnames=BASE_COLUMNS + checkpoints, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for r in table:
-        writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
+        writer.writerow({k: ("" if v is None else safe_cell(v)) for k, v in r.items()})
     return buf.getvalue()
 
 
 # -- LMS imports ------------------------------------------------------------------------------
+FORMULA = ("=", "+", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """A text cell no spreadsheet runs as a formula (a leading ' is Excel's and WPS's "this is text")."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA) else value
+
+
 def _module_column(m) -> str:
     return f"{m.id} {m.title_zh} {m.title_en}"
 
@@ -99,7 +107,7 @@ def canvas_csv(data: ClassResults) -> str:
         for m in data.modules:
             r = data.results[(m.id, s.id)]
             scores.append("" if _lms_score(r) is None else f"{r.total:g}")
-        w.writerow([name, "", s.id, "", ""] + scores)
+        w.writerow([safe_cell(x) for x in [name, "", s.id, "", ""] + scores])
     return buf.getvalue()
 
 
@@ -121,7 +129,7 @@ def moodle_csv(data: ClassResults) -> str:
             if r.needs_manual_grade:
                 note = (note + "; " if note else "") + "manual grading pending / 待人工评分"
             row += ["-" if _lms_score(r) is None else f"{r.total:g}", note]
-        w.writerow(row)
+        w.writerow([safe_cell(x) for x in row])
     return buf.getvalue()
 
 
@@ -142,7 +150,7 @@ def xlsx(data: ClassResults) -> bytes:
     def sheet(ws, header: list[str], body: list[list], freeze: str, wide: set[int] = frozenset()) -> None:
         ws.append(header)
         for row in body:
-            ws.append(row)
+            ws.append([safe_cell(v) for v in row])
         for cell in ws[1]:
             cell.font, cell.fill = header_font, header_fill
             cell.alignment = Alignment(wrap_text=True, vertical="top")

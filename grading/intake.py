@@ -129,10 +129,18 @@ def take(base: Path, parts: tuple[str, ...], dest: Path | None, limits: Limits =
     return got
 
 
+LISTED = 20   # left-out files named one by one; the rest are counted
+
+
 def _refuse(got: Intake, digest, rel: tuple[str, ...], why: str, **params) -> None:
     name = printable("/".join(rel))
-    got.left_out.append({"name": name, "why": why, **({"params": params} if params else {})})
     digest.update(b"\0refused\0" + name.encode("utf-8") + b"\0" + why.encode())
+    if len(got.left_out) < LISTED:
+        got.left_out.append({"name": name, "why": why, **({"params": params} if params else {})})
+    elif len(got.left_out) == LISTED:
+        got.left_out.append({"name": "…", "why": "more", "params": {"n": 1}})
+    else:
+        got.left_out[-1]["params"]["n"] += 1
 
 
 def _take_dir(dfd: int, rel: tuple[str, ...], dest: Path | None, limits: Limits, reserved, got: Intake, digest,
@@ -303,6 +311,8 @@ def normalise_notebook(path: Path, release: dict) -> list[Reason]:
         if major not in (3, 4) and not isinstance(nb.get("worksheets"), list):
             raise BadNotebook("not a notebook (no cells)")
         nb = _upgrade(nb)
+        if not isinstance(nb.get("cells"), list):
+            raise BadNotebook("not a notebook (no cells)")
         notes.append(Reason("nbformat_upgraded", {"version": major}))
     wanted = {}
     for cell in release.get("cells", []):

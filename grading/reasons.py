@@ -103,6 +103,7 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "total_too_large": ("提交合计超过 {limit_mb} MB", "the submission exceeds {limit_mb} MB in all"),
     "reserved": ("与评分程序放置的文件同名", "has the name of a file the grader places"),
     "unreadable": ("无法读取", "cannot be read"),
+    "more": ("还有 {n} 个同样没有接收", "and {n} more of the same"),
 }
 
 _FIELD = re.compile(r"{(\w+)}")
@@ -138,6 +139,8 @@ def refusal(why: str, lang: str, **params) -> str:
 def _show(value, lang: str) -> str:
     if isinstance(value, list):
         return ("、" if lang.startswith("zh") else ", ").join(_show(v, lang) for v in value)
+    if isinstance(value, dict) and value.get("why") == "more":
+        return refusal("more", lang, **value["params"])
     if isinstance(value, dict) and "why" in value:   # a file left out: its name and why
         why = refusal(value["why"], lang, **value.get("params", {}))
         return f"{value['name']}（{why}）" if lang.startswith("zh") else f"{value['name']} ({why})"

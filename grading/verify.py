@@ -239,3 +239,12 @@ def close(got, want: float, tol: float) -> bool:
     except Wrong:
         return False
     return math.isfinite(want) and abs(x - want) <= tol
+
+
+def within(got, low: float, high: float) -> bool:
+    """Whether ``got`` is a finite number in [low, high]."""
+    try:
+        number(got, low, high)
+        return True
+    except Wrong:
+        return False

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from grading.verify import Wrong, mapping, number, sequence
+from grading.verify import Wrong, close, mapping, sequence
 
 
 def chk_active(answer, ctx):
@@ -38,13 +38,13 @@ def chk_top10(answer, ctx):
 def chk_pareto(answer, ctx):
     revenue = [r for _, r in _revenue_ranking(ctx) if r > 0]
     want = sum(revenue[:math.ceil(0.2 * len(revenue))]) / sum(revenue)
-    if abs(number(answer) - want) >= 1e-6:
+    if not close(answer, want, 1e-6):
         raise Wrong("前 20% 客户的收入占比不对 / the top-20 % share is not right")
 
 
 def chk_wait(answer, ctx):
     (want,) = ctx.db.execute("SELECT AVG((julianday(answered_at) - julianday(arrived_at)) * 1440) FROM calls").fetchone()
-    if abs(number(answer) - want) >= 1e-3:
+    if not close(answer, want, 1e-3):
         raise Wrong("平均首次响应时间不对（单位是分钟）/ the mean first-response time is not right (minutes?)")
 
 

@@ -16,7 +16,7 @@ import sqlite3
 
 from crm import check_state
 from crm.migrate import SETTINGS
-from grading.verify import Partial, Wrong, mapping, number
+from grading.verify import Partial, Wrong, close, mapping, within
 
 OPEN = ("qualified", "proposal", "negotiation")
 MAX_DISCOUNT = SETTINGS["max_discount"][0]   # the rep's authority in a fresh CRM (the notebook's MAX_DISCOUNT)
@@ -142,9 +142,9 @@ def chk_forecast(answer, ctx):
         reps += amount * probability
         history += amount * rates[stage]
     wrong = []
-    if abs(number(got.get("forecast_reps")) - reps) > 0.5:
+    if not close(got.get("forecast_reps"), reps, 0.5):
         wrong.append("销售代表的加权预测 / the reps' weighted forecast")
-    if abs(number(got.get("forecast_history")) - history) > 0.5:
+    if not close(got.get("forecast_history"), history, 0.5):
         wrong.append("按历史赢单率的预测（已结束商机中进入过该阶段的赢单比例）/ the forecast from history (the share "
                      "won among closed deals that entered the stage)")
     if len(wrong) == 2:
@@ -161,13 +161,13 @@ def chk_deal(answer, ctx):
     ])
     quote = tally.query("SELECT discount FROM quotes WHERE opportunity_id = ? AND quoted_at >= ? "
                         "ORDER BY quoted_at DESC, quote_id DESC LIMIT 1", (key["id"], t["horizon"]))
-    tally.part(bool(quote) and quote[0][0] <= MAX_DISCOUNT + 1e-9,
+    tally.part(bool(quote) and within(quote[0][0], 0, MAX_DISCOUNT + 1e-9),
                f"商机 {key['id']} 应有一张今天的报价，折扣不超过你的权限 {MAX_DISCOUNT:.0%}",
                f"deal {key['id']} should have a quote made today with a discount within your authority "
                f"({MAX_DISCOUNT:.0%})")
     won = tally.query("SELECT won_amount FROM opportunities WHERE opportunity_id = ?", (key["id"],))
     have = won[0][0] if won else None
-    tally.part(have is not None and abs(have - key["quote"]) <= 0.01,
+    tally.part(close(have, key["quote"], 0.01),
                f"商机 {key['id']} 应按权限内最大折扣的报价（标价 = 商机金额）成交，现在的成交金额是 {have}",
                f"deal {key['id']} should be won at the quote with the largest discount you may give (list amount = "
                f"the deal's amount); it was won at {have}", points=0.5)
@@ -192,13 +192,13 @@ def chk_commission(answer, ctx):
     t = _targets(ctx)["key"]
     (rate,) = ctx.db.execute("SELECT SUM(c.amount) / SUM(o.won_amount) FROM commissions c "
                              "JOIN opportunities o ON o.opportunity_id = c.opportunity_id").fetchone()
-    right_rate = abs(number(got.get("commission_rate")) - rate) < 5e-4
+    right_rate = close(got.get("commission_rate"), rate, 5e-4)
     # right for the deal as it should have been won, or as this student actually won it
     won = [t["quote"]]
     if ctx.work_db is not None:
         won += [w for (w,) in Tally(ctx).query("SELECT won_amount FROM opportunities WHERE opportunity_id = ? "
                                                "AND won_amount IS NOT NULL", (t["id"],))]
-    if not any(abs(number(got.get("commission")) - rate * w) <= 1.0 for w in won):
+    if not any(close(got.get("commission"), rate * w, 1.0) for w in won):
         # the rate alone is the same for every student: no points without the key deal's commission
         raise Wrong("关键商机的提成不对（比例 × 成交金额）/ the key deal's commission is not right (rate × amount won)"
                     + ("" if right_rate else "；提成比例也不对 / the commission rate is not right either"))
@@ -238,7 +238,7 @@ def chk_lead(answer, ctx):
     tally.part(bool(opp) and opp[-1][0] == lead["rep"],
                f"线索 {lead['id']} 的商机应交给去年与同类客户赢单最多的销售代表",
                f"the deal from lead {lead['id']} should go to the rep with the most wins with that kind of customer")
-    tally.part(bool(opp) and abs(opp[-1][1] - lead["amount"]) <= 1.0,
+    tally.part(bool(opp) and close(opp[-1][1], lead["amount"], 1.0),
                f"线索 {lead['id']} 的商机金额应为同类客户的平均成交金额",
                f"the deal from lead {lead['id']} should be worth the average amount won with that kind of customer")
     row = tally.query("SELECT l.account_id, a.name, a.kind FROM leads l JOIN accounts a ON a.account_id = l.account_id "

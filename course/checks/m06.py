@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from grading.verify import Wrong, mapping, number, sequence
+from grading.verify import Wrong, close, mapping, number, sequence
 from simulator import load_scenario
 from simulator import queueing as q
 from simulator.callcentre import simulate_calls, summarise
@@ -41,13 +41,13 @@ def _aht(ctx) -> float:
 
 def chk_arrivals(answer, ctx):
     got, want = [number(x) for x in sequence(answer)], _per_hour(ctx)
-    bad = [h for h in range(24) if h >= len(got) or abs(got[h] - want[h]) > 1e-6]
+    bad = [h for h in range(24) if h >= len(got) or not close(got[h], want[h], 1e-6)]
     if bad:
         raise Wrong(f"这些小时的话务量不对 / the calls per hour are not right for hours {bad}")
 
 
 def chk_aht(answer, ctx):
-    if abs(number(answer) - _aht(ctx)) >= 1e-3:
+    if not close(answer, _aht(ctx), 1e-3):
         raise Wrong("平均处理时长不对（单位是分钟，只算坐席）/ the average handle time is not right (minutes, agents only?)")
 
 
@@ -57,9 +57,9 @@ def chk_service(answer, ctx):
         "SELECT AVG(abandoned = 0 AND strftime('%s', answered_at) - strftime('%s', arrived_at) <= ?), AVG(abandoned) "
         "FROM calls WHERE callback_of IS NULL", (float(ctx.meta["sla_seconds"]),)).fetchone()
     wrong = []
-    if abs(number(got.get("service_level")) - in_time) >= 1e-3:
+    if not close(got.get("service_level"), in_time, 1e-3):
         wrong.append("服务水平（分母是全部首次来电）/ the service level (out of all first attempts)")
-    if abs(number(got.get("abandon_rate")) - lost) >= 1e-6:
+    if not close(got.get("abandon_rate"), lost, 1e-6):
         wrong.append("放弃率 / the abandonment rate")
     if wrong:
         raise Wrong("不对 / not right: " + "; ".join(wrong))
@@ -84,7 +84,7 @@ def chk_peak(answer, ctx):
     agents = number(got.get("peak_agents"))
     if agents != want:
         raise Wrong("最忙小时需要的坐席数不对 / the number of agents for the busiest hour is not right")
-    if abs(number(got.get("peak_sl")) - _erlang_c_service_level(lam, mu, want, t)) >= 1e-4:
+    if not close(got.get("peak_sl"), _erlang_c_service_level(lam, mu, want, t), 1e-4):
         raise Wrong("最忙小时的服务水平不对 / the service level of the busiest hour is not right")
 
 

@@ -31,7 +31,7 @@ from crm import check_state
 from grading.data import student_database
 from grading.groupplay import GroupPlay, group_result, member_share
 from grading.policy import SandboxedPolicy
-from grading.verify import Partial, Wrong
+from grading.verify import Partial, Wrong, close
 from roleplay import load_roleplay, play_seed, replay, score
 from roleplay.messages import Refusal
 from roleplay.policy import play_policy
@@ -93,7 +93,7 @@ def chk_customer(answer, ctx):
     wrong = []
     if got.get("visits") != visits:
         wrong.append("来店次数（订单数）/ the visits (orders)")
-    if not isinstance(got.get("spend"), (int, float)) or abs(got["spend"] - spend) > 0.01:
+    if not close(got.get("spend"), spend, 0.01):
         wrong.append("消费总额 / the total spend")
     if got.get("complaints") != complaints:
         wrong.append("以往投诉数 / the earlier complaints")
@@ -197,7 +197,7 @@ def chk_crm(answer, ctx):
     got, most = sum(i.score for i in result.items), sum(i.points for i in result.items)
     missing = [f"{i.explain('zh_CN')} / {i.explain('en_US')}" for i in result.items if not i.passed]
     most += 1
-    if complaint is not None and abs(complaint[0] - cost) < 0.01:
+    if complaint is not None and close(complaint[0], cost, 0.01):
         got += 1
     else:
         missing.append(f"补救金额应与对话中给出的一致 / the remedy cost should be what the conversation offered")

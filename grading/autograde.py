@@ -201,7 +201,7 @@ def autograde(course: Course, module: str, workers: int | None = None, force: bo
                 summary.outcomes.append(o)
                 summary.absent.append(o.student)
             if jobs and scheduler:
-                _run_cluster(scheduler, course, module, jobs, state, summary, progress, worker_mode)
+                _run_cluster(scheduler, course, module, jobs, state, summary, progress, worker_mode, limit)
             elif jobs:
                 _run(course, module, jobs, min(workers, len(jobs)), limit, state, summary, progress, worker_mode)
         finally:
@@ -226,7 +226,7 @@ def _put(state: StateStore, outcome: Outcome) -> None:
         raise
 
 
-def _run_cluster(address, course, module, jobs, state, summary, progress, mode) -> None:
+def _run_cluster(address, course, module, jobs, state, summary, progress, mode, limit) -> None:
     from .cluster import run_on_cluster
 
     digests = dict(jobs)
@@ -237,7 +237,7 @@ def _run_cluster(address, course, module, jobs, state, summary, progress, mode) 
             summary.outcomes.append(outcome)
             bar.update(1)
 
-        run_on_cluster(address, course, module, jobs, record, mode)
+        run_on_cluster(address, course, module, jobs, record, mode, limit)
 
 
 def _run(course, module, jobs, n_workers, limit, state, summary, progress, mode) -> None:

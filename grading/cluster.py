@@ -41,7 +41,7 @@ def _api(course: Course, mode: str):
     return _APIS[key]
 
 
-def grade_task(root: str, module: str, student: str, mode: str = "required") -> Outcome:
+def grade_task(root: str, module: str, student: str, mode: str = "required", limit: float | None = None) -> Outcome:
     """One submission, graded where this task runs (a Dask worker process)."""
     from .worker import SandboxFailed, grade_one
 
@@ -49,7 +49,7 @@ def grade_task(root: str, module: str, student: str, mode: str = "required") -> 
     course = Course.open(root)
     with contextlib.chdir(course.root):
         try:
-            outcome = grade_one(_api(course, mode), course, module, student)
+            outcome = grade_one(_api(course, mode), course, module, student, limit)
         except SandboxFailed as exc:
             outcome = Outcome(module, student, "retry", [Reason("sandbox_failed", {"detail": printable(exc, 200)})])
         except Exception:   # a bug of ours must not take the batch down
@@ -60,7 +60,7 @@ def grade_task(root: str, module: str, student: str, mode: str = "required") -> 
 
 
 def run_on_cluster(address: str, course: Course, module: str, jobs: list[tuple[str, str]], record,
-                   mode: str = "required") -> None:
+                   mode: str = "required", limit: float | None = None) -> None:
     """Submit every job to the Dask scheduler at ``address``; ``record`` each outcome as it comes. A
     sandbox that failed on a cluster worker stops the run once what was under way is recorded."""
     from distributed import Client, as_completed
@@ -69,7 +69,7 @@ def run_on_cluster(address: str, course: Course, module: str, jobs: list[tuple[s
 
     failed = None
     with Client(address, timeout=30) as client:
-        futures = {client.submit(grade_task, str(course.root), module, student, mode, pure=False,
+        futures = {client.submit(grade_task, str(course.root), module, student, mode, limit, pure=False,
                                  key=f"crmlab-{module}-{student}-{digest[:12]}-{os.getpid()}"): student
                    for student, digest in jobs}
         for future in as_completed(futures):

@@ -90,7 +90,10 @@ class Course:
         root = Path(root).resolve()
         if (root / "crmlab.toml").exists():
             raise CourseError(f"{root} already holds a course instance")
+        made = not root.exists()
         root.mkdir(parents=True, exist_ok=True)
+        if made:   # the course is the instructor's: on a multi-user server no student may look in
+            root.chmod(0o700)
         shutil.copytree(SHIPPED_COURSE / "modules", root / "modules", dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         shutil.copy2(SHIPPED_COURSE / "nbgrader_config.py", root / "nbgrader_config.py")
@@ -116,7 +119,18 @@ class Course:
             (course.private / "secret").chmod(0o600)
         course.secret  # noqa: B018 - made now, before any student data exists
         course.create_gradebook()
+        course.close_private_parts()
         return course
+
+    def close_private_parts(self) -> None:
+        """What no student may read, even where the course folder is open to others: the sources (with the
+        solutions), the grader's checks, the submissions, the grading state and ground truth, the gradebook."""
+        for name in ("modules", "checks", "submitted", "autograded", "feedback", ".crmlab"):
+            (self.root / name).mkdir(exist_ok=True)
+            (self.root / name).chmod(0o700)
+        for name in ("gradebook.db", "gradebook.db-wal", "gradebook.db-shm"):
+            if (self.root / name).exists():
+                (self.root / name).chmod(0o600)
 
     # -- settings -----------------------------------------------------------------------------
     @cached_property

@@ -41,6 +41,7 @@ def configure(c, config_file: str) -> None:
     # the formgrader shows students' notebooks in the instructor's browser: a student's HTML or script
     # (in a markdown answer or an output) must not run there, with the instructor's rights on the server
     c.HTMLExporter.sanitize_html = True
+    c.HTMLExporter.filters = {"clean_html": "grading.nbgrader_setup.clean_html"}
     # a student who deletes a test cell gets it back and graded, rather than "needs manual grade"
     c.OverwriteCells.add_missing_cells = True
     c.Autograde.autograde_preprocessors = AUTOGRADE_STEPS
@@ -58,6 +59,33 @@ def configure(c, config_file: str) -> None:
     from .exchange import configure_exchange
 
     configure_exchange(c, course)
+
+
+# what a student's HTML may keep in the formgrader: text formatting, tables and pictures, no script, no event
+# handler, no style, no frame, no form, links only to the web
+SAFE_TAGS = frozenset({"a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "div", "dl", "dt", "em",
+                       "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "s", "span",
+                       "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul"})
+
+
+def _safe_attribute(tag: str, name: str, value: str) -> bool:
+    if name in ("class", "title", "alt", "colspan", "rowspan", "align", "width", "height"):
+        return True
+    if tag == "a" and name == "href":
+        return value.lower().startswith(("http://", "https://", "mailto:", "#"))
+    if tag == "img" and name == "src":
+        return value.lower().startswith(("data:image/png", "data:image/jpeg", "data:image/gif", "https://", "http://"))
+    return False
+
+
+def clean_html(element) -> str:
+    """nbconvert's ``clean_html`` filter for the formgrader, with the tags markdown makes (paragraphs,
+    headings, tables, pictures) kept and everything else removed rather than shown as escaped tags."""
+    import bleach
+
+    text = element.decode() if isinstance(element, bytes) else str(element)
+    return bleach.clean(text, tags=SAFE_TAGS, attributes=_safe_attribute, protocols=["http", "https", "mailto", "data"],
+                        strip=True, strip_comments=True)
 
 
 class LimitedExecute(Execute):

@@ -578,3 +578,154 @@ def test_a_damaged_gradebook_or_state_gets_one_line_naming_the_file(tmp_path):
     done = subprocess.run([crmlab, "export", "--course", str(course.root)], capture_output=True, text=True)
     assert done.returncode == 2 and "Traceback" not in done.stderr and "gradebook.db" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_collect_follows_no_link_and_takes_no_submission_in_someone_elses_name(tmp_path):
+    """On a hub each student is an OS user who writes their own folder in the exchange's inbound: collect (run
+    by the instructor, often root) must take only regular files from it, only a student's own folder as
+    theirs, and a time stamp no earlier than the last change of the files. Here the OS users 'daemon' and
+    'nobody' play two students; s1 has no OS account (one machine: ownership cannot tell)."""
+    import pwd
+    import shutil
+
+    from grading.exchange import collect, exchange_root
+
+    course = Course.init(tmp_path / "c", "collect-course", secret="s")
+    course.add_students([{"id": s} for s in ("s1", "daemon", "nobody")])
+    assign(course, MODULE, progress=False)
+    inbound = exchange_root(course) / course.course_id / "inbound"
+    inbound.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+
+    def hand_in(student, name, stamp="2026-12-01 10:00:00.000000 UTC", owner=None):
+        write_submission(course, MODULE, student, "correct", rng)
+        folder = inbound / name
+        shutil.copytree(course.path("submitted", student, MODULE), folder)
+        shutil.rmtree(course.path("submitted", student))
+        (folder / "timestamp.txt").write_text(stamp)
+        if owner:
+            uid = pwd.getpwnam(owner).pw_uid
+            for p in [folder, *folder.rglob("*")]:
+                os.chown(p, uid, uid, follow_symlinks=False)
+        return folder
+
+    honest = hand_in("s1", "s1+m01+2026-12-01 10:00:00.000000 UTC+a")
+    (honest / "secret").symlink_to(course.private / "secret")
+    (honest / "checks").symlink_to(course.root / "checks")
+    hand_in("nobody", "nobody+m01+2026-12-01 11:00:00.000000 UTC+b", owner="daemon")    # daemon hands in as nobody
+    hand_in("daemon", "daemon+m01+2026-11-01 09:00:00.000000 UTC+c", stamp="2026-11-01 09:00:00.000000 UTC",
+            owner="daemon")                                                             # a month back-dated
+    (inbound / "s1+m01+yesterday-ish+d").mkdir()
+    (inbound / ".hidden+m01+2026-12-01 10:00:00.000000 UTC+e").mkdir()
+    (inbound / "nobody+m01+2026-12-01 12:00:00.000000 UTC+f").symlink_to(honest)
+    got = collect(course, MODULE)
+    assert got["new"] == ["daemon", "s1"]
+    refused = "\n".join(got["refused"])
+    assert "claims to be nobody's but belongs to daemon" in refused
+    assert "time stamp cannot be read" in refused and "no valid student id" in refused
+    assert "not a folder" in refused
+    s1 = course.path("submitted", "s1", MODULE)
+    assert not (s1 / "secret").exists() and not (s1 / "checks").exists() and (s1 / "m01.ipynb").is_file()
+    assert not course.path("submitted", "nobody", MODULE).exists()
+    stamp = (course.path("submitted", "daemon", MODULE) / "timestamp.txt").read_text()
+    assert not stamp.startswith("2026-11-01")   # the time its files really last changed
+    out = {o.student: o for o in autograde(course, MODULE, workers=2, progress=False).outcomes}
+    assert out["s1"].score == AUTO_POINTS and out["s1"].status == "tampered"
+    assert "secret (a symbolic link)" in out["s1"].reason and "checks (a symbolic link)" in out["s1"].reason
+    assert out["daemon"].score == AUTO_POINTS and "the later time counts" in out["daemon"].reason
+    assert out["nobody"].status == "missing"
+
+
+def test_the_sandbox_is_decided_once_and_never_degrades(monkeypatch):
+    """`auto` without the tools runs without a sandbox, said once; `required` refuses; and a kernel manager told
+    that the sandbox is required (what every worker of a sandboxed run is told) refuses to start a kernel
+    when the sandbox has gone, instead of starting it bare."""
+    monkeypatch.setitem(sandbox.TOOLS, "bwrap", "/nonexistent/bwrap")
+    mode, why = sandbox.decide("auto")
+    assert mode == "off" and "/nonexistent/bwrap" in why
+    with pytest.raises(sandbox.SandboxUnavailable, match="required"):
+        sandbox.decide("required")
+    with pytest.raises(sandbox.SandboxUnavailable):
+        sandbox.SandboxedKernelManager(kernel_name="python3", mode="required")
+
+
+def test_the_formgrader_shows_a_students_html_and_scripts_as_harmless_text(tmp_path):
+    """The formgrader renders students' notebooks in the instructor's browser, on the server's origin: a
+    script in a markdown answer or an output would run with the instructor's rights."""
+    from nbconvert import HTMLExporter
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+    from traitlets.config.loader import PyFileConfigLoader
+
+    course = Course.init(tmp_path / "c", "html-course", secret="s")
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
+    nb = new_notebook(cells=[
+        new_markdown_cell("My answer <img src=x onerror=\"fetch('/api/contents')\"><script>steal()</script>"),
+        new_code_cell("x", outputs=[
+            new_output("display_data", data={"text/html": "<script>steal()</script><b onmouseover=steal()>bold</b>"}),
+            new_output("display_data", data={"application/javascript": "steal()"})])])
+    config.HTMLExporter.template_name = "classic"   # what nbgrader's formgrade template extends
+    html, _ = HTMLExporter(config=config).from_notebook_node(nb)
+    assert "<script>steal()" not in html and "onerror" not in html and "onmouseover" not in html
+    assert "<script>\nsteal()" not in html and "<script type=\"text/javascript\">\nsteal()" not in html
+    assert "<p>My answer" in html and "<b>bold</b>" in html   # the answer is shown, formatted
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small file system for the course (root)")
+def test_a_full_disk_stops_nothing_for_good_and_the_rerun_grades_everyone(tmp_path):
+    """The course's volume fills up mid-run (other users, logs, a kernel elsewhere): no traceback, the
+    submissions that could not be graded are `retry` (or the run stops saying the disk is full), and once
+    space is freed the next run grades them all."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "crmlab-test-disk", str(disk)], check=True)
+    try:
+        course = Course.init(disk / "c", "full-course", secret="s")
+        students = ["f1", "f2", "f3"]
+        course.add_students([{"id": s} for s in students])
+        assign(course, MODULE, progress=False)
+        rng = np.random.default_rng(8)
+        for s in students:
+            write_submission(course, MODULE, s, "correct", rng)
+        filler = disk / "filler"
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        with open(filler, "wb") as f:
+            f.write(b"\0" * (free - 256 * 1024))
+        crmlab = str(Path(sys.executable).parent / "crmlab")
+        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+        full = subprocess.run([crmlab, "autograde", MODULE, "--course", str(course.root)], env=env,
+                              capture_output=True, text=True)
+        assert "Traceback" not in full.stderr, full.stderr
+        assert full.returncode in (0, 2)
+        if full.returncode == 2:
+            assert "full" in full.stderr and len(full.stderr.strip().splitlines()) == 1, full.stderr
+        else:
+            assert "retry" in full.stdout, full.stdout
+        filler.unlink()
+        rerun = autograde(course, MODULE, workers=2, progress=False)
+        graded = {o.student: (o.status, o.score) for o in rerun.outcomes}
+        assert all(graded.get(s, ("skipped", None))[0] in ("graded", "skipped") for s in students), graded
+        assert len(rerun.outcomes) + len(rerun.skipped) == len(students)
+        assert all(v == ("graded", AUTO_POINTS) for v in graded.values()), graded
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+@pytest.mark.slow
+def test_four_workers_on_two_cores_grade_honest_work_in_full_five_runs_in_a_row(tmp_path):
+    """Limits are per submission: beside kernels that fork, spin and allocate up to their limits, every honest
+    kernel still runs to full marks — with twice as many workers as cores, five runs in a row."""
+    course = Course.init(tmp_path / "c", "four-course", secret="s")
+    hogs = ["fork_storm", "cpu_hog", "memory_fork", "disk_fill"]
+    honest = [f"h{i}" for i in range(8)]
+    course.add_students([{"id": s} for s in honest + hogs])
+    assign(course, MODULE, progress=False)
+    rng = np.random.default_rng(9)
+    for s in honest:
+        write_submission(course, MODULE, s, "correct", rng)
+    for s in hogs:
+        write_submission(course, MODULE, s, "blank", rng)
+        _inject(course, s, ATTACKS[s])
+    for run in range(5):
+        out = {o.student: o for o in autograde(course, MODULE, workers=4, force=True, progress=False).outcomes}
+        assert {s: (out[s].status, out[s].score) for s in honest} == {s: ("graded", AUTO_POINTS) for s in honest}, run
+        assert all(out[s].status != "retry" and not out[s].score for s in hogs), run

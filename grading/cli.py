@@ -188,6 +188,8 @@ def _collect(a) -> int:
           f"updated {len(got['updated'])}, unchanged {len(got['unchanged'])}")
     if got["not_on_roster"]:
         print(f"  not on the roster (add them before grading): {', '.join(got['not_on_roster'])}", file=sys.stderr)
+    for line in got["refused"]:
+        print(f"  not collected: {line}", file=sys.stderr)
     return 0
 
 

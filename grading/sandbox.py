@@ -581,8 +581,11 @@ def wrap(cmd: list[str], *, workdir: str, private: str, limits: dict, env: dict[
     ``scratch`` if given, with the entries ``readonly`` of the real ``workdir`` bound read-only into it;
     else ``workdir`` itself. ``private`` holds its sockets; ``uid`` is its own user (as root)."""
     lim = {**DEFAULT_LIMITS, **limits}
+    nproc = int(lim["processes"])
+    if os.geteuid() != 0:   # no uid of its own: the limit counts every task of the grader's user, so on top of those
+        nproc += _tasks_of(os.getuid())
     out = [TOOLS["prlimit"], f"--as={int(lim['memory_mb']) * 2**20}", f"--cpu={int(lim['cpu_seconds'])}",
-           f"--nproc={int(lim['processes'])}", f"--fsize={int(lim['file_mb']) * 2**20}",
+           f"--nproc={nproc}", f"--fsize={int(lim['file_mb']) * 2**20}",
            f"--nofile={int(lim['open_files'])}", "--core=0"]
     # as root, no user namespace: the kernel then drops to a real unprivileged uid (below)
     unshare = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"] \
@@ -618,6 +621,18 @@ def wrap(cmd: list[str], *, workdir: str, private: str, limits: dict, env: dict[
         enter = " && ".join(f"echo $$ > {shlex.quote(f)}" for f in cgroup.procs_files)
         out = [TOOLS["sh"], "-c", f'{enter} && exec "$@"', "sh", *out]
     return out
+
+
+def _tasks_of(uid: int) -> int:
+    """Processes and threads of ``uid`` now (what RLIMIT_NPROC counts)."""
+    import psutil
+
+    n = 0
+    for p in psutil.process_iter(["uids", "num_threads"]):
+        with contextlib.suppress(psutil.Error, TypeError):
+            if p.info["uids"].real == uid:
+                n += p.info["num_threads"] or 1
+    return n
 
 
 def kernel_env(workdir: str) -> dict[str, str]:

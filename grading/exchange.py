@@ -201,7 +201,7 @@ class PersonalReleaseFeedback(ExchangeReleaseFeedback):
             submitted = Path(self.coursedir.format_path(self.coursedir.submitted_directory, student, module))
             if student in exclude or unreleasable(page, submitted):
                 continue
-            key = (submitted / SECRET).read_text(encoding="utf-8")
+            key = _secret(submitted)
             for notebook in sorted(submitted.glob("*.ipynb")):
                 dest = Path(self.dest_path, notebook_hash(secret=key, notebook_id=notebook.stem) + ".html")
                 tmp = dest.with_name(dest.stem + "-tmp.html")
@@ -211,11 +211,19 @@ class PersonalReleaseFeedback(ExchangeReleaseFeedback):
             self.log.info("Released feedback of %s on %s", student, module)
 
 
+def _secret(submitted: Path) -> str | None:
+    """The secret nbgrader wrote at submit, read as a student's file is read (no link, bounded)."""
+    from .intake import read_file
+
+    data = read_file(submitted.parent.parent, (submitted.parent.name, submitted.name), SECRET, limit_mb=0.01)
+    return data.decode("utf-8", "replace") if data else None
+
+
 def unreleasable(page: Path, submitted: Path) -> str | None:
     """Why a student's feedback page cannot go through the exchange (None: it can)."""
     if not page.is_file():
         return "no feedback page"
-    if not (submitted / SECRET).is_file():   # never submitted, or handed in outside the exchange
+    if not _secret(submitted):   # never submitted, or handed in outside the exchange
         return "no submission collected from the exchange"
     return None
 
@@ -352,10 +360,12 @@ def release(course, module: str, students: list[str] | None = None) -> Path:
 
 
 def _timestamps(course, module: str) -> dict[str, str]:
+    from .intake import read_file
+
     out = {}
     for student in course.submitted_students(module):
-        stamp = course.path("submitted", student, module) / "timestamp.txt"
-        out[student] = stamp.read_text(encoding="utf-8").strip() if stamp.exists() else ""
+        stamp = read_file(course.path("submitted"), (student, module), "timestamp.txt", limit_mb=0.01)
+        out[student] = stamp.decode("utf-8", "replace").strip() if stamp else ""
     return out
 
 

@@ -152,17 +152,19 @@ def group_result(course: Course, play: GroupPlay, group: str, cast: dict[str, st
     seed. The others are listed with the reason they do not count (another group's, edited, a turn beyond
     the authority of the member who played it…)."""
     result = GroupResult(group, dict(cast), play.seed(course, group))
-    for member in cast:
-        path = course.path("submitted", member, play.module) / transcript_name(play.scene)
-        if not path.is_file():
+    from .intake import BadNotebook, loads_strict, read_file
+
+    for member in cast:   # the members' own folders: read as a student's file is read (no link, bounded)
+        data = read_file(course.path("submitted"), (member, play.module), transcript_name(play.scene))
+        if data is None:
             continue
         try:
-            transcript = json.loads(path.read_text(encoding="utf-8"))
+            transcript = loads_strict(data.decode("utf-8", "replace"))
             got = grade_group(play.scene, transcript, cast, group, seed=result.seed)
         except Refusal as exc:
             result.problems.append((member, f"{exc.message('zh_CN')} / {exc.message('en_US')}"))
             continue
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, BadNotebook, RecursionError) as exc:
             result.problems.append((member, f"对话记录的格式不对 / the transcript is malformed ({type(exc).__name__})"))
             continue
         if result.handed_in_by is None:

@@ -254,6 +254,30 @@ def _digest_reserved(dfd: int, name: str, rel, limits: Limits, digest) -> None:
         digest.update(f"{name}\0{st.st_mode}\0{st.st_size}".encode("utf-8", "surrogateescape"))
 
 
+def read_file(base: Path, parts: tuple[str, ...], name: str, limit_mb: float = 5.0) -> bytes | None:
+    """The regular file ``base/parts…/name`` a student's folder holds (a time stamp, a transcript, a
+    submission secret): no link followed anywhere below ``base``, at most ``limit_mb``; None if there is no
+    such file or it is larger."""
+    try:
+        dfd = open_folder(base, *parts)
+    except OSError:
+        return None
+    try:
+        listed = os.lstat(name, dir_fd=dfd)
+        fd = _open_regular(dfd, name, listed) if stat.S_ISREG(listed.st_mode) else None
+    except OSError:
+        fd = None
+    finally:
+        os.close(dfd)
+    if fd is None:
+        return None
+    try:
+        data = os.read(fd, int(limit_mb * 2**20) + 1)
+    finally:
+        os.close(fd)
+    return None if len(data) > limit_mb * 2**20 else data
+
+
 # -- notebooks ------------------------------------------------------------------------------------
 class BadNotebook(ValueError):
     pass

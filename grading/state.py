@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import reasons as reason_codes
+from .course import CourseError
 from .reasons import Reason
 
 # limit: the submission hit a resource limit of the sandbox (memory, disk, file size, processes)
@@ -82,8 +83,8 @@ def submission_digest(folder: Path, limits=None) -> str:
     return take(folder.parent, (folder.name,), None, limits or Limits()).digest
 
 
-class StateDamaged(RuntimeError):
-    pass
+class StateDamaged(CourseError):
+    """The grading state cannot be read: said in one line naming the file."""
 
 
 class StateStore:

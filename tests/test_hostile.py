@@ -573,11 +573,21 @@ def test_a_second_grader_is_refused_while_the_first_runs(tmp_path):
 
 def test_a_damaged_gradebook_or_state_gets_one_line_naming_the_file(tmp_path):
     course = Course.init(tmp_path / "c", "damage-course", secret="s")
+    assign(course, MODULE, progress=False)
     crmlab = str(Path(sys.executable).parent / "crmlab")
-    (course.root / "gradebook.db").write_bytes(b"this is not a database" * 100)
-    done = subprocess.run([crmlab, "export", "--course", str(course.root)], capture_output=True, text=True)
-    assert done.returncode == 2 and "Traceback" not in done.stderr and "gradebook.db" in done.stderr, done.stderr
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    state = course.private / "state.db"
+    state.write_bytes(b"this is not a database either" * 100)
+    done = subprocess.run([crmlab, "autograde", MODULE, "--course", str(course.root)], capture_output=True, text=True,
+                          env=env)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "state.db" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+    state.unlink()   # moved aside, as the message says
+    (course.root / "gradebook.db").write_bytes(b"this is not a database" * 100)
+    for command in (["export"], ["autograde", MODULE]):
+        done = subprocess.run([crmlab, *command, "--course", str(course.root)], capture_output=True, text=True, env=env)
+        assert done.returncode == 2 and "Traceback" not in done.stderr and "gradebook.db" in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_collect_follows_no_link_and_takes_no_submission_in_someone_elses_name(tmp_path):

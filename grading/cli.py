@@ -34,10 +34,11 @@ def _course(a):
 
 # -- the commands ----------------------------------------------------------------------------------
 def _demo(a) -> int:
-    from .demo import default_dir, print_summary, run_demo
+    from .demo import default_dir, open_next, print_summary, run_demo
     t0 = time.monotonic()
     course, summary = run_demo(a.dir or default_dir(), students=a.students, workers=a.workers, module=a.module)
-    print_summary(course, summary, time.monotonic() - t0, module=a.module)
+    opened = open_next(course, a.module)
+    print_summary(course, summary, time.monotonic() - t0, module=a.module, opened=opened)
     return 0
 
 

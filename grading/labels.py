@@ -53,8 +53,8 @@ def verdict(code: str) -> Label:
 
 
 def fmt(x) -> str:
-    """A number of points as people write it: 11, 2.5 (no trailing .0); '' for none."""
-    return "" if x is None else f"{x:g}"
+    """A number of points as people write it: 11, 2.5, 13.1 (no trailing .0, at most two decimals); '' for none."""
+    return "" if x is None else f"{round(x, 2):g}"
 
 
 @dataclass(frozen=True)

@@ -364,6 +364,28 @@ def test_course_grade_uses_the_manual_grade_and_the_peer_score(course, tmp_path)
     assert r.returncode == 2 and "row 3" in r.stderr and "cannot judge itself" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_course_without_the_crm_show_has_final_grades_and_no_word_of_peer_scores(course, tmp_path):
+    toml = course.root / "crmlab.toml"
+    before = toml.read_text(encoding="utf-8")
+    try:
+        toml.write_text(before.replace("peer_share = 0.4", "peer_share = 0"), encoding="utf-8")
+        r = subprocess.run([CRMLAB, "grades", "--course", str(course.root)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        rows = {x["student_id"]: x for x in csv.DictReader(io.StringIO(r.stdout))}
+        assert float(rows["s1"]["final"]) == pytest.approx(100 * 14 / 15, abs=0.01)   # the modules alone: 14 of 15
+        assert all("CRM show" not in x["missing"] and "peer" not in x["missing"] for x in rows.values())
+        assert "peer scores" not in r.stderr and "no CRM show: [grades] peer_share = 0" in r.stderr
+        peer = tmp_path / "peer.csv"
+        peer.write_text("group,judge,score\n", encoding="utf-8")
+        r = subprocess.run([CRMLAB, "grades", "--course", str(course.root), "--peer", str(peer)], capture_output=True,
+                           text=True)
+        assert r.returncode == 0 and f"--peer {peer} is not used" in r.stderr    # a value given is never ignored silently
+    finally:
+        toml.write_text(before, encoding="utf-8")
+    r = subprocess.run([CRMLAB, "grades", "--course", str(course.root)], capture_output=True, text=True)
+    assert "no peer scores of the CRM show yet" in r.stderr and "peer_share = 0" in r.stderr   # with the show: what to do
+
+
 def test_hints_cover_every_checkpoint_of_m01_m06_and_m07_in_both_languages():
     for module in ("m01", "m06", "m07"):
         checks = (SHIPPED_COURSE / "checks" / f"{module}.py").read_text(encoding="utf-8")
@@ -372,3 +394,5 @@ def test_hints_cover_every_checkpoint_of_m01_m06_and_m07_in_both_languages():
         assert set(hints) == names
         for h in hints.values():
             assert re.search(r"[\u4e00-\u9fff]", h["zh"]) and h["en"] and not re.search(r"[\u4e00-\u9fff]", h["en"])
+            for text in (h["zh"], h["en"]):   # plain text on the page: no Markdown left in it
+                assert not re.search(r"\*\w|\w\*|`|\*\*", text), text

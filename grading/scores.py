@@ -41,8 +41,8 @@ def find_scores(folder: str | Path = ".") -> list[dict]:
 
 def format_scores(data: dict) -> str:
     """A plain-text table of one student's scores so far, in Chinese and English."""
-    lines = [f"{data['course_id']} · {data['student']} — 你目前的成绩 / your scores so far "
-             f"(截至 as of {when(data['released_at'])})", ""]
+    lines = [f"{data['course_id']} · {data['student']} — 你目前的成绩 / your scores so far — "
+             f"截至 as of {when(data['released_at'])}", ""]
     rows = [("模块 module", "状态 status", "得分 points")]
     for r in data["modules"]:
         score = Score.of_row(r)

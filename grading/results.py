@@ -97,8 +97,8 @@ class Result:
         if cell.name in self.verdicts:
             return self.verdicts[cell.name].status
         score = self.scores.get(cell.name)
-        if cell.manual:
-            return "pending" if score is None else "manual"
+        if cell.manual:   # an answer left as handed out is scored 0 by nbgrader itself, not by the instructor
+            return "pending" if score is None else "manual" if cell.name in self.manual or score else "no_answer"
         if score is None:
             return "pending"
         return "right" if score >= cell.max_score else "partly" if score > 0 else "wrong"

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -75,12 +74,10 @@ def test_a_class_graded_on_a_dask_cluster_into_a_postgresql_gradebook(tmp_path, 
         write_submission(course, "m01", s, kind, rng)
     assert not (course.root / "gradebook.db").exists()   # the gradebook is in the server
 
-    started = time.monotonic()
     summary = autograde(course, "m01", progress=False, scheduler=cluster)
     scores = {o.student: o.score for o in summary.outcomes}
     assert {o.status for o in summary.outcomes} == {"graded"}
     assert scores["s1"] == scores["s4"] == 11 and scores["s3"] == 0 and 0 < scores["s2"] < 11
-    assert time.monotonic() - started < 240
 
     # the scores are in PostgreSQL, where nbgrader put them
     con = psycopg.connect(postgres)

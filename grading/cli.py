@@ -163,6 +163,7 @@ def _release_feedback(a) -> int:
 
 def _report(a) -> int:
     from .report import write_report
+    _writable(a.out, "--out")
     print(f"written {write_report(_course(a), a.module, a.out)}")
     return 0
 

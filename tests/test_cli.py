@@ -100,6 +100,11 @@ def test_simulate_creates_no_folder_it_was_not_asked_for(tmp_path):
     assert r.returncode == 2 and "--truth" in r.stderr and not (tmp_path / "x.db").exists()
     r = run("simulate", "--seed", "1", "--out", str(tmp_path), cwd=tmp_path)
     assert r.returncode == 2 and "that is a folder" in r.stderr
+    assert run("course", "init", str(tmp_path / "c")).returncode == 0
+    for command in (["export"], ["grades"], ["report", "m01"]):   # every --out: no folder made unasked
+        r = run(*command, "--out", str(tmp_path / "nope" / "out.csv"), cwd=tmp_path / "c")
+        assert r.returncode == 2 and "there is no folder" in r.stderr and "Traceback" not in r.stderr, command
+    assert not (tmp_path / "nope").exists()
 
 
 # -- the course a command works on ----------------------------------------------------------------------------

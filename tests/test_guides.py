@@ -11,7 +11,6 @@ guides: a new command cannot slip into a guide without a test running it.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -237,12 +236,10 @@ class Walk:
 
 def students_hand_in(course) -> None:
     """Step 5, in each student's JupyterLab: fetch, answer, submit (nbgrader's own apps, as the lab runs them)."""
-    import tomllib as toml
-
     from students import answer, model_answers, student_app
 
     from grading.course import SHIPPED_COURSE
-    wrong = toml.loads((SHIPPED_COURSE / "demo" / "m01.toml").read_text(encoding="utf-8"))["wrong"]
+    wrong = tomllib.loads((SHIPPED_COURSE / "demo" / "m01.toml").read_text(encoding="utf-8"))["wrong"]
     for s in (*MODEL, *PARTLY, *UNTOUCHED):
         app, home = student_app(course, s, "fetch")
         app.start()

@@ -10,11 +10,20 @@ IllegalTransition: Ticket T010163 is 'open' and cannot be closed (rule: a ticket
 
 State checkpoints: ``check_state("crm.db", [{"kind": "ticket_status", "ticket": t, "status": "closed"}])``.
 """
-from .checks import KINDS, Result, check_state, load_conditions
 from .errors import (ClockError, Conflict, ConstraintViolation, DomainError, IllegalTransition, InvalidValue,
                      MergedAway, NotFound)
-from .migrate import migrate
-from .ops import CRM
+from .migrate import migrate   # light (sqlite3), and a submodule of the same name: bound here, never lazily
+
+# the API and the checks need pandas: imported when first asked for, so that what only needs a part of
+# the package (the charts' font, the action log's name) starts fast, as the simulator's package does
+_LAZY = {"CRM": "ops", "check_state": "checks", "load_conditions": "checks", "Result": "checks", "KINDS": "checks"}
 
 __all__ = ["CRM", "check_state", "load_conditions", "Result", "KINDS", "migrate", "DomainError", "NotFound",
            "InvalidValue", "IllegalTransition", "Conflict", "MergedAway", "ClockError", "ConstraintViolation"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'crm' has no attribute {name!r}")

@@ -226,14 +226,11 @@ class ConsoleModel:
 # == charts: pure functions, data in, PNG out ==================================================
 def _figure(width: float, height: float):
     """A matplotlib figure without pyplot (no global state in the kernel), with a CJK font first
-    when one is installed, so Chinese labels render."""
-    from matplotlib import font_manager
+    (crm/fonts.py: found even when matplotlib's font cache predates it; a warning when there is none)."""
     from matplotlib.figure import Figure
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    cjk = [n for n in ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei",
-                       "PingFang SC") if n in names]
-    fig = Figure(figsize=(width, height), dpi=100)
-    return fig, {"font.family": "sans-serif", "font.sans-serif": cjk[:1] + ["DejaVu Sans"]}
+
+    from .fonts import chart_rc
+    return Figure(figsize=(width, height), dpi=100), chart_rc()
 
 
 def _png(fig) -> bytes:

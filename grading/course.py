@@ -34,11 +34,23 @@ REQUIRED_SETTINGS = {"course": ("id",), "grading": ("cell_timeout", "submission_
 MODULE_FIELDS = ("title_zh", "title_en", "scenario", "customers", "data_file")
 
 
+COURSE_ENV = "CRMLAB_COURSE"   # the course a command works on, when --course is not given and no course is here
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
 class CourseError(RuntimeError):
     pass
 
 
 _GRADEBOOKS_OK: dict[Path, bool] = {}
+def find_course(start: Path) -> Path | None:
+    """The course instance holding ``start`` (``start`` itself or the nearest folder above it with a
+    crmlab.toml), as git finds its repository; None outside any course."""
+    start = Path(start).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "crmlab.toml").is_file():
+            return folder
+    return None
 
 
 def ensure_env_on_path() -> None:
@@ -76,20 +88,47 @@ class Course:
     root: Path
 
     @classmethod
-    def open(cls, root: str | Path) -> "Course":
-        root = Path(root).resolve()
+    def open(cls, root: str | Path, how: str = "") -> "Course":
+        """The course instance in ``root`` (``how``: where that folder came from, for the message)."""
+        root = Path(root).expanduser().resolve()
         if not (root / "crmlab.toml").exists():
-            raise CourseError(f"{root} is not a course instance (no crmlab.toml); create one with "
+            outer = find_course(root.parent)
+            given = f"{root}{f' ({how})' if how else ''}"
+            if outer is not None:
+                raise CourseError(f"{given} is a folder inside the course instance {outer}, not a course itself: "
+                                  f"use --course {outer}, or leave --course out while you are inside it")
+            if not root.is_dir():
+                raise CourseError(f"{given}: no such folder; create a course there with `crmlab course init {root}`")
+            raise CourseError(f"{given} is not a course instance (no crmlab.toml); create one with "
                               f"`crmlab course init {root}`")
         return cls(root)
+
+    @classmethod
+    def locate(cls, given: str | Path | None = None) -> "Course":
+        """The course a command works on: ``given`` (``--course``); else the course folder the current
+        folder is in (or below); else the environment variable ``CRMLAB_COURSE``."""
+        if given:
+            return cls.open(given, "--course")
+        here = find_course(Path.cwd())
+        if here is not None:
+            return cls(here)
+        env = os.environ.get(COURSE_ENV)
+        if env:
+            return cls.open(env, f"from {COURSE_ENV}")
+        raise CourseError(f"which course? {Path.cwd()} is not inside a course instance: give --course DIR, run crmlab "
+                          f"in the course's folder, or set {COURSE_ENV}=DIR (a new course: crmlab course init DIR)")
 
     @classmethod
     def init(cls, root: str | Path, course_id: str | None = None, locale: str | None = None,
              db_url: str | None = None, secret: str | None = None, exchange: str | Path | None = None) -> "Course":
         """Create a course instance from the shipped course (settings, nbgrader config, modules)."""
-        root = Path(root).resolve()
+        root = Path(root).expanduser().resolve()
         if (root / "crmlab.toml").exists():
             raise CourseError(f"{root} already holds a course instance")
+        outer = find_course(root.parent)
+        if outer is not None:
+            raise CourseError(f"{root} is inside the course instance {outer}: a course cannot hold another one; "
+                              "choose a folder outside it")
         made = not root.exists()
         root.mkdir(parents=True, exist_ok=True)
         if made:   # the course is the instructor's: on a multi-user server no student may look in
@@ -157,6 +196,22 @@ class Course:
     @property
     def locale(self) -> str:
         return self.settings["course"].get("locale", "zh_CN")
+
+    @cached_property
+    def timezone(self) -> dt.tzinfo:
+        """The course's local time (``[course] timezone``, an IANA name; default Asia/Shanghai): every time
+        a person reads — feedback's "as of", reports — is shown in it."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        name = self.settings["course"].get("timezone", DEFAULT_TIMEZONE)
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise CourseError(f"{self.root / 'crmlab.toml'}: 'course.timezone' = {name!r} is not a time zone "
+                              "(an IANA name such as \"Asia/Shanghai\" or \"Asia/Urumqi\")") from None
+
+    def now(self) -> dt.datetime:
+        """The time now, in the course's time zone."""
+        return dt.datetime.now(self.timezone)
 
     @property
     def grading(self) -> dict:
@@ -264,11 +319,14 @@ class Course:
                               "the grading state in .crmlab/state.db still says who was graded") from None
         _GRADEBOOKS_OK[self.root] = True
 
-    def add_students(self, students: list[dict]) -> None:
-        """Add or update roster entries: dicts with id, first_name, last_name, email."""
-        with self.gradebook() as gb:
-            for s in students:
-                gb.update_or_create_student(s["id"], **{k: v for k, v in s.items() if k != "id"})
+    def add_students(self, students: list[dict]) -> tuple[list[str], list[str]]:
+        """Add or update roster entries (dicts with id, first_name, last_name, email), in one transaction;
+        the ids (added, updated). Written with SQL (grading/gradebook.py): importing nbgrader costs ≈3 s."""
+        from . import gradebook
+        if self.sqlite_gradebook and not self.gradebook_path.exists():
+            self.create_gradebook()
+        with gradebook.opened(self, write=True) as gb:
+            return gradebook.save_students(gb, students)
 
     def students(self) -> list[str]:
         """The roster, read straight from the gradebook: importing nbgrader costs ≈3 s, and the

@@ -6,8 +6,6 @@ import re
 import shutil
 from pathlib import Path
 
-from simulator import simulate, student_seed
-
 from .course import Course, CourseError
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -25,6 +23,7 @@ def student_database(course: Course, module_id: str, student: str) -> Path:
     module = course.module(module_id)
     cached = course.private / "data" / module_id / f"{check_student_id(student)}.db"
     if not cached.exists():
+        from simulator import simulate, student_seed   # pandas, SimPy, Faker: only when data is made
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
         simulate(module.scenario, student_seed(course.course_id, module_id, student, course.secret), tmp,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections import Counter
 import json
 import linecache
 import os
@@ -24,7 +25,6 @@ from faker import Faker
 from .assign import assign
 from .autograde import RunSummary, autograde
 from .course import SHIPPED_COURSE, Course, CourseError
-from .export import rows
 from .groupplay import GroupPlay, play_as_group, transcript_name
 
 SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*\n?", re.S | re.M)
@@ -72,7 +72,9 @@ def demo_spec(module: str) -> dict:
 def answers_of(course: Course, module: str, student: str) -> dict:
     """Run the solution in-process on a copy of ``student``'s hand-out, to get the numbers they
     would have (a copy: the solution of an operational module changes the database)."""
-    ns: dict = {}
+    from IPython.display import display   # outside IPython it prints (into the redirected stdout)
+
+    ns: dict = {"display": display}   # what a notebook's cells may call without importing it
     with tempfile.TemporaryDirectory() as tmp:
         folder = str(shutil.copytree(course.path("outbox", student, module), Path(tmp) / module))
         spec = demo_spec(module)
@@ -222,36 +224,75 @@ def run_demo(directory: str | Path, students: int = 30, workers: int = 2, seed: 
     return course, summary
 
 
-def print_summary(course: Course, summary: RunSummary, elapsed: float, module: str = "m01") -> None:
-    data, checkpoints = rows(course)
-    data = [r for r in data if r["module"] == module]
-    checkpoints = [c for c in checkpoints if c.startswith(f"{module}:")]
+def open_next(course: Course, module: str) -> dict[str, Path]:
+    """What an instructor opens after grading: the class report and the feedback pages (written now)."""
+    from .feedback import write_feedback
+    from .report import write_report
+
+    pages = write_feedback(course, module)
+    return {"report": write_report(course, module), "feedback": pages[0] if pages else course.path("feedback")}
+
+
+def print_summary(course: Course, summary: RunSummary, elapsed: float, module: str = "m01",
+                  opened: dict[str, Path] | None = None) -> None:
+    """The demo's table: every student with their kind of submission, status and score (automatic + by hand
+    = total), then why the others are not simply graded (in full), the copied numbers, and what to open next."""
+    from .labels import fmt, status
+    from .results import load
+    from .terminal import table
+
+    data = load(course)
+    info = data.module(module)
     plan_file = course.private / f"demo_plan_{module}.json"
     plan = json.loads(plan_file.read_text()) if plan_file.exists() else {}
-    with course.gradebook() as gb:
-        names = {s.id: f"{s.last_name or ''}{s.first_name or ''}" for s in gb.students}
-        maxima = {f"{a.name}:{g.name}": g.max_score for a in gb.assignments for nb in a.notebooks
-                  for g in nb.grade_cells if g.cell_type == "code"}  # auto-graded cells only
-    table = pd.DataFrame([{
-        "student": r["student_id"], "name": names.get(r["student_id"], ""), "submission": plan.get(r["student_id"], ""),
-        "status": r["status"],
-        "score": "" if r["total"] is None else f"{r['total']:g} / {r['max_total']:g}",
-        "manual": "to grade" if r["needs_manual_grade"] else "",
-        "reason": r["reason"][:70],
-    } for r in data])
-    with pd.option_context("display.max_rows", 200, "display.width", 200, "display.max_colwidth", 80):
-        print(table.to_string(index=False))
-    counts = table["status"].value_counts().to_dict()
-    print("\nstatus: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    done = [r for r in data if r["status"] in ("graded", "timeout")]
+    names = {s.id: s.name for s in data.students}
+    results = data.of(module)
+    body = []
+    for r in results:
+        score = r.score(info)
+        body.append([r.student, names.get(r.student, ""), plan.get(r.student, ""), str(status(r.status)),
+                     "—" if score is None else score.text("en").replace(" (the hand-graded part is still to grade)", "")])
+    print(table(["student", "name 姓名", "submission", "status 状态", "points: automatic + by hand = total"], body))
+
+    counts = Counter(r.status for r in results)
+    print("\nstatus: " + ", ".join(f"{status(k)} {v}" for k, v in counts.most_common()))
+    manual = [c for c in info.cells if c.manual]
+    pending = [r for r in results if r.has_score and r.needs_manual_grade]
+    if manual and pending:
+        print(f"hand-graded part: {', '.join(f'{c.name} ({fmt(c.max_score)} points)' for c in manual)} — the "
+              f"{fmt(sum(c.max_score for c in manual))} points not yet in the totals marked \"by hand —\": "
+              f"{len(pending)} submissions wait for the instructor to grade it in the formgrader (crmlab lab, "
+              "Nbgrader → Formgrader)")
+    done = [r for r in results if r.has_score]
+    auto = [c for c in info.cells if not c.manual]
     if done:
-        rates = [f"{c.split(':', 1)[1]} {sum((r.get(c) or 0) >= maxima[c] for r in done) / len(done):.0%}"
-                 for c in checkpoints if maxima.get(c)]
-        print("full marks per checkpoint (graded submissions): " + ", ".join(rates))
-    print(f"this run: {len(summary.outcomes) - len(summary.absent)} submissions graded, {len(summary.skipped)} "
+        rates = [f"{c.name} {sum((r.scores.get(c.name) or 0) >= c.max_score for r in done) / len(done):.0%}" for c in auto]
+        print("full marks per checkpoint (submissions with a score): " + ", ".join(rates))
+
+    others = [r for r in results if r.status != "graded" or r.reason]
+    if others:
+        print("\nwhy (every submission not simply graded, with the grader's reason):")
+        for r in others:
+            print(f"  {r.student} {names.get(r.student, '')}: {status(r.status)} — {r.reason}")
+    copied = [s for s, kind in plan.items() if kind == "copied_numbers"]
+    for student in copied:   # nothing in a status says so: the grader simply finds them wrong for this student
+        r = data.results[(module, student)]
+        score = r.score(info)
+        wrong = [c.name for c in auto if r.verdict(c) not in ("right", None)]
+        print(f"\n⚑ copied numbers: {student} {names.get(student, '')} handed in a classmate's numbers as hard-coded "
+              f"values. The grader checks every answer against {student}'s own data, so they earn "
+              f"{'no score' if score is None else f'{fmt(score.auto)} of {fmt(score.auto_max)} automatic points'}"
+              + (f" ({', '.join(wrong)} wrong)" if wrong else "") + ": a copy scores like a wrong answer. The class "
+              "report's \"most common mistakes\" and the notebook itself show it.")
+    print(f"\nthis run: {len(summary.outcomes) - len(summary.absent)} submissions graded, {len(summary.skipped)} "
           f"already graded (skipped), {len(summary.absent)} without a submission; "
           f"grading {summary.seconds:.1f} s, whole demo {elapsed:.1f} s")
-    print(f"course instance: {course.root}\nexport: crmlab export --course {course.root} --format csv")
+    print(f"course instance: {course.root}")
+    if opened:
+        print(f"open next — the class report: {opened['report']}\n"
+              f"          — a student's feedback page: {opened['feedback']} (one per student in "
+              f"{course.path('feedback')}/<student>/{module}/)")
+    print(f"then: crmlab export --course {course.root} --format xlsx --out grades.xlsx   (the workbook for Excel/WPS)")
 
 
 def default_dir() -> Path:

@@ -377,9 +377,14 @@ def collect(course, module: str) -> dict[str, list[str]]:
     (collected, but nobody of that id is on the roster: check the roster before grading), and ``refused``:
     inbound folders not collected, each with why (grading/exchange.py :class:`SafeCollect`)."""
     from .autograde import course_lock
+    from .course import CourseError
     from .nbgrader_api import check, nbgrader_api
 
     course.module(module)
+    released = exchange_root(course) / course.course_id / "outbound" / module
+    if not released.is_dir() and not inbound(course, module):
+        raise CourseError(f"{module} has not been assigned in this course (nothing released to the exchange, no "
+                          f"submission in it): assign it first with `crmlab assign {module}`")
     with course_lock(course, f"crmlab collect {module}"):
         before = _timestamps(course, module)
         check(nbgrader_api(course).collect(module, update=True), "collect")
@@ -405,3 +410,36 @@ def _refused_at_collect(course, module: str) -> list[str]:
         return [f"{name}: {why}" for name, why in json.loads(path.read_text(encoding="utf-8"))]
     except (OSError, ValueError):
         return []
+
+
+def _stamp(text: str) -> str:
+    """nbgrader's timestamp ("2026-06-30 10:00:00.123456 UTC") in a form that sorts by time."""
+    import datetime as dt
+    try:
+        return dt.datetime.fromisoformat(text.strip().removesuffix(" UTC")).isoformat()
+    except ValueError:
+        return text.strip()
+
+
+def inbound(course, module: str) -> dict[str, str]:
+    """student → the timestamp of their newest submission of ``module`` in the exchange's inbound folder
+    (``<student>+<module>+<timestamp>[+<random>]``, as nbgrader's submit names it)."""
+    folder = exchange_root(course) / course.course_id / "inbound"
+    newest: dict[str, str] = {}
+    if not folder.is_dir():
+        return newest
+    for path in folder.glob(f"*+{module}+*"):
+        parts = path.name.rsplit("+", 3) if path.name.count("+") >= 3 else path.name.split("+", 2)
+        if len(parts) < 3 or parts[1] != module:
+            continue
+        stamp = _stamp(parts[2])
+        if stamp > newest.get(parts[0], ""):
+            newest[parts[0]] = stamp
+    return newest
+
+
+def waiting(course, module: str) -> list[str]:
+    """The students whose newest submission of ``module`` waits in the exchange, not collected yet (none
+    collected, or an older one): what `crmlab collect` would bring in."""
+    collected = {s: _stamp(t) for s, t in _timestamps(course, module).items()}
+    return sorted(s for s, stamp in inbound(course, module).items() if stamp > collected.get(s, ""))

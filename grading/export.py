@@ -19,20 +19,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import unicodedata
-
 from .course import Course
+from .labels import status, verdict
 from .results import ClassResults, load
+from .terminal import width as display_width
 
 BASE_COLUMNS = ["student_id", "module", "status", "reason", "reason_zh", "total", "max_total", "needs_manual_grade"]
 FORMATS = ("csv", "json", "xlsx", "canvas", "moodle")
-
-VERDICT_LABELS = {"right": "正确 right", "partly": "部分 partly", "wrong": "错误 wrong",
-                  "no_answer": "未交答案 no answer", "pending": "待评 to grade", "manual": "人工 manual"}
-STATUS_LABELS = {"graded": "已评 graded", "late": "迟交 late", "tampered": "改动 tampered",
-                 "error": "出错 error", "timeout": "超时 timeout",
-                 "limit": "超限 limit", "missing": "未交 missing", "pending": "待评 pending"}
-
 
 def rows(course: Course, data: ClassResults | None = None) -> tuple[list[dict], list[str]]:
     """(rows, checkpoint column names) for every roster student × every assigned module."""
@@ -134,11 +127,6 @@ def moodle_csv(data: ClassResults) -> str:
 
 
 # -- XLSX -------------------------------------------------------------------------------------
-def display_width(text) -> int:
-    """Columns a text takes in a spreadsheet: CJK and full-width characters count twice."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(text))
-
-
 def xlsx(data: ClassResults) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -174,32 +162,28 @@ def xlsx(data: ClassResults) -> bytes:
         row = [s.id, s.name]
         for m in data.modules:
             r = data.results[(m.id, s.id)]
-            row += [r.total, STATUS_LABELS.get(r.status, r.status)]
+            row += [r.total, str(status(r.status))]
         body.append(row)
     sheet(ws, header, body, "C2")
 
     for m in data.modules:
         ws = wb.create_sheet(m.id)
-        header = ["学号 Student ID", "姓名 Name", "状态 Status", "原因 Reason", f"得分 Score (/{m.max_total:g})",
-                  "满分 Max", "待人工评分 Manual pending", "用时(秒) Seconds"]
+        auto_max = sum(c.max_score for c in m.cells if not c.manual)
+        manual_max = m.max_total - auto_max
+        header = ["学号 Student ID", "姓名 Name", "状态 Status", "原因 Reason", f"自动 Automatic (/{auto_max:g})",
+                  f"人工 By hand (/{manual_max:g})", f"得分 Score (/{m.max_total:g})", "满分 Max",
+                  "待人工评分 Manual pending", "用时(秒) Seconds"]
         for c in m.cells:
             header += [f"{c.name} (/{c.max_score:g})", f"{c.name} 结果 verdict"]
         body = []
         for s in data.students:
             r = data.results[(m.id, s.id)]
-            row = [s.id, s.name, STATUS_LABELS.get(r.status, r.status), r.reason or None, r.total, r.max_total,
-                   r.needs_manual_grade, r.seconds or None]
+            score = r.score(m)   # automatic + by hand = total, as on the feedback page
+            row = [s.id, s.name, str(status(r.status)), r.reason or None, score and score.auto,
+                   score and score.manual, r.total, r.max_total, r.needs_manual_grade, r.seconds or None]
             for c in m.cells:
-                score = r.scores.get(c.name) if r.has_score else None
-                if not r.has_score:
-                    verdict = None
-                elif c.name in r.verdicts:
-                    verdict = r.verdicts[c.name].status
-                elif c.manual:
-                    verdict = "pending" if score is None else "manual"
-                else:
-                    verdict = None
-                row += [score, VERDICT_LABELS.get(verdict) if verdict else None]
+                code = r.verdict(c)
+                row += [r.scores.get(c.name) if r.has_score else None, str(verdict(code)) if code else None]
             body.append(row)
         sheet(ws, header, body, "C2", wide={4})
     buf = io.BytesIO()

@@ -15,13 +15,13 @@ reads in the student's own folder (grading/scores.py). Only that student's numbe
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import tomllib
 from pathlib import Path
 
 from .course import SHIPPED_COURSE, Course
-from .htmlpage import STATUS, VERDICT, badge, bilingual, esc, fmt, page, split_message
+from .htmlpage import badge, esc, page, split_message
+from .labels import STATUS, VERDICT, Score, fmt, when
 from .results import ClassResults, ModuleInfo, Result, Student, load
 
 NEXT_STEP = {
@@ -62,19 +62,16 @@ def render(data: ClassResults, module: ModuleInfo, student: Student, r: Result, 
     out = [f"<h1>{esc(title)}</h1>",
            f"<p class='sub'>反馈 <span class='en'>Feedback</span> · {esc(who)} · {esc(data.course_id)}</p>"]
 
-    # the summary: status, score, what to do
-    if r.has_score:
-        auto = sum(c.max_score for c in module.cells if not c.manual)
-        pending = [c for c in module.cells if c.manual and r.scores.get(c.name) is None]
-        score = (f"<div class='score'>{fmt(r.total)} <small>/ {fmt(r.max_total)}</small></div>" if not pending else
-                 f"<div class='score'>{fmt(sum(v or 0 for c, v in r.scores.items() if not _manual(module, c)))} "
-                 f"<small>/ {fmt(auto)}</small></div><div class='note'>自动评分部分；"
-                 f"{esc('、'.join(c.name for c in pending))} 待老师评分<br><span class='en'>automatic part; "
-                 f"{esc(', '.join(c.name for c in pending))} still to be graded by your instructor</span></div>")
+    # the summary: status, score (automatic + by hand = total), what to do
+    score = r.score(module)
+    if score is not None:
+        top = f"<div class='score'>{fmt(score.total)} <small>/ {fmt(score.max_total)}</small></div>"
+        if score.manual_max:
+            top += f"<div class='note'>{esc(score.text('zh'))}<br><span class='en'>{esc(score.text('en'))}</span></div>"
     else:
-        score = "<div class='score'>— <small>/ " + fmt(module.max_total) + "</small></div>" \
-                "<div class='note'>没有分数（不是 0 分）<br><span class='en'>no score (not a zero)</span></div>"
-    out.append(f"<div class='summary'><div>{badge(r.status, STATUS)}</div>{score}</div>")
+        top = "<div class='score'>— <small>/ " + fmt(module.max_total) + "</small></div>" \
+              "<div class='note'>没有分数（不是 0 分）<br><span class='en'>no score (not a zero)</span></div>"
+    out.append(f"<div class='summary'><div>{badge(r.status, STATUS)}</div>{top}</div>")
     if r.reason:
         zh, en = r.reason_in("zh_CN"), r.reason_in("en_US")
         out.append("<p class='reason'><span class='label'>原因 Reason:</span> "
@@ -89,7 +86,7 @@ def render(data: ClassResults, module: ModuleInfo, student: Student, r: Result, 
                    "<span class='en'>Points</span></th><th>结果 <span class='en'>Result</span></th></tr>")
         for c in module.cells:
             out.append(f"<tr><td>{esc(c.title)} <span class='cid'>{esc(c.name)}</span></td>"
-                       f"<td class='num'>{_points(r, c)}</td><td>{badge(_verdict(r, c), VERDICT)}</td></tr>")
+                       f"<td class='num'>{_points(r, c)}</td><td>{badge(r.verdict(c), VERDICT)}</td></tr>")
         out.append("</table>")
         todo = [c for c in module.cells if c.name in r.verdicts and r.verdicts[c.name].status != "right"]
         if todo:
@@ -109,7 +106,8 @@ def render(data: ClassResults, module: ModuleInfo, student: Student, r: Result, 
             out.append("<h2>老师评分 <span class='en'>Graded by your instructor</span></h2><table>")
             for c in manual:
                 given = r.scores.get(c.name) if c.manual else r.manual.get(c.name)
-                points = f"{fmt(given)} / {fmt(c.max_score)}" if given is not None else "待评 <span class='en'>to grade</span>"
+                points = (f"{fmt(given)} / {fmt(c.max_score)}" if given is not None else
+                          f"{esc(VERDICT['pending'].zh)} <span class='en'>{esc(VERDICT['pending'].en)}</span>")
                 comment = r.comments.get(c.name)
                 out.append(f"<tr><td>{esc(c.title)} <span class='cid'>{esc(c.name)}</span></td>"
                            f"<td class='num'>{points}</td><td>"
@@ -139,8 +137,11 @@ def scores_so_far(course: Course, data: ClassResults, student: str, modules: lis
     for m in modules:
         info, r = data.module(m), data.results[(m, student)]
         pending = r.has_score and bool(r.needs_manual_grade)
+        score = r.score(info)
         rows.append({"module": m, "title_zh": info.title_zh, "title_en": info.title_en, "status": r.status,
-                     "points": r.total, "max_points": info.max_total, "manual_pending": pending})
+                     "points": r.total, "max_points": info.max_total, "manual_pending": pending,
+                     "auto": score and score.auto, "auto_max": score and score.auto_max,
+                     "manual": score and score.manual, "manual_max": score and score.manual_max})
         if r.has_score and not pending:
             counted[m] = (r.total, info.max_total)
         elif r.status == "missing" and settings.missing == "zero":
@@ -162,12 +163,13 @@ def render_so_far(so_far: dict) -> str:
            "<table><tr><th>模块 <span class='en'>Module</span></th><th>状态 <span class='en'>Status</span></th>"
            "<th class='num'>得分 <span class='en'>Points</span></th></tr>"]
     for row in so_far["modules"]:
-        if row["points"] is None:
+        score = Score.of_row(row)
+        if score is None:
             points = f"— / {fmt(row['max_points'])}"
         else:
-            points = f"{fmt(row['points'])} / {fmt(row['max_points'])}" + (
-                "<br><span class='note'>含待老师评分的题 <span class='en'>manual grading pending</span></span>"
-                if row["manual_pending"] else "")
+            points = f"{fmt(score.total)} / {fmt(score.max_total)}" + (
+                f"<br><span class='note'>{esc(score.text('zh'))}<br><span class='en'>{esc(score.text('en'))}</span></span>"
+                if score.manual_max else "")
         out.append(f"<tr><td>{esc(row['module'])} {esc(row['title_zh'])} <span class='en'>{esc(row['title_en'])}</span>"
                    f"</td><td>{badge(row['status'], STATUS)}</td><td class='num'>{points}</td></tr>")
     out.append("</table>")
@@ -183,30 +185,17 @@ def render_so_far(so_far: dict) -> str:
                    f"{fmt(100 * share)} % of the course grade, about <b>{fmt(round(pct * share, 1))}</b> points"
                    + (f"; the other {fmt(100 * so_far['peer_share'])} % come from the CRM show at the end of term."
                       if so_far["peer_share"] else ".") + "</span></p>")
-    out.append(f"<p class='note'>截至 {esc(so_far['released_at'])}，只有你自己的成绩。<br><span class='en'>As of "
-               f"{esc(so_far['released_at'])}; your own scores only.</span></p>")
+    out.append(f"<p class='note'>截至 {esc(when(so_far['released_at']))}，只有你自己的成绩。<br><span class='en'>As of "
+               f"{esc(when(so_far['released_at']))}; your own scores only.</span></p>")
     # the same as data, for `crmlab my-scores` (grading/scores.py); "</" cannot end the script early
     payload = json.dumps(so_far, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")
     out.append(f"<script type='application/json' id='{SCORES_ID}'>{payload}</script>")
     return "\n".join(out)
 
 
-def _manual(module: ModuleInfo, name: str) -> bool:
-    return any(c.name == name and c.manual for c in module.cells)
-
-
 def _points(r: Result, c) -> str:
     score = r.scores.get(c.name)
     return ("—" if score is None else fmt(score)) + f" / {fmt(c.max_score)}"
-
-
-def _verdict(r: Result, c) -> str:
-    if c.name in r.verdicts:
-        return r.verdicts[c.name].status
-    if c.manual:
-        return "pending" if r.scores.get(c.name) is None else "manual"
-    score = r.scores.get(c.name)   # a cell nbgrader scored itself (no check of the grader's)
-    return "pending" if score is None else "right" if score >= c.max_score else "partly" if score > 0 else "wrong"
 
 
 def write_feedback(course: Course, module: str, students: list[str] | None = None,
@@ -250,11 +239,11 @@ def release_feedback(course: Course, module: str, students: list[str] | None = N
 
     data = load(course)
     data.module(module)   # assigned in this course, or a clear error
-    when = dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
-    record = {**released_modules(course), module: when}
+    now = course.now().isoformat(timespec="seconds")   # the course's local time (shown as such on the pages)
+    record = {**released_modules(course), module: now}
     modules = [m.id for m in data.modules if m.id in record]
     for m in modules:
-        write_feedback(course, m, students, data=data, so_far=modules, released_at=when)
+        write_feedback(course, m, students, data=data, so_far=modules, released_at=now)
     api = nbgrader_api(course)
     for m in modules:
         if students:

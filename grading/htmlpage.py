@@ -1,4 +1,5 @@
-"""What the HTML pages of grading share: the page shell, bilingual labels, statuses in words.
+"""What the HTML pages of grading share: the page shell, bilingual text, statuses as badges
+(their words: grading/labels.py).
 
 Pages are self-contained (CSS inline, charts as embedded PNG), so they can be mailed, put on a
 course site or opened from a folder. Every value from a student or a check goes through
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import html
 import re
+
+from .labels import Label
 
 CSS = """
 body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Zen Hei",
@@ -21,7 +24,8 @@ table { border-collapse: collapse; width: 100%; font-size: 14px; margin: 6px 0 1
 th, td { border-bottom: 1px solid #e3e8ee; padding: 6px 8px; text-align: left; vertical-align: top; }
 th { background: #f0f4f8; font-weight: 600; } td.num, th.num { text-align: right; white-space: nowrap; }
 .badge { display: inline-block; padding: 1px 9px; border-radius: 10px; font-size: 13px; white-space: nowrap; color: #fff; }
-.b-right, .b-graded { background: #2f855a; } .b-partly, .b-timeout, .b-limit, .b-pending { background: #b7791f; }
+.b-right, .b-graded { background: #2f855a; }
+.b-partly, .b-late, .b-tampered, .b-timeout, .b-limit, .b-pending { background: #b7791f; }
 .b-wrong, .b-error { background: #c53030; } .b-no_answer, .b-missing, .b-retry { background: #718096; } .b-manual { background: #3c6fb4; }
 .summary { display: flex; gap: 28px; align-items: center; background: #f0f4f8; border-radius: 8px; padding: 14px 18px; }
 .summary .score { font-size: 30px; font-weight: 700; } .summary .score small { font-size: 16px; color: #52606d; }
@@ -34,25 +38,6 @@ th { background: #f0f4f8; font-weight: 600; } td.num, th.num { text-align: right
 img { max-width: 100%; } .cid { color: #8a99a8; font-size: 12px; font-family: monospace; }
 """
 
-STATUS = {
-    "graded": ("已评分", "graded"),
-    "late": ("已评分（迟交）", "graded, submitted late"),
-    "tampered": ("已评分（有改动被还原或文件被拒收）", "graded, with changes undone or files refused"),
-    "error": ("出错，未能评分", "error: could not be graded"),
-    "timeout": ("超时", "timeout"),
-    "limit": ("超出资源限制", "resource limit"),
-    "missing": ("未提交", "no submission"),
-    "retry": ("待重新评分（评分程序或服务器的问题）", "to be graded again (a fault of the grader or the host)"),
-    "pending": ("已提交，待评分", "submitted, not graded yet"),
-}
-VERDICT = {
-    "right": ("正确", "right"),
-    "partly": ("部分正确", "partly right"),
-    "wrong": ("不正确", "not right"),
-    "no_answer": ("没有答案", "no answer"),
-    "manual": ("老师已评", "graded by your instructor"),
-    "pending": ("待老师评分", "to be graded by your instructor"),
-}
 
 def esc(text) -> str:
     return html.escape("" if text is None else str(text))
@@ -62,9 +47,9 @@ def bilingual(zh: str, en: str, tag: str = "span") -> str:
     return f"{esc(zh)} <{tag} class='en'>{esc(en)}</{tag}>"
 
 
-def badge(kind: str, labels: dict) -> str:
-    zh, en = labels.get(kind, (kind, kind))
-    return f"<span class='badge b-{esc(kind)}'>{esc(zh)} · {esc(en)}</span>"
+def badge(kind: str, labels: dict[str, Label]) -> str:
+    label = labels.get(kind) or Label(kind, kind)
+    return f"<span class='badge b-{esc(kind)}'>{esc(label.zh)} · {esc(label.en)}</span>"
 
 
 def split_message(message: str) -> tuple[str, str]:
@@ -74,10 +59,6 @@ def split_message(message: str) -> tuple[str, str]:
     if m and re.search(r"[\u4e00-\u9fff]", message[:m.start()]):
         return message[:m.start()].strip(), message[m.end():].strip()
     return message, ""
-
-
-def fmt(x) -> str:
-    return "" if x is None else f"{x:g}"
 
 
 def page(title: str, body: str) -> str:

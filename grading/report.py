@@ -15,7 +15,8 @@ from collections import Counter
 from pathlib import Path
 
 from .course import Course
-from .htmlpage import STATUS, VERDICT, badge, bilingual, esc, fmt, page, split_message
+from .htmlpage import badge, bilingual, esc, page, split_message
+from .labels import STATUS, VERDICT, fmt, status, when
 from .results import ClassResults, ModuleInfo, load
 
 VERDICTS = ("right", "partly", "wrong", "no_answer")
@@ -26,14 +27,11 @@ LIST = re.compile(r"\[[^\]]*\]")
 
 
 def _figure(width: float, height: float):
-    """A figure without pyplot, and the rc settings that put a CJK font first when one is installed."""
-    from matplotlib import font_manager
+    """A figure without pyplot, and the rc settings that put a CJK font first (crm/fonts.py)."""
     from matplotlib.figure import Figure
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    cjk = [n for n in ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei",
-                       "PingFang SC") if n in names]
-    return Figure(figsize=(width, height), dpi=110), {"font.family": "sans-serif",
-                                                       "font.sans-serif": cjk[:1] + ["DejaVu Sans"]}
+
+    from crm.fonts import chart_rc
+    return Figure(figsize=(width, height), dpi=110), chart_rc()
 
 
 def _img(fig, alt: str) -> str:
@@ -88,8 +86,8 @@ def _status_chart(s: dict) -> str:
     import matplotlib
     with matplotlib.rc_context(rc):
         ax = fig.add_subplot()
-        kinds = [k for k in STATUS if s["status"].get(k)]
-        ax.barh([f"{STATUS[k][0]} {k}" for k in kinds], [s["status"][k] for k in kinds],
+        kinds = _kinds(s)
+        ax.barh([str(status(k)) for k in kinds], [s["status"][k] for k in kinds],
                 color=["#2f855a" if k == "graded" else "#c53030" if k == "error" else "#a0aec0" if k == "missing"
                        else "#d69e2e" for k in kinds])
         for i, k in enumerate(kinds):
@@ -126,7 +124,7 @@ def _verdict_chart(m: ModuleInfo, s: dict) -> str:
             counts = [s["verdicts"][c.name].get(v, 0) for c in cells]
             totals = [sum(s["verdicts"][c.name].values()) or 1 for c in cells]
             shares = [n / t for n, t in zip(counts, totals)]
-            ax.barh([c.name for c in cells], shares, left=left, color=COLOURS[v], label=f"{VERDICT[v][0]} {v}")
+            ax.barh([c.name for c in cells], shares, left=left, color=COLOURS[v], label=str(VERDICT[v]))
             left = [a + b for a, b in zip(left, shares)]
         ax.invert_yaxis()
         ax.set_xlim(0, 1)
@@ -136,15 +134,21 @@ def _verdict_chart(m: ModuleInfo, s: dict) -> str:
         return _img(fig, "verdicts per checkpoint")
 
 
-def render(data: ClassResults, module: str) -> str:
+def _kinds(s: dict) -> list[str]:
+    """The statuses to show, in the vocabulary's order (one it does not know yet at the end)."""
+    return [k for k in STATUS if s["status"].get(k)] + sorted(k for k in s["status"] if k not in STATUS)
+
+
+def render(data: ClassResults, module: str, generated=None) -> str:
     m, s = data.module(module), summarise(data, module)
     out = [f"<h1>{esc(m.id)} {esc(m.title_zh)} · {esc(m.title_en)}</h1>",
            f"<p class='sub'>班级报告 <span class='en'>Class report</span> · {esc(data.course_id)} · "
-           f"{s['students']} 名学生 <span class='en'>students</span></p>"]
+           f"{s['students']} 名学生 <span class='en'>students</span>"
+           + (f" · 生成于 <span class='en'>as of</span> {esc(when(generated))}" if generated else "") + "</p>"]
 
     out.append(f"<h2>{bilingual('提交状态', 'Status of the submissions')}</h2><table><tr><th>状态 "
                "<span class='en'>Status</span></th><th class='num'>人数 <span class='en'>Students</span></th></tr>")
-    for k in STATUS:
+    for k in _kinds(s):
         if s["status"].get(k):
             out.append(f"<tr><td>{badge(k, STATUS)}</td><td class='num'>{s['status'][k]}</td></tr>")
     out.append("</table>" + _status_chart(s))
@@ -163,7 +167,8 @@ def render(data: ClassResults, module: str) -> str:
 
     out.append(f"<h2>{bilingual('每个检查点', 'Checkpoint by checkpoint')}</h2><table><tr><th>检查点 "
                "<span class='en'>Checkpoint</span></th><th class='num'>通过率 <span class='en'>Pass rate</span></th>"
-               + "".join(f"<th class='num'>{esc(VERDICT[v][0])} <span class='en'>{esc(v)}</span></th>" for v in VERDICTS)
+               + "".join(f"<th class='num'>{esc(VERDICT[v].zh)} <span class='en'>{esc(VERDICT[v].en)}</span></th>"
+                         for v in VERDICTS)
                + "</tr>")
     for c in m.cells:
         if c.manual:
@@ -211,5 +216,5 @@ def write_report(course: Course, module: str, out: str | Path | None = None) -> 
     # beside the course's steps, not in feedback/ (what nbgrader releases to students)
     path = Path(out) if out else course.root / "reports" / f"{module}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(load(course), module), encoding="utf-8")
+    path.write_text(render(load(course), module, course.now()), encoding="utf-8")
     return path

@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass, field
 
 from . import reasons as reason_codes
-from .course import Course
+from .course import Course, CourseError
+from .labels import Score
 from .state import StateStore
 
 HEADING = re.compile(r"^#+\s*(.+?)\s*$", re.M)
@@ -83,6 +84,31 @@ class Result:
         """The reason in ``lang``; a state written before reason codes has it in English only."""
         return reason_codes.render(self.reasons, lang) if self.reasons else self.reason
 
+    def score(self, module: "ModuleInfo") -> Score | None:
+        """The points as one sum, automatic + by hand = total (None: no score, not a zero)."""
+        if not self.has_score:
+            return None
+        auto = [c for c in module.cells if not c.manual]
+        manual = [c for c in module.cells if c.manual]
+        given = [self.scores.get(c.name) for c in manual]
+        return Score(sum(self.scores.get(c.name) or 0 for c in auto), sum(c.max_score for c in auto),
+                     None if None in given else sum(given), sum(c.max_score for c in manual),
+                     self.total, self.max_total if self.max_total is not None else module.max_total)
+
+    def verdict(self, cell: "Cell") -> str | None:
+        """A cell's verdict (grading/labels.py VERDICT): the grader's for a checkpoint it checked; for a
+        hand-graded answer whether the instructor has graded it; else from nbgrader's score alone."""
+        if not self.has_score:
+            return None
+        if cell.name in self.verdicts:
+            return self.verdicts[cell.name].status
+        score = self.scores.get(cell.name)
+        if cell.manual:   # an answer left as handed out is scored 0 by nbgrader itself, not by the instructor
+            return "pending" if score is None else "manual" if cell.name in self.manual or score else "no_answer"
+        if score is None:
+            return "pending"
+        return "right" if score >= cell.max_score else "partly" if score > 0 else "wrong"
+
 
 @dataclass
 class ModuleInfo:
@@ -108,7 +134,6 @@ class ClassResults:
             if m.id == module_id:
                 return m
         known = ", ".join(m.id for m in self.modules) or "none"
-        from .course import CourseError
         raise CourseError(f"module {module_id} has not been assigned in this course (assigned: {known})")
 
     def of(self, module_id: str) -> list[Result]:
@@ -134,6 +159,10 @@ def cell_titles(course: Course, module: str) -> dict[str, str]:
 
 
 def load(course: Course) -> ClassResults:
+    """The class's results: the grading state, and nbgrader's gradebook read with SQL (grading/gradebook.py:
+    no nbgrader import, so the commands built on this answer in about a second)."""
+    from . import gradebook
+
     state = StateStore(course.private / "state.db")
     try:
         outcomes = {(o.module, o.student): o for o in state.all()}
@@ -143,31 +172,43 @@ def load(course: Course) -> ClassResults:
             verdicts.setdefault((module, student), {})[check] = Verdict(points, max_points, status, message)
     finally:
         state.close()
-    with course.gradebook() as gb:
-        people = {s.id: Student(s.id, s.first_name or "", s.last_name or "", s.email or "") for s in gb.students}
-        for _, s in outcomes:
-            people.setdefault(s, Student(s))
-        students = sorted(people.values(), key=lambda p: roster_key(p.id))
-        modules = []
-        for a in sorted(gb.assignments, key=lambda a: a.name):
-            titles = cell_titles(course, a.name)
-            try:
-                m = course.module(a.name)
-                title_zh, title_en = m.title_zh, m.title_en
-            except Exception:   # an assignment made outside crmlab: no catalogue entry
-                title_zh = title_en = a.name
-            cells = [Cell(g.name, float(g.max_score), g.cell_type == "markdown", titles.get(g.name, g.name))
-                     for nb in a.notebooks for g in nb.grade_cells]
-            modules.append(ModuleInfo(a.name, title_zh, title_en, cells))
-        results = {}
-        for m in modules:
-            for s in students:
-                results[(m.id, s.id)] = _result(course, gb, m, s.id, outcomes.get((m.id, s.id)),
-                                                 verdicts.get((m.id, s.id), {}))
+    with gradebook.opened(course) as gb:
+        roster = gradebook.students(gb)
+        assigned, cells, tops = gradebook.modules(gb), gradebook.cells(gb), gradebook.max_scores(gb)
+        grades, comments, submitted = gradebook.grades(gb), gradebook.comments(gb), gradebook.submissions(gb)
+    people = {s.id: Student(s.id, s.first_name, s.last_name, s.email) for s in roster}
+    for _, s in outcomes:
+        people.setdefault(s, Student(s))
+    students = sorted(people.values(), key=lambda p: roster_key(p.id))
+    modules = []
+    for name in assigned:
+        titles = cell_titles(course, name)
+        order = {cell: i for i, cell in enumerate(titles)}   # as the notebook has them
+        try:
+            m = course.module(name)
+            title_zh, title_en = m.title_zh, m.title_en
+        except CourseError:   # an assignment made outside crmlab: no catalogue entry
+            title_zh = title_en = name
+        mine = sorted((c for c in cells if c.module == name), key=lambda c: (order.get(c.name, len(order)), c.name))
+        modules.append(ModuleInfo(name, title_zh, title_en,
+                                  [Cell(c.name, c.max_score, c.manual, titles.get(c.name, c.name)) for c in mine]))
+    by_submission: dict[tuple[str, str], list] = {}
+    for g in grades:
+        by_submission.setdefault((g.module, g.student), []).append(g)
+    remarks: dict[tuple[str, str], dict[str, str]] = {}
+    for (mm, st, cell), text in comments.items():
+        remarks.setdefault((mm, st), {})[cell] = text
+    results = {}
+    for m in modules:
+        for s in students:
+            key = (m.id, s.id)
+            results[key] = _result(course, m, s.id, outcomes.get(key), verdicts.get(key, {}),
+                                   by_submission.get(key, []) if key in submitted else None, tops.get(m.id, 0.0),
+                                   remarks.get(key, {}))
     return ClassResults(course.course_id, students, modules, results)
 
 
-def _result(course, gb, module: ModuleInfo, student: str, o, verdicts) -> Result:
+def _result(course, module: ModuleInfo, student: str, o, verdicts, grades, max_total: float, comments) -> Result:
     if o is None:
         why = [reason_codes.Reason("not_graded_yet" if course.path("submitted", student, module.id).is_dir()
                                    else "no_submission")]
@@ -177,18 +218,13 @@ def _result(course, gb, module: ModuleInfo, student: str, o, verdicts) -> Result
                verdicts=verdicts if o.score is not None else {}, reasons=o.reasons)
     # scores only where nbgrader finished this very submission (the worker read them back); a run
     # stopped by the watchdog may have left older grades in the gradebook
-    if o.score is None:
+    if o.score is None or grades is None:
         return r
-    sub = gb.find_submission(module.id, student)
-    r.total, r.max_total = float(sub.score), float(sub.max_score)
-    r.needs_manual_grade = bool(sub.needs_manual_grade)
-    for nb in sub.notebooks:
-        for g in nb.grades:
-            pending = g.needs_manual_grade or g.score is None   # not 0: nobody graded it yet
-            r.scores[g.name] = None if pending else float(g.score)
-            if g.manual_score is not None:
-                r.manual[g.name] = float(g.manual_score)
-        for c in nb.comments:
-            if c.manual_comment:
-                r.comments[c.name] = c.manual_comment
+    r.total, r.max_total = sum(g.score for g in grades), max_total
+    r.needs_manual_grade = any(g.needs_manual_grade for g in grades)
+    for g in grades:
+        r.scores[g.cell] = None if g.needs_manual_grade else g.score   # not 0: nobody graded it yet
+        if g.manual_score is not None:
+            r.manual[g.cell] = g.manual_score
+    r.comments = dict(comments)
     return r

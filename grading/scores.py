@@ -12,7 +12,8 @@ import json
 import re
 from pathlib import Path
 
-from .htmlpage import STATUS, fmt
+from .labels import Score, fmt, status, when
+from .terminal import pad, width
 
 SCORES = re.compile(r"<script type='application/json' id='crmlab-scores'>(.*?)</script>", re.S)
 # nbgrader's fetch_feedback: <assignment>/feedback/<timestamp>/<notebook>.html, or with the course
@@ -40,18 +41,17 @@ def find_scores(folder: str | Path = ".") -> list[dict]:
 
 def format_scores(data: dict) -> str:
     """A plain-text table of one student's scores so far, in Chinese and English."""
-    lines = [f"{data['course_id']} · {data['student']} — 你目前的成绩 / your scores so far "
-             f"(截至 as of {data['released_at']})", ""]
+    lines = [f"{data['course_id']} · {data['student']} — 你目前的成绩 / your scores so far — "
+             f"截至 as of {when(data['released_at'])}", ""]
     rows = [("模块 module", "状态 status", "得分 points")]
     for r in data["modules"]:
-        zh, en = STATUS.get(r["status"], (r["status"], r["status"]))
-        points = ("—" if r["points"] is None else fmt(r["points"])) + f" / {fmt(r['max_points'])}"
-        if r["manual_pending"]:
-            points += "  (待老师评分 manual grading pending)"
-        rows.append((f"{r['module']} {r['title_zh']}", f"{zh} {en}", points))
-    widths = [max(_width(row[i]) for row in rows) for i in range(2)]
+        score = Score.of_row(r)
+        points = f"— / {fmt(r['max_points'])}" if score is None else score.text("zh") + (
+            f"  /  {score.text('en')}" if score.manual_max else "")
+        rows.append((f"{r['module']} {r['title_zh']}", str(status(r["status"])), points))
+    widths = [max(width(row[i]) for row in rows) for i in range(2)]
     for row in rows:
-        lines.append("  ".join(_pad(cell, widths[i]) for i, cell in enumerate(row[:2])) + "  " + row[2])
+        lines.append("  ".join(pad(cell, widths[i]) for i, cell in enumerate(row[:2])) + "  " + row[2])
     lines.append("")
     pct = data["coursework_pct"]
     if pct is None:
@@ -65,13 +65,3 @@ def format_scores(data: dict) -> str:
             lines.append(f"另外 {fmt(100 * data['peer_share'])} % 来自期末的表演秀 / the other "
                          f"{fmt(100 * data['peer_share'])} % come from the CRM show at the end of term")
     return "\n".join(lines)
-
-
-def _width(text: str) -> int:
-    """Columns a terminal gives the text: CJK characters take two."""
-    return sum(2 if ord(ch) >= 0x1100 and not 0x2000 <= ord(ch) < 0x2E80 else 1 for ch in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * (width - _width(text))
-

@@ -124,3 +124,24 @@ def test_a_due_time_without_its_time_zone_is_refused_naming_the_field(tmp_path):
     toml.write_text(toml.read_text(encoding="utf-8").replace("due = 2026-12-20T23:59:00\n", "due = \"2026-12-20T23:59:00+08:00\"\n"),
                     encoding="utf-8")
     assert Course.open(course.root).module("m01").due.utcoffset().total_seconds() == 8 * 3600
+
+
+def test_the_course_time_zone_is_its_own_and_a_bad_one_is_named(tmp_path):
+    from grading.course import Course, CourseError
+    from grading.labels import when
+
+    course = Course.init(tmp_path / "c", "tz-course")
+    assert course.now().utcoffset().total_seconds() == 8 * 3600                 # Asia/Shanghai, the shipped default
+    toml = course.root / "crmlab.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('timezone = "Asia/Shanghai"', 'timezone = "Asia/Urumqi"'),
+                    encoding="utf-8")
+    assert Course.open(course.root).now().utcoffset().total_seconds() == 6 * 3600
+    toml.write_text(toml.read_text(encoding="utf-8").replace('timezone = "Asia/Urumqi"', 'timezone = "Beijing"'),
+                    encoding="utf-8")
+    with pytest.raises(CourseError, match=r"'course.timezone' = 'Beijing' is not a time zone"):
+        Course.open(course.root).now()
+    # a time is shown in the zone it was taken in, with its offset: 10:00 UTC is 18:00 in Shanghai
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+    moment = dt.datetime(2026, 6, 30, 10, 0, tzinfo=dt.timezone.utc).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert when(moment) == when(moment.isoformat()) == "2026-06-30 18:00 (UTC+08:00)"

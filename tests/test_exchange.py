@@ -82,6 +82,29 @@ def test_nobody_gets_data_that_is_not_theirs(course, who):
     assert not (home / "m01").exists()   # not even the common release without data
 
 
+def test_autograde_before_collect_says_the_submissions_wait_in_the_exchange(course):
+    from grading.exchange import waiting
+
+    for s in ("s01", "s02"):
+        if not (student_home(course, s) / "m01").exists():
+            student_app(course, s, "fetch")[0].start()
+        student_app(course, s, "submit")[0].start()
+    assert waiting(course, "m01") == ["s01", "s02"] and waiting(course, "m04") == []
+    r = subprocess.run([CRMLAB, "autograde", "m01", "--course", str(course.root)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "2 submission(s) of m01 wait in the exchange, not collected yet (s01, s02): `crmlab collect m01` brings " \
+           "them in" in r.stderr
+    assert "s01: missing — no submission  (a submission waits in the exchange: crmlab collect)" in r.stdout
+
+
+def test_collect_of_a_module_never_assigned_is_refused(course):
+    r = subprocess.run([CRMLAB, "collect", "m04", "--course", str(course.root)], capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "m04 has not been assigned in this course" in r.stderr and "crmlab assign m04" in r.stderr
+    r = subprocess.run([CRMLAB, "collect", "m99", "--course", str(course.root)], capture_output=True, text=True)
+    assert r.returncode == 2 and "unknown module 'm99'" in r.stderr
+
+
 def test_collect_brings_the_newest_submission_of_each_student(course):
     for s in ("s01", "s02"):
         if not (student_home(course, s) / "m01").exists():
@@ -104,6 +127,8 @@ def test_collect_brings_the_newest_submission_of_each_student(course):
     again = subprocess.run([CRMLAB, "collect", "m01", "--course", str(course.root)], capture_output=True, text=True)
     assert "new 0, updated 1, unchanged 1" in again.stdout, again.stdout + again.stderr
     assert "# second try" in course.path("submitted", "s02", "m01").joinpath("m01.ipynb").read_text(encoding="utf-8")
+    from grading.exchange import waiting
+    assert waiting(course, "m01") == []                 # everything collected: nothing waits
 
 
 def test_lab_for_a_student_keeps_jupyter_inside_their_home(course):
@@ -172,7 +197,8 @@ def test_released_feedback_reaches_its_own_student_only_and_carries_their_scores
         assert f"({s})" in text and f"({other})" not in text and f'"student": "{other}"' not in text
         mine[s] = text
     # s01: the automatic part, the reflection waits for the instructor; s02 wrote nothing: nbgrader scores it 0
-    assert "11 <small>/ 11</small>" in mine["s01"] and "0 <small>/ 15</small>" in mine["s02"]
+    assert "11 <small>/ 15</small>" in mine["s01"] and "自动 11/11 + 人工 —/4 = 11/15" in mine["s01"]
+    assert "0 <small>/ 15</small>" in mine["s02"]
     assert "Your scores so far" in mine["s01"]
 
     # a student who names a classmate in their config still finds only their own submission's feedback
@@ -182,7 +208,8 @@ def test_released_feedback_reaches_its_own_student_only_and_carries_their_scores
     # crmlab my-scores in a student's folder: their own scores so far, from what they fetched
     out = subprocess.run([CRMLAB, "my-scores", str(student_home(course, "s01"))], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "crm-exchange-test · s01" in out.stdout and "11 / 15" in out.stdout and "manual grading pending" in out.stdout
+    assert "crm-exchange-test · s01" in out.stdout and "automatic 11/11 + by hand —/4 = 11/15" in out.stdout
+    assert "the hand-graded part is still to grade" in out.stdout and "(UTC+08:00)" in out.stdout   # the course's time
     assert "s02" not in out.stdout
     nothing = subprocess.run([CRMLAB, "my-scores", str(course.root / "elsewhere")], capture_output=True, text=True)
     assert nothing.returncode == 1 and "Fetch Feedback" in nothing.stdout

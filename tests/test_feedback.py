@@ -98,7 +98,7 @@ def test_feedback_shows_status_reason_points_and_hints_in_both_languages(course,
         assert hints[c]["en"] not in wrong
     assert "还差在哪里" in wrong and "What to look at again" in wrong
     broken = _text(pages["s10"])
-    assert "出错，未能评分" in broken and "not valid JSON" in broken and "不是有效的 JSON" in broken
+    assert "出错 · error" in broken and "not valid JSON" in broken and "不是有效的 JSON" in broken
     assert "不是 0 分" in broken and "not a zero" in broken and "Checkpoint by checkpoint" not in broken
     assert "没有提交" in _text(pages["s11"]) and "no submission" in _text(pages["s11"])
     loop = _text(pages["s12"])
@@ -112,6 +112,68 @@ def test_feedback_shows_the_manual_grade_and_comment(pages):
     assert "待老师评分" in _text(pages["s2"])        # not graded yet: said, not shown as 0
 
 
+def test_one_way_to_show_a_score_automatic_plus_by_hand_is_the_total(course, pages):
+    # s1: the five checkpoints right (2 + 2 + 2 + 2 + 3 = 11 automatic points) and 3 of 4 given by hand
+    assert "自动 11/11 + 人工 3/4 = 14/15" in _text(pages["s1"]) and "automatic 11/11 + by hand 3/4 = 14/15" in _text(pages["s1"])
+    # s2: the reflection waits for the instructor. Every total on the page is out of the module's 15 points
+    # (a page once said "11 / 11" at the top and "11 / 15" below)
+    scores = _auto_scores(course, "s2")
+    auto = sum(scores[c] for c in CHECK_POINTS)
+    text = _text(pages["s2"])
+    assert f"自动 {auto:g}/11 + 人工 —/4 = {auto:g}/15" in text and "by hand —/4" in text and "人工部分待评" in text
+    outside_tables = _text(re.sub(r"<table>.*?</table>", "", pages["s2"], flags=re.S))
+    assert re.findall(r"\b(\d+(?:\.\d+)?) ?/ ?(\d+)\b", outside_tables) == \
+        [(f"{auto:g}", "15"), (f"{auto:g}", "11"), (f"{auto:g}", "15"), (f"{auto:g}", "11"), (f"{auto:g}", "15")]
+    # ... the big total, then the sum in each language: nothing says "x / 11" as if that were the total
+    zh_line = re.search(r"<div class='summary'>.*?<div class='note'>(.*?)<br>", pages["s2"], re.S).group(1)
+    assert "人工" in zh_line and not re.search(r"[A-Za-z]{3,}", zh_line)   # no English id inside a Chinese sentence
+
+
+def _badges(page: str) -> list[tuple[str, str, str]]:
+    """(code, Chinese, English) of every status or verdict badge on a page."""
+    return re.findall(r"<span class='badge b-(\w+)'>(.*?) · (.*?)</span>", page)
+
+
+def test_one_vocabulary_in_feedback_workbook_and_report(course, pages):
+    """The words for a status or a verdict are the same on a student's page, in the instructor's workbook
+    and in the class report (they were 已评分 / 未提交 / 不正确 on one and 已评 / 未交 / 错误 on another)."""
+    from grading.labels import STATUS, VERDICT
+    from grading.state import STATUSES
+
+    wb = load_workbook(io.BytesIO(export(course, "xlsx")))
+    header = [c.value for c in wb[MODULE][1]]
+    sheet = {r[0]: dict(zip(header, r)) for r in wb[MODULE].iter_rows(min_row=2, values_only=True)}
+    summary = {r[0]: r[3] for r in wb["汇总 Summary"].iter_rows(min_row=2, values_only=True)}
+    report = write_report(course, MODULE).read_text(encoding="utf-8")
+    report_status = {code: (zh, en) for code, zh, en in _badges(report) if code in STATUS}
+    seen_status = set()
+    for student in KINDS:
+        code, zh, en = _badges(pages[student])[0]                  # the page's first badge: the status
+        assert sheet[student]["状态 Status"] == summary[student] == f"{zh} {en}"
+        assert report_status[code] == (zh, en)
+        seen_status.add(code)
+        for c, full in CHECK_POINTS.items():                         # each checkpoint's verdict, page and workbook
+            row = re.search(rf"<span class='cid'>{c}</span></td><td class='num'>[^<]*</td><td>(<span class='badge[^/]*</span>)",
+                            pages[student])
+            cell = sheet[student][f"{c} 结果 verdict"]
+            if row is None:                                          # no score: no verdicts anywhere
+                assert cell is None
+                continue
+            [(vcode, vzh, ven)] = _badges(row.group(1))
+            assert cell == f"{vzh} {ven}" and (vzh, ven) == (VERDICT[vcode].zh, VERDICT[vcode].en)
+    assert seen_status == {"graded", "error", "missing", "timeout"}
+    # every status the grading state can record has its words in both languages
+    for code in (*STATUSES, "pending"):
+        assert re.search(r"[\u4e00-\u9fff]", STATUS[code].zh) and STATUS[code].en.isascii()
+
+
+def test_times_are_shown_in_the_courses_local_time(course):
+    [page] = write_feedback(course, MODULE, ["s1"], so_far=[MODULE], released_at="2026-06-30T18:00:00+08:00")
+    text = _text(page.read_text(encoding="utf-8"))
+    assert "截至 2026-06-30 18:00 (UTC+08:00)" in text and "As of 2026-06-30 18:00 (UTC+08:00)" in text
+    assert course.now().utcoffset().total_seconds() == 8 * 3600     # the shipped course: Asia/Shanghai
+
+
 def test_released_pages_end_with_the_students_own_scores_so_far_and_a_coursework_estimate(course):
     from grading.feedback import scores_so_far
     from grading.scores import find_scores, format_scores
@@ -119,7 +181,8 @@ def test_released_pages_end_with_the_students_own_scores_so_far_and_a_coursework
     data = load(course)
     s1 = scores_so_far(course, data, "s1", [MODULE], "2026-06-30T18:00:00+08:00")
     assert s1["modules"] == [{"module": "m01", "title_zh": "认识你的客户", "title_en": "Know your customers",
-                              "status": "graded", "points": 14.0, "max_points": 15.0, "manual_pending": False}]
+                              "status": "graded", "points": 14.0, "max_points": 15.0, "manual_pending": False,
+                              "auto": 11.0, "auto_max": 11.0, "manual": 3.0, "manual_max": 4.0}]
     assert (s1["counted"], s1["coursework_pct"], s1["coursework_share"]) == (["m01"], round(100 * 14 / 15, 1), 0.6)
     pending = scores_so_far(course, data, "s2", [MODULE], "t")       # reflection not graded yet: not counted
     assert pending["modules"][0]["manual_pending"] and pending["coursework_pct"] is None
@@ -145,7 +208,8 @@ def test_released_pages_end_with_the_students_own_scores_so_far_and_a_coursework
     [found] = find_scores(course.root / "home-s1")
     assert found == s1
     table = format_scores(found)
-    assert "fb-course · s1" in table and "14 / 15" in table and "93.3 %" in table and "已评分 graded" in table
+    assert "fb-course · s1" in table and "14/15" in table and "93.3 %" in table and "已评分 graded" in table
+    assert "自动 11/11 + 人工 3/4 = 14/15" in table and "2026-06-30 18:00 (UTC+08:00)" in table
 
 
 def test_no_solution_check_code_or_right_value_leaks_into_any_feedback(course, pages):
@@ -228,11 +292,15 @@ def test_xlsx_reads_back_with_types_chinese_names_and_roster_order(course):
         assert sol[f"{c} (/{full})"] == full and sol[f"{c} 结果 verdict"] == "正确 right"
     assert sol["reflection (/4)"] == 3 and sol["待人工评分 Manual pending"] is False
     assert rows["s2"]["reflection (/4)"] is None and rows["s2"]["待人工评分 Manual pending"] is True
-    for s, status in (("s10", "出错 error"), ("s11", "未交 missing")):   # no score, never 0
+    for s, status in (("s10", "出错 error"), ("s11", "未提交 missing")):   # no score, never 0
         assert rows[s]["状态 Status"] == status and rows[s]["得分 Score (/15)"] is None
         assert all(rows[s][f"{c} (/{full})"] is None for c, full in CHECK_POINTS.items())
     assert rows["s10"]["原因 Reason"].startswith("the notebook file is not valid JSON")
     assert ws.column_dimensions["D"].width > ws.column_dimensions["A"].width   # the reason column is wide
+    for r in rows.values():   # automatic + by hand = total, in numbers
+        if r["得分 Score (/15)"] is not None and r["人工 By hand (/4)"] is not None:
+            assert r["自动 Automatic (/11)"] + r["人工 By hand (/4)"] == r["得分 Score (/15)"]
+    assert (sol["自动 Automatic (/11)"], sol["人工 By hand (/4)"]) == (11, 3) and rows["s2"]["人工 By hand (/4)"] is None
 
 
 def test_canvas_csv_parses_back_with_blank_where_there_is_no_final_score(course):
@@ -296,6 +364,28 @@ def test_course_grade_uses_the_manual_grade_and_the_peer_score(course, tmp_path)
     assert r.returncode == 2 and "row 3" in r.stderr and "cannot judge itself" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_course_without_the_crm_show_has_final_grades_and_no_word_of_peer_scores(course, tmp_path):
+    toml = course.root / "crmlab.toml"
+    before = toml.read_text(encoding="utf-8")
+    try:
+        toml.write_text(before.replace("peer_share = 0.4", "peer_share = 0"), encoding="utf-8")
+        r = subprocess.run([CRMLAB, "grades", "--course", str(course.root)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        rows = {x["student_id"]: x for x in csv.DictReader(io.StringIO(r.stdout))}
+        assert float(rows["s1"]["final"]) == pytest.approx(100 * 14 / 15, abs=0.01)   # the modules alone: 14 of 15
+        assert all("CRM show" not in x["missing"] and "peer" not in x["missing"] for x in rows.values())
+        assert "peer scores" not in r.stderr and "no CRM show: [grades] peer_share = 0" in r.stderr
+        peer = tmp_path / "peer.csv"
+        peer.write_text("group,judge,score\n", encoding="utf-8")
+        r = subprocess.run([CRMLAB, "grades", "--course", str(course.root), "--peer", str(peer)], capture_output=True,
+                           text=True)
+        assert r.returncode == 0 and f"--peer {peer} is not used" in r.stderr    # a value given is never ignored silently
+    finally:
+        toml.write_text(before, encoding="utf-8")
+    r = subprocess.run([CRMLAB, "grades", "--course", str(course.root)], capture_output=True, text=True)
+    assert "no peer scores of the CRM show yet" in r.stderr and "peer_share = 0" in r.stderr   # with the show: what to do
+
+
 def test_hints_cover_every_checkpoint_of_m01_m06_and_m07_in_both_languages():
     for module in ("m01", "m06", "m07"):
         checks = (SHIPPED_COURSE / "checks" / f"{module}.py").read_text(encoding="utf-8")
@@ -304,3 +394,5 @@ def test_hints_cover_every_checkpoint_of_m01_m06_and_m07_in_both_languages():
         assert set(hints) == names
         for h in hints.values():
             assert re.search(r"[\u4e00-\u9fff]", h["zh"]) and h["en"] and not re.search(r"[\u4e00-\u9fff]", h["en"])
+            for text in (h["zh"], h["en"]):   # plain text on the page: no Markdown left in it
+                assert not re.search(r"\*\w|\w\*|`|\*\*", text), text

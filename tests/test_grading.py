@@ -194,7 +194,7 @@ def test_a_submission_that_freezes_its_grader_cannot_or_is_stopped_by_the_watchd
     if summary.unsandboxed:   # it stops the grading worker: the watchdog replaces it
         assert o.status == "timeout" and "longer than 25 s" in o.reason
     else:                     # in its sandbox the grader is out of sight: that cell fails, the rest is graded
-        assert o.status == "graded" and o.seconds < 25
+        assert o.status == "graded"   # not stopped by the 25 s watchdog
         assert 0 < o.score < AUTO_POINTS
 
 

@@ -340,5 +340,5 @@ def test_the_instructor_releases_feedback_and_the_student_fetches_it_with_their_
         page.keyboard.press("Shift+Enter")
         output = page.locator(".jp-Notebook .jp-OutputArea-output").first
         expect(output).to_contain_text("coursework so far", timeout=60_000)
-        assert "14 / 15" in output.inner_text() and "s02" not in output.inner_text()
+        assert "自动 11/11 + 人工 3/4 = 14/15" in output.inner_text() and "s02" not in output.inner_text()
         page.screenshot(path=shots / "lab-student-my-scores.png")

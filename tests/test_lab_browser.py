@@ -94,6 +94,9 @@ def lab(course: Course, tmp: Path, *user: str):
 def open_lab(page, url: str) -> None:
     page.goto(f"{url}/lab?reset&token={TOKEN}")
     expect(page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader")).to_be_visible(timeout=60_000)
+    # JupyterLab drops ?reset from the address once the fresh workspace is restored; a link clicked before that
+    # (the assignment list's #… toggles) makes it reload the page onto an empty workspace
+    page.wait_for_url(lambda u: "reset" not in u, timeout=60_000)
 
 
 def nbgrader_menu(page, command: str) -> None:

@@ -253,6 +253,7 @@ class Simulation:
                              scenario.seasonality.get("weekday"))
         self.kinds = list(scenario.customer_kinds)
         self.kind_index = {k.id: i for i, k in enumerate(self.kinds)}
+        self.kind_business = np.array([k.business for k in self.kinds], bool)   # per kind index: an organisation
         self.products = {p.id: p for p in scenario.products}
         self.money = head.currencies[head.locale].per_base
         self.directory = Directory(head.locale, self.rng["people"])
@@ -887,7 +888,8 @@ class Simulation:
         env, r, s = self.env, self.rng["sales"], self.scenario.sales
         while True:
             a = self.acc
-            business = np.array([self.kinds[int(j)].business for j in a.kind]) & self._alive_now()
+            # a lookup per kind index, not a Python object per account: this runs at every upsell
+            business = self.kind_business[a.kind.astype(np.int64)] & self._alive_now()
             n = int(business.sum())
             yield env.timeout(r.exponential(MIN_PER_YEAR / max(n * s.upsell_per_year, 1e-9)) if n else 30 * MIN_PER_DAY)
             if env.now >= self.horizon:

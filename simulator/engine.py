@@ -282,6 +282,7 @@ class Simulation:
         self.ticket_id, self.call_id, self.complaint_id = self.ids.maker("T"), self.ids.maker("K"), self.ids.maker("Y")
         self.causes = list(scenario.complaints.causes)
         self.finished = False
+        self.contact_draws = None                 # the columns of :meth:`_draws`, made on first use
 
         self.campaigns = [c for c in scenario.campaigns if c.start_day < head.days]  # within the run
         self.env = simpy.Environment()
@@ -308,6 +309,13 @@ class Simulation:
         self.reason_route = [self.route[x] for x in sv.reasons]
         self.reason_desk = [self.desk[x] for x in sv.reasons]
         self.reason_handle = np.array([self.handle_factor[x] for x in sv.reasons])
+        # every reason's desk agents one after the other: (all of them, where each reason's start, how many)
+        self.desks = (np.asarray([g for desk in self.reason_desk for g in desk], object),
+                      np.cumsum([0] + [len(desk) for desk in self.reason_desk[:-1]]),
+                      np.array([len(desk) for desk in self.reason_desk], float))
+        self.names_of = {"channel": np.asarray(CHANNELS, object), "reason": np.asarray(self.reasons, object),
+                         "route": np.asarray(self.reason_route, object), "cause": np.asarray(self.causes, object),
+                         "severity": np.asarray(SEVERITIES, object)}   # index → value, for the contacts' rows
         self.channel_delay = np.array([CHANNEL_DELAY.get(c, 0.0) for c in CHANNELS])
         self.complaint_reason = self.reasons.index("complaint") if "complaint" in self.reasons else -1
         if scenario.sales:
@@ -606,28 +614,45 @@ class Simulation:
     def _draws(self, n: int) -> np.ndarray:
         """Everything random about ``n`` contacts, one row each (columns in the order :meth:`_contact`
         unpacks them), drawn at once: vectorised draws cost a fraction of one scalar draw each.
-        Only what no decision can change is drawn ahead; who answers and when stays live."""
-        r, sv, sat, cp = self.rng["calls"], self.scenario.service, self.scenario.satisfaction, self.scenario.complaints
-        return np.column_stack([
-            r.random(n),                                     # which of the account's contacts gets in touch
-            r.random(n),                                     # which desk agent answers a written contact
-            sv.patience_minutes.draw(r, n) if sv.patience_minutes else np.full(n, math.inf),
-            sv.handle_minutes.draw(r, n),                    # talking, or working on the ticket
-            sv.ticket_hours.draw(r, n) * 60,                 # first response of a written channel (× channel)
-            r.random(n) < sv.first_contact_resolution,
-            r.random(n) < sv.escalation,                     # if not resolved at once: to a manager …
-            sv.handle_minutes.draw(r, n) * 1.5,              # … who takes longer,
-            sv.ticket_hours.draw(r, n) * 60,                 # … or a follow-up later
-            r.random(n) < sv.callback,                       # a caller who hung up tries again …
-            sv.callback_minutes.draw(r, n),                  # … after a while
-            _pick(r, list(cp.causes.values()), n),           # a complaint's cause and severity
-            _pick(r, [cp.severity[s] for s in SEVERITIES], n),
-            r.normal(0, sat.noise_sd, n),                    # CSAT: noise, answered or not, when
-            r.random(n) < sat.csat_response_rate,
-            r.exponential(120, n),
-            r.standard_exponential(n),                       # churn clocks restarted after a hang-up …
-            r.standard_exponential(n),                       # … and after the contact
-        ])
+        Only what no decision can change is drawn ahead; who answers and when stays live. A caller who
+        tries again draws one row (:meth:`_contact`), so the row is filled column by column into one
+        array (``column_stack`` of 18 arrays cost more than the draws for one row)."""
+        if self.contact_draws is None:
+            self.contact_draws = self._contact_draw_columns()
+        r, columns = self.rng["calls"], self.contact_draws
+        out = np.empty((n, len(columns)))
+        for j, draw in enumerate(columns):
+            out[:, j] = draw(r, n)
+        return out
+
+    def _contact_draw_columns(self) -> list[Callable[[np.random.Generator, int], np.ndarray]]:
+        """The columns of :meth:`_draws`, in order, each a draw of ``n`` values (the scenario's numbers
+        read once: a pydantic attribute costs more than a plain one)."""
+        sv, sat, cp = self.scenario.service, self.scenario.satisfaction, self.scenario.complaints
+        fcr, escalation, callback, answers = sv.first_contact_resolution, sv.escalation, sv.callback, sat.csat_response_rate
+        patience, handle, ticket_hours, again = sv.patience_minutes, sv.handle_minutes, sv.ticket_hours, sv.callback_minutes
+        causes, severities = _cdf(list(cp.causes.values())), _cdf([cp.severity[s] for s in SEVERITIES])
+        noise = sat.noise_sd
+        return [
+            lambda r, n: r.random(n),                       # which of the account's contacts gets in touch
+            lambda r, n: r.random(n),                       # which desk agent answers a written contact
+            (lambda r, n: patience.draw(r, n)) if patience else (lambda r, n: math.inf),
+            lambda r, n: handle.draw(r, n),                 # talking, or working on the ticket
+            lambda r, n: ticket_hours.draw(r, n) * 60,      # first response of a written channel (× channel)
+            lambda r, n: r.random(n) < fcr,
+            lambda r, n: r.random(n) < escalation,          # if not resolved at once: to a manager …
+            lambda r, n: handle.draw(r, n) * 1.5,           # … who takes longer,
+            lambda r, n: ticket_hours.draw(r, n) * 60,      # … or a follow-up later
+            lambda r, n: r.random(n) < callback,            # a caller who hung up tries again …
+            lambda r, n: again.draw(r, n),                  # … after a while
+            lambda r, n: _pick_cdf(r, causes, n),           # a complaint's cause and severity
+            lambda r, n: _pick_cdf(r, severities, n),
+            lambda r, n: r.normal(0, noise, n),             # CSAT: noise, answered or not, when
+            lambda r, n: r.random(n) < answers,
+            lambda r, n: r.exponential(120, n),
+            lambda r, n: r.standard_exponential(n),         # churn clocks restarted after a hang-up …
+            lambda r, n: r.standard_exponential(n),         # … and after the contact
+        ]
 
     def _feed(self, owner, times, life, chan, reason, draws, pool: int = 0):
         """Start each drawn contact at its time, if its customer is still in the life it was drawn
@@ -665,26 +690,27 @@ class Simulation:
         handle = handle * self.reason_handle[reason]
         delay = first_hours * self.channel_delay[chan]
         phone = chan == PHONE
-        agent = np.empty(n, object)
-        for j, desk in enumerate(self.reason_desk):
-            sel = np.flatnonzero((reason == j) & ~phone)
-            if sel.size:
-                agent[sel] = np.asarray(desk, object)[(pick_agent[sel] * len(desk)).astype(np.int64)]
+        agent = np.empty(n, object)                       # the desk agent of a written contact (None: a call)
+        desk, first, size = self.desks
+        written = np.flatnonzero(~phone)
+        on = reason[written]
+        agent[written] = desk[first[on] + (pick_agent[written] * size[on]).astype(np.int64)]
         resolved_first, escalate = resolved_first.astype(bool), escalate.astype(bool)
         penalty = np.where(resolved_first, 0.0, sat.unresolved_penalty + np.where(escalate, sat.escalation_penalty, 0))
         complaint = reason == self.complaint_reason
-        cause = np.where(complaint, np.asarray(self.causes, object)[cause.astype(np.int64)], None)
+        names = self.names_of
+        cause = np.where(complaint, names["cause"][cause.astype(np.int64)], None)
         return list(zip(
-            _take(acc_ids, owner.tolist()), self._persons(owner, pick_contact), np.asarray(CHANNELS, object)[chan].tolist(),
-            np.asarray(self.reasons, object)[reason].tolist(),
-            np.where(phone, np.asarray(self.reason_route, object)[reason], None).tolist(),
+            _take(acc_ids, owner.tolist()), self._persons(owner, pick_contact), names["channel"][chan].tolist(),
+            names["reason"][reason].tolist(),
+            np.where(phone, names["route"][reason], None).tolist(),
             a.kind[owner].astype(np.int64).tolist(), patience.tolist(), handle.tolist(), delay.tolist(),
             (sat.wait_penalty_per_minute * np.minimum(delay, 600) / 20).tolist(),   # hours of waiting feel like
             agent.tolist(),                                                            # minutes on hold
             resolved_first.astype(np.int64).tolist(), (~resolved_first & escalate).astype(np.int64).tolist(),
             manager_handle.tolist(),
             np.where(resolved_first, 0.0, follow_up).tolist(), penalty.tolist(), calls_back.astype(bool).tolist(),
-            callback_after.tolist(), cause.tolist(), np.asarray(SEVERITIES, object)[severity.astype(np.int64)].tolist(),
+            callback_after.tolist(), cause.tolist(), names["severity"][severity.astype(np.int64)].tolist(),
             noise.tolist(), responds.astype(bool).tolist(), response_after.tolist(), restart_abandoned.tolist(),
             restart.tolist()))
 
@@ -1167,8 +1193,17 @@ def _take(seq: list, idx: list[int]) -> list:
 
 def _pick(r: np.random.Generator, weights: list[float], n: int) -> np.ndarray:
     """``n`` indices drawn with the given (unnormalised) weights."""
+    return _pick_cdf(r, _cdf(weights), n)
+
+
+def _cdf(weights: list[float]) -> np.ndarray:
     cum = np.cumsum(weights)
-    return np.minimum(np.searchsorted(cum / cum[-1], r.random(n), side="right"), len(weights) - 1)
+    return cum / cum[-1]
+
+
+def _pick_cdf(r: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
+    """:func:`_pick` with the weights' cumulative shares worked out already."""
+    return np.minimum(np.searchsorted(cdf, r.random(n), side="right"), cdf.size - 1)
 
 
 def _filled(k: int, value) -> np.ndarray:

@@ -180,7 +180,7 @@ class Tables:
     # filled by finish()
     orders: list = field(default_factory=list)
     order_lines: list = field(default_factory=list)
-    latent: list = field(default_factory=list)
+    latent: tuple = ()    # columns: account, tier, rate, dropout, service, propensity, hazard, sat, lost at, cause
 
 
 class Accounts:
@@ -1148,7 +1148,8 @@ class Simulation:
         placed = self.t.campaign_members.cols[4]
         for j in np.flatnonzero(member >= 0).tolist():
             placed[member[j]] = ids[j]
-        kinds = a.kind[owner].astype(int)
+        kinds = a.kind[owner].astype(np.int64)
+        pos = {p: i for i, p in enumerate(self.products)}
         lines = []
         for kj, kind in enumerate(self.kinds):
             sel = np.flatnonzero(kinds == kj)
@@ -1157,31 +1158,33 @@ class Simulation:
             o_idx, nums, prods, qty = order_lines(r, sel.size, kind.product_mix, kind.lines_per_order, kind.quantity)
             rows = sel[o_idx]
             qty = np.maximum(np.round(qty * scale[rows]).astype(np.int64), 1)
-            lines.append((rows, nums, prods, qty))
-        rows = np.concatenate([x[0] for x in lines]); nums = np.concatenate([x[1] for x in lines])
-        prods = np.concatenate([x[2] for x in lines]); qty = np.concatenate([x[3] for x in lines])
-        o = np.lexsort((nums, rows))
-        rows, prods = rows[o], prods[o]
-        pos = {p: i for i, p in enumerate(self.products)}
-        at = np.fromiter((pos[p] for p in prods.tolist()), np.int64, prods.size)
-        price = np.round(np.array([v.unit_price for v in self.products.values()]) * self.money, 2)[at]
-        cost = np.round(np.array([v.unit_cost for v in self.products.values()]) * self.money, 2)[at]
-        # numpy columns, not a tuple per line: millions of lines stay small until written in chunks
-        self.t.order_lines = (rows, nums[o], prods, qty[o], np.round(price * (1 - disc[rows]), 2), cost)
+            catalogue = np.array([pos[p] for p in kind.product_mix], np.int16)   # the mix's products in the catalogue
+            lines.append((rows.astype(np.int32), nums.astype(np.int16), catalogue[prods], qty.astype(np.int32)))
+        rows, nums, prods, qty = (np.concatenate([x[j] for x in lines]) for j in range(4))
+        # in key order (order, line number): an order's lines are numbered 1…k, so each line's place is known
+        count = np.bincount(rows, minlength=owner.size)
+        o = np.empty(rows.size, np.int64)
+        o[(np.cumsum(count) - count)[rows] + nums - 1] = np.arange(rows.size)
+        rows, nums, prods, qty = rows[o], nums[o], prods[o], qty[o]
+        price = np.round(np.array([v.unit_price for v in self.products.values()]) * self.money, 2)[prods]
+        cost = np.round(np.array([v.unit_cost for v in self.products.values()]) * self.money, 2)[prods]
+        # numpy columns, not a tuple per line: millions of lines stay small until written in chunks; the product
+        # as its place in the catalogue (self.products)
+        self.t.order_lines = (rows, nums, prods, qty, np.round(price * (1 - disc[rows]), 2), cost)
 
     def _latent(self):
+        """The ground truth per account, as columns: tier by purchase rate against the kind's mean,
+        the latent traits, and when and why a customer was lost within the run."""
         a, kinds = self.acc, self.kinds
-        for i in range(a.n):
-            kind = kinds[int(a.kind[i])]
-            rel = a.rate[i] / kind.orders_per_year.mean
-            tier = "high" if rel >= 1.3 else "low" if rel < 0.7 else "mid"
-            gone = min(a.churn_at[i], a.died_at[i])
-            cause = None
-            if gone < self.horizon and np.isfinite(a.since[i]):
-                cause = "dissatisfaction" if a.churn_at[i] <= a.died_at[i] else "dropout"
-            self.t.latent.append((a.ids[i], tier, float(a.rate[i]), float(a.dropout[i]), float(a.service[i]),
-                                  float(a.propensity[i]), float(a.hazard[i] * MIN_PER_YEAR), float(a.sat[i]),
-                                  gone if cause else None, cause))
+        kind = a.kind.astype(np.int64)
+        rel = a.rate / np.array([k.orders_per_year.mean for k in kinds])[kind]
+        tier = np.where(rel >= 1.3, "high", np.where(rel < 0.7, "low", "mid")).astype(object)
+        gone = np.minimum(a.churn_at, a.died_at)
+        lost = (gone < self.horizon) & np.isfinite(a.since)
+        cause = np.where(lost, np.where(a.churn_at <= a.died_at, "dissatisfaction", "dropout"), None)
+        self.t.latent = (list(a.ids), tier.tolist(), a.rate.tolist(), a.dropout.tolist(), a.service.tolist(),
+                         a.propensity.tolist(), (a.hazard * MIN_PER_YEAR).tolist(), a.sat.tolist(),
+                         np.where(lost, gone, np.nan).tolist(), cause.tolist())
 
 
 def _take(seq: list, idx: list[int]) -> list:

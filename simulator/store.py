@@ -136,10 +136,12 @@ def write_database(path: Path, sim: Simulation, reveal_seed: bool = True) -> Non
                             zip(ids, [acc_ids[i] for i in owner.tolist()], contact, stamps, src.tolist(),
                                 camp.tolist(), opp.tolist()))
             rows, nums, prods, qty, price, cost = t.order_lines
+            product_ids = list(sim.products)
             for c in range(0, rows.size, 200_000):
                 part = slice(c, c + 200_000)
                 con.executemany("INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?)",
-                                zip([ids[i] for i in rows[part].tolist()], nums[part].tolist(), prods[part].tolist(),
+                                zip([ids[i] for i in rows[part].tolist()], nums[part].tolist(),
+                                    [product_ids[i] for i in prods[part].tolist()],
                                     qty[part].tolist(), price[part].tolist(), cost[part].tolist()))
             ins("campaign_members", _stamp_cols(sim, sorted(t.campaign_members), (2, 3)))
             ins("tickets", _stamp_cols(sim, sorted(snap["tickets"]), (5, 6, 7)))
@@ -168,8 +170,9 @@ def write_truth(path: Path, sim: Simulation) -> None:
         with con:
             con.executemany("INSERT INTO meta VALUES (?, ?)", [("scenario", sim.scenario.scenario.id),
                                                                ("seed", str(sim.seed))])
-            con.executemany("INSERT INTO latent_accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            _stamp_cols(sim, sim.t.latent, (8,)))
+            cols = list(sim.t.latent)
+            cols[8] = sim.clock.stamps(cols[8])
+            con.executemany("INSERT INTO latent_accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", zip(*cols))
             con.executemany("INSERT INTO latent_reps VALUES (?, ?)", sorted(getattr(sim, "rep_optimism", {}).items()))
             ids = sim.acc.ids
             con.executemany("INSERT INTO latent_duplicates VALUES (?, ?)",

@@ -96,8 +96,12 @@ class Clock:
         m = np.asarray(minutes, float)
         ok = np.isfinite(m)
         sec = np.where(ok, np.round(m * 60), 0).astype("int64")
-        txt = (np.datetime64(self.start, "s") + sec.astype("timedelta64[s]")).astype(str)
-        return [t.replace("T", " ") if good else None for t, good in zip(txt.tolist(), ok.tolist())]
+        txt = (np.datetime64(self.start, "s") + sec.astype("timedelta64[s]")).astype("U19")
+        txt.view(np.uint32).reshape(-1, 19)[:, 10] = ord(" ")    # 'YYYY-MM-DDTHH:MM:SS': the T becomes a space
+        out = txt.tolist()
+        for j in np.flatnonzero(~ok).tolist():
+            out[j] = None
+        return out
 
     def date(self, minute: float) -> str:
         return (self.start + dt.timedelta(minutes=float(minute))).date().isoformat()
@@ -180,6 +184,7 @@ class Tables:
     # filled by finish()
     orders: list = field(default_factory=list)
     order_lines: list = field(default_factory=list)
+    order_contact: np.ndarray | None = None   # each order's contact as a place in Simulation.contact_ids
     latent: tuple = ()    # columns: account, tier, rate, dropout, service, propensity, hazard, sat, lost at, cause
 
 
@@ -243,8 +248,11 @@ class Simulation:
     completes the run and returns the tables. Same scenario, seed and policy changes ⇒ same data."""
 
     @bulk()
-    def __init__(self, scenario: Scenario, seed: int, progress: Callable[[float], None] | None = None):
+    def __init__(self, scenario: Scenario, seed: int, progress: Callable[[float], None] | None = None,
+                 tables: frozenset[str] | None = None):
         self.scenario, self.seed = scenario, int(seed)
+        # the tables the run will be saved with (None: all): what only other tables need is not built at the end
+        self.tables = None if tables is None else frozenset(tables)
         head = scenario.scenario
         self.rng = streams(self.seed)
         self.clock = Clock(scenario)
@@ -410,10 +418,16 @@ class Simulation:
     def finish(self) -> Tables:
         if not self.finished:
             self.run()  # the data is a snapshot at the horizon: what is under way stays open
-            self._orders()
+            if self.builds("orders"):
+                self._orders(lines=self.builds("order_lines"))
             self._latent()
             self.finished = True
         return self.t
+
+    def builds(self, table: str) -> bool:
+        """Whether the run's data will include ``table`` (tables asked for come with the tables their keys
+        point at: ``order_lines`` and ``campaign_members`` bring ``orders``)."""
+        return self.tables is None or table in self.tables
 
     # -- accounts -------------------------------------------------------------------------------
     def _initial_accounts(self):
@@ -1118,7 +1132,10 @@ class Simulation:
                                      likert.ravel().tolist())
 
     # -- at the end: orders from the purchase streams, cut by churn ---------------------------------
-    def _orders(self):
+    def _orders(self, lines: bool = True):
+        """The orders: the purchase streams cut by churn, and the orders that came from deals, campaigns
+        and first purchases, in time order; with ``lines``, their lines too (drawn last: the orders are
+        the same without them)."""
         a, r = self.acc, self.rng["lines"]
         owners, times, src, camp, opp, disc, scale, member = [], [], [], [], [], [], [], []
         owner, t = self._drawn()
@@ -1142,12 +1159,15 @@ class Simulation:
         src, camp, opp = (np.concatenate(x)[order] for x in (src, camp, opp))
         disc, scale, member = (np.concatenate(x)[order] for x in (disc, scale, member))
         ids = self.ids.many("O", owner.size)
-        contact = _take(self.contact_ids, (a.first_contact[owner].astype(np.int64)
-                                           + r.integers(0, 1 << 30, owner.size) % a.n_contacts[owner].astype(np.int64)).tolist())
-        self.t.orders = (ids, owner, contact, t, src, camp, opp, disc)
+        at = (a.first_contact[owner].astype(np.int64)
+              + r.integers(0, 1 << 30, owner.size) % a.n_contacts[owner].astype(np.int64))   # the ordering contact
+        self.t.orders = (ids, owner, _take(self.contact_ids, at.tolist()), t, src, camp, opp, disc)
+        self.t.order_contact = at
         placed = self.t.campaign_members.cols[4]
         for j in np.flatnonzero(member >= 0).tolist():
             placed[member[j]] = ids[j]
+        if not lines:
+            return
         kinds = a.kind[owner].astype(np.int64)
         pos = {p: i for i, p in enumerate(self.products)}
         lines = []

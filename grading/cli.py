@@ -13,16 +13,26 @@ def _simulate(a) -> int:
     from tqdm import tqdm
 
     from simulator import simulate
+    from simulator.store import with_parents
     days = round(a.years * 365) if a.years else a.days
+    tables = [t.strip() for t in a.tables.split(",") if t.strip()] if a.tables else None
+    try:
+        with_parents(tables)
+    except ValueError as exc:
+        print(f"crmlab: error: --tables: {exc}", file=sys.stderr)
+        return 2
     with tqdm(total=100, desc=f"simulating {a.scenario}", unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:
         def progress(share: float) -> None:
             bar.update(round(share * 95) - bar.n)
         result = simulate(a.scenario, a.seed, a.out, truth=a.truth, customers=a.customers, days=days,
-                          locale=a.locale, progress=progress)
+                          locale=a.locale, progress=progress, tables=tables, format=a.format)
         bar.update(100 - bar.n)
-    with sqlite3.connect(result.db_path) as con:
-        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
-        counts = {t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables if t != "meta"}
+    if result.format == "parquet":
+        import pyarrow.parquet as pq
+        counts = {t: pq.ParquetFile(result.db_path / f"{t}.parquet").metadata.num_rows for t in result.tables if t != "meta"}
+    else:
+        with sqlite3.connect(result.db_path) as con:
+            counts = {t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in result.tables if t != "meta"}
     print(f"{result.db_path}: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
     if result.truth_path:
         print(f"ground truth (graders only): {result.truth_path}")
@@ -229,7 +239,11 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("simulate", help="run a scenario and write a CRM database")
     s.add_argument("--scenario", default="education_services", help="built-in scenario name or a .toml path")
     s.add_argument("--seed", type=int, required=True, help="the one seed of the run")
-    s.add_argument("--out", required=True, help="SQLite file to write")
+    s.add_argument("--out", required=True, help="SQLite file to write (with --format parquet: a folder)")
+    s.add_argument("--format", choices=["sqlite", "parquet"], default="sqlite",
+                   help="sqlite (default): one database with keys and constraints; parquet: one file per table, for big data")
+    s.add_argument("--tables", help="comma-separated tables to write (default: all); each comes with the tables "
+                                    "its keys point at")
     s.add_argument("--truth", help="also write the ground-truth store (graders only) to this file")
     s.add_argument("--customers", type=int, help="number of customer accounts (default: the scenario's)")
     length = s.add_mutually_exclusive_group()

@@ -29,7 +29,7 @@ def student_database(course: Course, module_id: str, student: str) -> Path:
         tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
         simulate(module.scenario, student_seed(course.course_id, module_id, student, course.secret), tmp,
                  truth=course.private / "truth" / module_id / f"{student}.db",
-                 customers=module.customers, locale=course.locale, reveal_seed=False)
+                 customers=module.customers, locale=course.locale, reveal_seed=False, tables=module.tables)
         os.replace(tmp, cached)  # atomic: concurrent builders never see half a file
     return cached
 

@@ -86,3 +86,18 @@ def test_simulate_shows_progress_and_takes_years_and_a_locale(tmp_path):
     assert (meta["days"], meta["customers"], meta["locale"], meta["currency"]) == ("182", "60", "en_US", "USD")
     both = run("simulate", "--seed", "1", "--years", "1", "--days", "30", "--out", "x.db", cwd=tmp_path)
     assert both.returncode == 2 and "not allowed with" in both.stderr
+
+
+def test_simulate_writes_the_tables_asked_for_as_parquet_and_names_an_unknown_table(tmp_path):
+    r = run("simulate", "--scenario", "hotpot_chain", "--seed", "3", "--customers", "40", "--tables", "calls,nope",
+            "--out", "x.db", cwd=tmp_path)
+    assert r.returncode == 2 and "unknown table(s) nope" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.db").exists()
+    r = run("simulate", "--scenario", "hotpot_chain", "--seed", "3", "--customers", "40", "--tables", "calls",
+            "--format", "parquet", "--out", "pq", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    import pandas as pd
+    files = {p.stem for p in (tmp_path / "pq").glob("*.parquet")}
+    assert {"calls", "tickets", "meta"} <= files and "orders" not in files   # a call's ticket comes with it
+    calls = pd.read_parquet(tmp_path / "pq" / "calls.parquet")
+    assert f"calls {len(calls)}" in r.stdout and calls["call_id"].is_unique

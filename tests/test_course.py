@@ -124,3 +124,29 @@ def test_a_due_time_without_its_time_zone_is_refused_naming_the_field(tmp_path):
     toml.write_text(toml.read_text(encoding="utf-8").replace("due = 2026-12-20T23:59:00\n", "due = \"2026-12-20T23:59:00+08:00\"\n"),
                     encoding="utf-8")
     assert Course.open(course.root).module("m01").due.utcoffset().total_seconds() == 8 * 3600
+
+
+def test_a_module_declares_its_tables_and_its_students_get_those(tmp_path):
+    """m06 reads calls, tickets, agents and meta: its students' databases hold those and the tables their keys
+    point at, with the rows the whole database would have; an unknown table is refused naming the field."""
+    from grading.course import Course, CourseError
+    from grading.data import student_database
+
+    course = Course.init(tmp_path / "c", "tables-course")
+    assert course.module("m01").tables is None                   # m01 explores the whole database
+    m06 = course.module("m06")
+    assert set(m06.tables) == {"meta", "calls", "tickets", "agents"}
+    toml = course.root / "crmlab.toml"
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(text.replace("customers = 30000", "customers = 300"), encoding="utf-8")   # small: fast
+    with sqlite3.connect(student_database(Course.open(course.root), "m06", "s1")) as con:
+        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert names == {"meta", "calls", "tickets", "agents", "accounts", "contacts", "skills", "account_kinds",
+                     "lead_sources"}
+    toml.write_text(text.replace('tables = ["meta", "calls", "tickets", "agents"]', 'tables = ["calls", "agent"]'),
+                    encoding="utf-8")
+    with pytest.raises(CourseError, match=r"'modules\.m06\.tables' names unknown tables agent \(the database's tables"):
+        Course.open(course.root).module("m06")
+    toml.write_text(text.replace('tables = ["meta", "calls", "tickets", "agents"]', 'tables = "calls"'), encoding="utf-8")
+    with pytest.raises(CourseError, match=r"'modules\.m06\.tables' must be a list of table names"):
+        Course.open(course.root).module("m06")

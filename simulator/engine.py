@@ -157,6 +157,61 @@ class Columns:
         return zip(*self.cols)
 
 
+class Serials:
+    """Ids of consecutive numbers (O0000001 …) made when they are read: a million orders keep no string each."""
+
+    def __init__(self, fmt: str, first: int, n: int):
+        self.fmt, self.first, self.n = fmt, first, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return list(map(self.fmt.__mod__, range(self.first, self.first + self.n)[k]))
+        return self.fmt % range(self.first, self.first + self.n)[k]
+
+    def take(self, idx: np.ndarray) -> list[str]:
+        """The ids at positions ``idx`` (a numpy array)."""
+        return list(map(self.fmt.__mod__, (np.asarray(idx, np.int64) + self.first).tolist()))
+
+
+@dataclass
+class Orders:
+    """The orders in time order, as columns (made by :meth:`Simulation._orders`)."""
+    ids: Serials
+    account: np.ndarray          # place in the accounts
+    contact: np.ndarray          # the ordering person, as a place in Simulation.contact_ids
+    minute: np.ndarray
+    source: np.ndarray           # 'repeat', 'first', 'deal', 'campaign' (object: shared strings)
+    campaign: np.ndarray         # campaign id or None
+    opportunity: np.ndarray      # opportunity id or None
+    discount: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class OrderLines:
+    """The orders' lines in key order (order, line number), as columns; prices are worked out when read."""
+    order: np.ndarray            # place in the orders
+    line_no: np.ndarray
+    product: np.ndarray          # place in the catalogue (Simulation.products)
+    quantity: np.ndarray
+    list_price: np.ndarray       # per product: the catalogue's price and cost in the run's money
+    unit_cost: np.ndarray
+    discount: np.ndarray         # per order
+
+    def __len__(self) -> int:
+        return self.order.size
+
+    def paid(self, part: slice) -> tuple[np.ndarray, np.ndarray]:
+        """Unit price paid (after the order's discount) and unit cost of the lines ``part``."""
+        product = self.product[part]
+        return np.round(self.list_price[product] * (1 - self.discount[self.order[part]]), 2), self.unit_cost[product]
+
+
 @dataclass
 class Tables:
     """Rows as tuples, times as float minutes (stamped when written)."""
@@ -182,9 +237,8 @@ class Tables:
     # (account, minute, source, campaign, opportunity, discount, size scale, campaign_members row or -1)
     special_orders: list = field(default_factory=list)
     # filled by finish()
-    orders: list = field(default_factory=list)
-    order_lines: list = field(default_factory=list)
-    order_contact: np.ndarray | None = None   # each order's contact as a place in Simulation.contact_ids
+    orders: Orders | None = None
+    order_lines: OrderLines | None = None
     latent: tuple = ()    # columns: account, tier, rate, dropout, service, propensity, hazard, sat, lost at, cause
 
 
@@ -241,6 +295,12 @@ class Ids:
     def many(self, prefix: str, k: int) -> list[str]:
         make = self.maker(prefix)
         return [make() for _ in range(k)]
+
+    def block(self, prefix: str, k: int) -> Serials:
+        """The next ``k`` ids of ``prefix``, made when read (:class:`Serials`)."""
+        first = next(self.counters.setdefault(prefix, itertools.count(1)))
+        self.counters[prefix] = itertools.count(first + k)
+        return Serials(f"{prefix}%0{self.widths.get(prefix, 5)}d", first, k)
 
 
 class Simulation:
@@ -1158,11 +1218,10 @@ class Simulation:
         owner, t = owner[order], t[order]
         src, camp, opp = (np.concatenate(x)[order] for x in (src, camp, opp))
         disc, scale, member = (np.concatenate(x)[order] for x in (disc, scale, member))
-        ids = self.ids.many("O", owner.size)
+        ids = self.ids.block("O", owner.size)
         at = (a.first_contact[owner].astype(np.int64)
               + r.integers(0, 1 << 30, owner.size) % a.n_contacts[owner].astype(np.int64))   # the ordering contact
-        self.t.orders = (ids, owner, _take(self.contact_ids, at.tolist()), t, src, camp, opp, disc)
-        self.t.order_contact = at
+        self.t.orders = Orders(ids, owner, at, t, src, camp, opp, disc)
         placed = self.t.campaign_members.cols[4]
         for j in np.flatnonzero(member >= 0).tolist():
             placed[member[j]] = ids[j]
@@ -1176,21 +1235,24 @@ class Simulation:
             if sel.size == 0:
                 continue
             o_idx, nums, prods, qty = order_lines(r, sel.size, kind.product_mix, kind.lines_per_order, kind.quantity)
-            rows = sel[o_idx]
-            qty = np.maximum(np.round(qty * scale[rows]).astype(np.int64), 1)
+            rows = sel[o_idx].astype(np.int32)
+            del o_idx
+            qty = np.maximum(np.round(qty * scale[rows]).astype(np.int32), 1)
             catalogue = np.array([pos[p] for p in kind.product_mix], np.int16)   # the mix's products in the catalogue
-            lines.append((rows.astype(np.int32), nums.astype(np.int16), catalogue[prods], qty.astype(np.int32)))
+            lines.append((rows, nums.astype(np.int16), catalogue[prods], qty))
+            del rows, nums, prods, qty
         rows, nums, prods, qty = (np.concatenate([x[j] for x in lines]) for j in range(4))
+        del lines
         # in key order (order, line number): an order's lines are numbered 1…k, so each line's place is known
         count = np.bincount(rows, minlength=owner.size)
         o = np.empty(rows.size, np.int64)
         o[(np.cumsum(count) - count)[rows] + nums - 1] = np.arange(rows.size)
         rows, nums, prods, qty = rows[o], nums[o], prods[o], qty[o]
-        price = np.round(np.array([v.unit_price for v in self.products.values()]) * self.money, 2)[prods]
-        cost = np.round(np.array([v.unit_cost for v in self.products.values()]) * self.money, 2)[prods]
-        # numpy columns, not a tuple per line: millions of lines stay small until written in chunks; the product
-        # as its place in the catalogue (self.products)
-        self.t.order_lines = (rows, nums, prods, qty, np.round(price * (1 - disc[rows]), 2), cost)
+        catalogue = list(self.products.values())
+        # numpy columns, not a tuple per line: millions of lines stay small until written a chunk at a time
+        self.t.order_lines = OrderLines(rows, nums, prods, qty,
+                                        np.round(np.array([v.unit_price for v in catalogue]) * self.money, 2),
+                                        np.round(np.array([v.unit_cost for v in catalogue]) * self.money, 2), disc)
 
     def _latent(self):
         """The ground truth per account, as columns: tier by purchase rate against the kind's mean,

@@ -17,9 +17,9 @@ def _rows(path, table):
 
 def test_a_table_comes_with_the_tables_its_keys_point_at():
     # from schema.sql's REFERENCES, by hand: calls → tickets, accounts, contacts, agents; tickets → the same three;
-    # contacts → accounts → account_kinds, lead_sources; agents → skills
+    # contacts → accounts → account_kinds, lead_sources; agents → skills; and meta, which says what the data is
     assert set(store.with_parents(["calls"])) == {"calls", "tickets", "accounts", "contacts", "agents", "skills",
-                                                  "account_kinds", "lead_sources"}
+                                                  "account_kinds", "lead_sources", "meta"}
     assert store.with_parents(["meta"]) == ["meta"]
     assert len(store.with_parents(None)) == 28
     with pytest.raises(ValueError, match="unknown table.*order_line\\b.*the tables are meta"):
@@ -73,8 +73,8 @@ def test_rows_that_break_a_check_are_refused_by_the_load(tmp_path):
 def test_orders_built_from_wrong_positions_are_refused(tmp_path):
     sim = open_run("education_services", 5, customers=40)
     sim.finish()
-    contact = sim.t.order_contact
-    first = sim.acc.first_contact[sim.t.orders[1]].astype(np.int64)
+    contact = sim.t.orders.contact
+    first = sim.acc.first_contact[sim.t.orders.account].astype(np.int64)
     wrong = np.flatnonzero(first > 0)[0]
     contact[wrong] = first[wrong] - 1     # the contact before the account's first: another account's person
     with pytest.raises(RuntimeError, match="an order's contact is not one of its account's"):

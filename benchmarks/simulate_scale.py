@@ -272,6 +272,8 @@ def main() -> None:
     print(f"| storage floor: the same rows, plain tables, executemany ({e['floor_mib']:.0f} MiB; making the rows "
           f"{min(e['prepare']):.1f} s more) | {best(e['floor'])} | |")
     print(f"| write ÷ floor (best of each) | {write / floor:.2f} | ≤ 1.5 |")
+    print(f"| write ÷ (floor + making its rows): what keys, checks and indexes add | "
+          f"{write / (floor + min(e['prepare'])):.2f} | |")
     print(f"| whole simulate() (setup + best run + orders + best write) | {whole:.1f} s | ≤ 10 s |")
     print(f"| peak memory (RSS; so far after setup, run, orders: {', '.join(f'{m:,.0f}' for m in e['peaks'])}) "
           f"| {e['peak_mib']:,.0f} MiB | ≤ 1024 MiB |")

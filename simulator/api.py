@@ -45,6 +45,15 @@ def open_run(scenario: str | Path | Scenario, seed: int, *, customers: int | Non
     return engine.Simulation(_scenario(scenario, customers, days, locale), _seed(seed), tables=_tables(tables))
 
 
+def resume(path: str | Path, *, progress=None) -> "engine.Simulation":
+    """A run saved with ``sim.checkpoint(path)``, to step on from where it was: ``run(until_day)``,
+    ``set_policy(…)``, ``save(…)``. It goes on exactly as the saved run would have."""
+    from .checkpoint import load_run
+    sim = load_run(path)
+    sim.progress = progress
+    return sim
+
+
 def _scenario(scenario, customers, days, locale) -> Scenario:
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)

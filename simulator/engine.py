@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 import simpy
 
-from .callcentre import CallCentre
+from .callcentre import RESUMED, CallCentre
 from .people import Directory
 from .purchases import MIN_PER_DAY, MIN_PER_YEAR, Season, order_lines, purchase_times
 from .scenario import CHANNELS, SEVERITIES, STAGES, Scenario
@@ -257,6 +257,13 @@ class Accounts:
         self.view = {c: memoryview(a) for c, a in self.data.items()}
         self.past_epochs: list[tuple[int, float, float]] = []  # (account, start, end) before a win-back
 
+    def __getstate__(self) -> dict:   # a saved run (simulator/checkpoint.py): memoryviews are made again
+        return {k: v for k, v in self.__dict__.items() if k != "view"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.view = {c: memoryview(a) for c, a in self.data.items()}
+
     def add(self, ids: list[str], **cols) -> np.ndarray:
         k = len(ids)
         while self.n + k > len(self.data["kind"]):
@@ -407,6 +414,16 @@ class Simulation:
         self.env.process(self._surveys())
 
     # -- stepping API ---------------------------------------------------------------------------
+    def checkpoint(self, path) -> None:
+        """Save the run as it stands, between steps, to resume it later (``simulator.resume(path)``): a
+        resumed run goes on exactly as this one would (simulator/checkpoint.py)."""
+        from .checkpoint import save_run
+        save_run(self, path)
+
+    def __getstate__(self) -> dict:
+        # the progress callback belongs to whoever runs it; the contact draws' functions are made on first use
+        return {**self.__dict__, "progress": None, "contact_draws": None}
+
     @bulk()
     def run(self, until_day: float | None = None) -> None:
         """Advance the run to the start of day ``until_day`` (default: the end of the horizon)."""
@@ -728,20 +745,26 @@ class Simulation:
             lambda r, n: r.standard_exponential(n),         # … and after the contact
         ]
 
-    def _feed(self, owner, times, life, chan, reason, draws, pool: int = 0):
+    def _feed(self, owner, times, life, chan, reason, draws, pool: int = 0, _at: dict | None = None):
         """Start each drawn contact at its time, if its customer is still in the life it was drawn
         for (``life``: that life's start; a won-back customer's earlier contacts are not theirs any
         more), has not churned and has not dropped out. ``pool``: this feed's number if it feeds the
-        shared pool (:meth:`_join_pool`); it stops once a newer feed has taken the pool over."""
+        shared pool (:meth:`_join_pool`); it stops once a newer feed has taken the pool over. ``_at``:
+        resumed from a saved run (simulator/checkpoint.py), waiting for contact ``_at["j"]`` (a contact's
+        row follows from its draws alone, so the rows are worked out again from there)."""
         env, contact, d = self.env, self._contact, self.acc.view   # the hot path: arrays indexed directly
         chunk = 256 if pool else 4096          # Python rows for a chunk at a time: small while waiting
-        for lo in range(0, owner.size, chunk):
+        start = 0 if _at is None else _at["j"]
+        for lo in range(start, owner.size, chunk):
             part = slice(lo, lo + chunk)
             for j, i, t, b, row in zip(itertools.count(lo), owner[part].tolist(), times[part].tolist(),
                                        life[part].tolist(), self._rows(owner[part], chan[part], reason[part],
                                                                        draws[part])):
                 now = env.now
-                if t > now:
+                if _at is not None:
+                    _at = None
+                    yield RESUMED
+                elif t > now:
                     if pool:
                         self.pool_next = j
                     yield env.timeout(t - now)
@@ -788,50 +811,90 @@ class Simulation:
             noise.tolist(), responds.astype(bool).tolist(), response_after.tolist(), restart_abandoned.tolist(),
             restart.tolist()))
 
-    def _contact(self, i: int, row: tuple, ticket=None, callback_of=None):
+    def _contact(self, i: int, row: tuple, _at: dict | None = None):
         """One service contact, from the first attempt to resolution; moves satisfaction. ``row``: the
         contact's row of :meth:`_rows`. The ticket row is recorded when the contact opens and completed
-        when it closes (a snapshot in between shows it open)."""
+        when it closes (a snapshot in between shows it open). A caller who hung up may try again: a new
+        attempt with new draws, the same ticket and caller.
+
+        ``step`` says where the contact is, so that a run saved between steps resumes each contact from its
+        saved locals (``_at``, simulator/checkpoint.py) at the yield it was waiting at."""
+        env, (base_csat, wait_per_minute, memory, sensitivity) = self.env, self.feel
         (aid, contact, channel, reason_id, route, kind, patience, handle, delay, wait_pen, first_agent,
          resolved_first, escalate, manager_handle, follow_up, penalty, calls_back, callback_after, cause, severity,
          noise, responds, response_after, restart_abandoned, restart) = row
-        env, (base_csat, wait_per_minute, memory, sensitivity) = self.env, self.feel
-        now = env.now
-        if ticket is None:
-            ticket = [self.ticket_id(), aid, contact, channel, reason_id, now, None, None, "open", 0, None, 0]
-            self.t.tickets.append(ticket)
-        else:               # a new attempt after a hang-up: the same ticket and caller
-            contact = ticket[2]
-        tid = ticket[0]
-        if route is not None:   # a phone call: wait for an agent of the reason's team
-            priority = self.priority_of[kind]
-            agent, answered, done, _ = yield from route.take(priority, patience, handle)  # inline
-            call_id = self.call_id()
-            self.t.calls.append([call_id, tid, aid, contact, agent, reason_id, priority, now, answered, callback_of,
-                                 agent is None, done])
-            if agent is None:   # hung up
-                self._experience(i, restart_abandoned, delta=-self.scenario.satisfaction.abandon_penalty)
-                if calls_back:
-                    yield env.timeout(callback_after)
-                    if self._alive(i, env.now) and self.clock.is_open(env.now):   # a new attempt, new draws
-                        again = self._rows(np.array([i]), np.array([PHONE]), np.array([self.reasons.index(reason_id)]),
-                                           self._draws(1))[0]
-                        yield from self._contact(i, again, ticket, call_id)
-                        return
-                ticket[8] = "abandoned"
-                return
-            first_response, first_agent = answered, agent
-            wait_pen = wait_per_minute * (answered - now)
+        if _at is None:
+            step, ticket, callback_of = "open", None, None
         else:
-            first_response = now + delay
-            done = first_response + handle
-            yield env.timeout(done - now)
-        if escalate:   # not resolved at once: to a manager …
-            agent, answered, resolved_at, _ = yield from self.managers.take(0, math.inf, manager_handle)
-            self.t.calls.append([self.call_id(), tid, aid, contact, agent, reason_id, 0, done,
-                                 answered, "escalation", False, resolved_at])
-        else:          # … or a follow-up later (0 if resolved at once)
-            resolved_at = done + follow_up
+            step, ticket, callback_of, inner = _at["step"], _at["ticket"], _at["callback_of"], _at.get("_inner")
+            now, tid, contact, priority, call_id = _at["now"], _at["tid"], _at["contact"], _at.get("priority"), \
+                _at.get("call_id")
+            wait_pen, first_agent, first_response, done = _at["wait_pen"], _at["first_agent"], \
+                _at.get("first_response"), _at.get("done")
+        while True:
+            if step == "open":
+                now = env.now
+                if ticket is None:
+                    ticket = [self.ticket_id(), aid, contact, channel, reason_id, now, None, None, "open", 0, None, 0]
+                    self.t.tickets.append(ticket)
+                contact, tid = ticket[2], ticket[0]   # a new attempt after a hang-up: the same ticket and caller
+                if route is None:   # written, or a visit: answered after the channel's delay
+                    first_response = now + delay
+                    done = first_response + handle
+                    step = "written"
+                    yield env.timeout(done - now)
+                    step = "handled"
+                else:               # a phone call: wait for an agent of the reason's team
+                    priority = self.priority_of[kind]
+                    step = "call"
+                    outcome = yield from route.take(priority, patience, handle)  # inline
+                    step = "called"
+            elif step in ("call", "manager"):          # resumed on a call (an agent's or a manager's)
+                outcome = yield from inner
+                step = "called" if step == "call" else "escalated"
+            else:                                      # resumed waiting for an answer or to call back
+                yield RESUMED
+                step = {"written": "handled", "callback": "retry"}[step]
+            if step == "called":
+                agent, answered, done, _ = outcome
+                call_id = self.call_id()
+                self.t.calls.append([call_id, tid, aid, contact, agent, reason_id, priority, now, answered, callback_of,
+                                     agent is None, done])
+                if agent is None:   # hung up
+                    self._experience(i, restart_abandoned, delta=-self.scenario.satisfaction.abandon_penalty)
+                    if not calls_back:
+                        ticket[8] = "abandoned"
+                        return
+                    step = "callback"
+                    yield env.timeout(callback_after)
+                    step = "retry"
+                else:
+                    first_response, first_agent = answered, agent
+                    wait_pen = wait_per_minute * (answered - now)
+                    step = "handled"
+            if step == "retry":
+                if not (self._alive(i, env.now) and self.clock.is_open(env.now)):
+                    ticket[8] = "abandoned"
+                    return
+                row = self._rows(np.array([i]), np.array([PHONE]), np.array([self.reasons.index(reason_id)]),
+                                 self._draws(1))[0]   # a new attempt, new draws
+                (aid, contact, channel, reason_id, route, kind, patience, handle, delay, wait_pen, first_agent,
+                 resolved_first, escalate, manager_handle, follow_up, penalty, calls_back, callback_after, cause,
+                 severity, noise, responds, response_after, restart_abandoned, restart) = row
+                step, callback_of = "open", call_id
+                continue
+            if step == "handled":
+                if escalate:   # not resolved at once: to a manager …
+                    step = "manager"
+                    outcome = yield from self.managers.take(0, math.inf, manager_handle)
+                    step = "escalated"
+                else:          # … or a follow-up later (0 if resolved at once)
+                    resolved_at = done + follow_up
+            if step == "escalated":
+                agent, answered, resolved_at, _ = outcome
+                self.t.calls.append([self.call_id(), tid, aid, contact, agent, reason_id, 0, done,
+                                     answered, "escalation", False, resolved_at])
+            break
         csat = base_csat - wait_pen + noise - penalty
         if cause is not None:
             csat += self._complaint(aid, tid, ticket[5], resolved_at, cause, severity)
@@ -885,7 +948,7 @@ class Simulation:
         return self.policy.staffing[int(minute % MIN_PER_DAY // 60)]
 
     # -- acquisition and sales ------------------------------------------------------------------
-    def _leads(self, src):
+    def _leads(self, src, _at: dict | None = None):
         """A lead source, a month at a time: the month's leads are drawn at its start. Leads of
         organisations go through the sales pipeline one by one (they contend for reps); the rest
         are decided in one batch (:meth:`_lead_batch`)."""
@@ -895,6 +958,8 @@ class Simulation:
         month = 30 * MIN_PER_DAY
         mix = [self.kind_index[k] for k in src.kind_mix]
         pipeline = np.array([bool(self.scenario.sales) and self.kinds[k].business for k in mix], bool)
+        if _at is not None:   # resumed from a saved run (simulator/checkpoint.py), waiting for the next month
+            yield RESUMED
         while env.now < self.horizon:
             span = min(month, self.horizon - env.now)
             m = int(r.poisson(src.leads_per_month * span / month))
@@ -942,20 +1007,30 @@ class Simulation:
                 rows[j][9] = self.acc_id(i)
                 self.t.special_orders.append((i, float(decided[j]), "first", None, None, 0.0, 1.0, -1))
 
-    def _lead(self, source: str, kind: int, cost: float, qualify: float, convert: float, at: float | None = None):
-        """A lead of an organisation, worked through the sales pipeline once it comes in at ``at``."""
+    def _lead(self, source: str, kind: int, cost: float, qualify: float, convert: float, at: float | None = None,
+              _at: dict | None = None):
+        """A lead of an organisation, worked through the sales pipeline once it comes in at ``at``. ``_at``:
+        resumed from a saved run (simulator/checkpoint.py), still to come in or being qualified."""
         env, r, acq = self.env, self.rng["sales"], self.scenario.acquisition
-        if at is not None and at > env.now:
-            yield env.timeout(at - env.now)
-        lead_id, created = self.ids.next("L"), env.now
-        k = self.kinds[kind]
-        person = self.directory.names(1)[0]
-        templates = k.name_templates.get(head_locale(self)) or ["{city}"]
-        company = self._org_name(templates, float(r.random()), self.directory.pick_cities(1)[0])
-        row = [lead_id, source, k.id, company, person, self.directory.phones(1)[0], created, "open",
-               None, None, round(cost * self.money, 2)]
-        self.t.leads.append(row)  # still open if the snapshot comes before it is qualified
-        yield env.timeout(float(acq.days_to_qualify.draw(r)) * MIN_PER_DAY)
+        step = "coming" if _at is None else _at["step"]
+        if step == "coming":
+            if _at is not None:
+                yield RESUMED
+            elif at is not None and at > env.now:
+                yield env.timeout(at - env.now)
+            lead_id, created = self.ids.next("L"), env.now
+            k = self.kinds[kind]
+            person = self.directory.names(1)[0]
+            templates = k.name_templates.get(head_locale(self)) or ["{city}"]
+            company = self._org_name(templates, float(r.random()), self.directory.pick_cities(1)[0])
+            row = [lead_id, source, k.id, company, person, self.directory.phones(1)[0], created, "open",
+                   None, None, round(cost * self.money, 2)]
+            self.t.leads.append(row)  # still open if the snapshot comes before it is qualified
+            step = "qualifying"
+            yield env.timeout(float(acq.days_to_qualify.draw(r)) * MIN_PER_DAY)
+        else:
+            lead_id, company, row = _at["lead_id"], _at["company"], _at["row"]
+            yield RESUMED
         if r.random() >= qualify:
             row[7] = "disqualified"
             return
@@ -965,14 +1040,18 @@ class Simulation:
         row[9] = self.acc_id(int(idx[0]))
         env.process(self._opportunity(int(idx[0]), lead_id, "new"))
 
-    def _referrals(self):
+    def _referrals(self, _at: dict | None = None):
         """Promoters recommend the company. Each month's referrals are handled in one batch (at 100k
         customers there are thousands a month), except referred organisations, which go through
         the sales pipeline one by one."""
         env, r, acq = self.env, self.rng["sales"], self.scenario.acquisition
         month = 30 * MIN_PER_DAY
-        while env.now + month < self.horizon:
-            yield env.timeout(month)
+        while _at is not None or env.now + month < self.horizon:
+            if _at is not None:   # resumed from a saved run (simulator/checkpoint.py), in the month's wait
+                _at = None
+                yield RESUMED
+            else:
+                yield env.timeout(month)
             a, now = self.acc, env.now
             alive = self._alive_now() & (a.sat >= PROMOTER)
             referrers = np.flatnonzero(alive)[r.random(int(alive.sum())) < acq.referrals_per_promoter_year / 12]
@@ -984,14 +1063,20 @@ class Simulation:
             self._lead_batch("referral", kinds, now - r.random(kinds.size) * month,   # referred during the past month
                              0.0, acq.referral_qualify_rate, 0.5)
 
-    def _upsells(self):
+    def _upsells(self, _at: dict | None = None):
+        """Upsell deals with organisations that are customers, one at a time; the one picked is among those
+        who were customers when the wait for it began. ``_at``: resumed from a saved run, in that wait."""
         env, r, s = self.env, self.rng["sales"], self.scenario.sales
         while True:
-            a = self.acc
-            # a lookup per kind index, not a Python object per account: this runs at every upsell
-            business = self.kind_business[a.kind.astype(np.int64)] & self._alive_now()
-            n = int(business.sum())
-            yield env.timeout(r.exponential(MIN_PER_YEAR / max(n * s.upsell_per_year, 1e-9)) if n else 30 * MIN_PER_DAY)
+            if _at is not None:
+                business, n, _at = _at["business"], _at["n"], None
+                yield RESUMED
+            else:
+                a = self.acc
+                # a lookup per kind index, not a Python object per account: this runs at every upsell
+                business = self.kind_business[a.kind.astype(np.int64)] & self._alive_now()
+                n = int(business.sum())
+                yield env.timeout(r.exponential(MIN_PER_YEAR / max(n * s.upsell_per_year, 1e-9)) if n else 30 * MIN_PER_DAY)
             if env.now >= self.horizon:
                 return
             if n:
@@ -1004,34 +1089,50 @@ class Simulation:
         lines = (kind.lines_per_order.min + kind.lines_per_order.max) / 2
         return price * lines * kind.quantity.mean * self.money
 
-    def _opportunity(self, i: int, lead_id, kind_of_deal: str):
+    def _opportunity(self, i: int, lead_id, kind_of_deal: str, _at: dict | None = None):
+        """A deal through the pipeline: it waits for a rep with room, then goes stage by stage (the rep's
+        forecast, activities, a quote on entering 'proposal') until lost or won. ``_at``: resumed from a saved
+        run (simulator/checkpoint.py), waiting for a rep or in a stage."""
         env, r, s = self.env, self.rng["sales"], self.scenario.sales
-        kind = self.kinds[int(self.acc.kind[i])]
-        opp_id = self.ids.next("Q")
-        amount = round(self._typical_order(kind) * s.deal_orders * float(r.lognormal(0, 0.3)), 2)
-        with self.rep_slots.request() as slot:
-            yield slot
-            rep = min(self.rep_load, key=lambda k: (self.rep_load[k], k))
-            self.rep_load[rep] += 1
-            row = [opp_id, self.acc_id(i), lead_id, rep, kind_of_deal, amount, env.now, "qualified", None, None, None,
-                   None, None]
-            self.t.opportunities.append(row)
-            outcome = "won"
-            for stage in STAGES:
-                row[7] = stage
-                row[11], row[12] = self._forecast(rep, stage)
-                self.t.stage_history.append((opp_id, stage, env.now))
-                days = float(s.stage_days[stage].draw(r))
-                for kind_of_act, per_week in s.activities_per_week.items():
-                    for at in np.sort(env.now + r.random(r.poisson(per_week * days / 7)) * days * MIN_PER_DAY).tolist():
-                        self.t.activities.append((self.ids.next("V"), rep, self.acc_id(i), opp_id, kind_of_act, at))
-                if stage == "proposal":
-                    disc = float(np.clip(s.quote_discount.draw(r), 0, 0.5))
-                    # the quote is what puts a deal in "proposal": it goes out as the stage is entered
-                    self.t.quotes.append((self.ids.next("R"), opp_id, env.now, amount,
-                                          round(disc, 4), round(amount * (1 - disc), 2), self.clock.date(env.now + 30 * MIN_PER_DAY)))
-                    amount = round(amount * (1 - disc), 2)
-                yield env.timeout(days * MIN_PER_DAY)
+        if _at is None:
+            kind = self.kinds[int(self.acc.kind[i])]
+            opp_id = self.ids.next("Q")
+            amount = round(self._typical_order(kind) * s.deal_orders * float(r.lognormal(0, 0.3)), 2)
+            step, slot = "waiting", self.rep_slots.request()
+        else:
+            kind, opp_id, amount, step, slot = _at["kind"], _at["opp_id"], _at["amount"], _at["step"], _at["slot"]
+        with slot:
+            if step == "waiting":
+                yield RESUMED if _at is not None else slot
+                rep = min(self.rep_load, key=lambda k: (self.rep_load[k], k))
+                self.rep_load[rep] += 1
+                row = [opp_id, self.acc_id(i), lead_id, rep, kind_of_deal, amount, env.now, "qualified", None, None,
+                       None, None, None]
+                self.t.opportunities.append(row)
+                outcome, stages, resumed = "won", STAGES, False
+            else:                   # resumed in a stage
+                rep, row, outcome, resumed = _at["rep"], _at["row"], _at["outcome"], True
+                stages = STAGES[STAGES.index(_at["stage"]):]
+            for stage in stages:
+                if resumed:
+                    resumed = False
+                    yield RESUMED
+                else:
+                    row[7] = stage
+                    row[11], row[12] = self._forecast(rep, stage)
+                    self.t.stage_history.append((opp_id, stage, env.now))
+                    days = float(s.stage_days[stage].draw(r))
+                    for kind_of_act, per_week in s.activities_per_week.items():
+                        for at in np.sort(env.now + r.random(r.poisson(per_week * days / 7)) * days * MIN_PER_DAY).tolist():
+                            self.t.activities.append((self.ids.next("V"), rep, self.acc_id(i), opp_id, kind_of_act, at))
+                    if stage == "proposal":
+                        disc = float(np.clip(s.quote_discount.draw(r), 0, 0.5))
+                        # the quote is what puts a deal in "proposal": it goes out as the stage is entered
+                        self.t.quotes.append((self.ids.next("R"), opp_id, env.now, amount, round(disc, 4),
+                                              round(amount * (1 - disc), 2), self.clock.date(env.now + 30 * MIN_PER_DAY)))
+                        amount = round(amount * (1 - disc), 2)
+                    step = "stage"
+                    yield env.timeout(days * MIN_PER_DAY)
                 if r.random() >= s.advance[stage]:
                     outcome = "lost"
                     break
@@ -1074,9 +1175,9 @@ class Simulation:
         return float(np.prod([self.scenario.sales.advance[x] for x in STAGES[STAGES.index(stage):]]))
 
     # -- marketing ------------------------------------------------------------------------------
-    def _campaign(self, c):
+    def _campaign(self, c, _at: dict | None = None):
         env, r = self.env, self.rng["campaigns"]
-        yield env.timeout(c.start_day * MIN_PER_DAY)
+        yield RESUMED if _at is not None else env.timeout(c.start_day * MIN_PER_DAY)   # (resumed: simulator/checkpoint.py)
         a = self.acc
         now = env.now
         targets = self.policy.campaign_targets.get(c.id)
@@ -1157,10 +1258,17 @@ class Simulation:
         return ok
 
     # -- the annual survey ------------------------------------------------------------------------
-    def _surveys(self):
+    def _surveys(self, _at: dict | None = None):
         env, sat = self.env, self.scenario.satisfaction
         start = self.clock.start.date()
         for year in range(start.year, start.year + self.scenario.scenario.days // 365 + 2):
+            if _at is not None:   # resumed from a saved run (simulator/checkpoint.py), waiting for this year's
+                if year < _at["year"]:
+                    continue
+                _at = None
+                yield RESUMED
+                self._survey(year)
+                continue
             sent = dt.datetime(year, sat.survey_month, 1) - self.clock.start
             minute = sent.total_seconds() / 60 + 9 * 60
             if minute < env.now or minute >= self.horizon:

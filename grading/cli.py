@@ -268,20 +268,37 @@ def _simulate(a) -> int:
     from tqdm import tqdm
 
     from simulator import simulate
-    _writable(a.out, "--out")
+    from simulator.store import with_parents
+    if a.format == "parquet":
+        if Path(a.out).expanduser().is_file():
+            raise UsageError(f"--out {a.out}: with --format parquet, a folder (one file per table), not a file")
+        if not Path(a.out).expanduser().parent.is_dir():
+            raise UsageError(f"--out {a.out}: there is no folder {Path(a.out).expanduser().parent} (create it first, "
+                             "or choose another place)")
+    else:
+        _writable(a.out, "--out")
     _writable(a.truth, "--truth")
     days = round(a.years * 365) if a.years is not None else a.days
     if days is not None and days < 1:
         raise UsageError(f"--years {a.years:g} is less than a day")
+    tables = [t.strip() for t in a.tables.split(",") if t.strip()] if a.tables else None
+    try:
+        with_parents(tables)
+    except ValueError as exc:
+        raise UsageError(f"--tables: {exc}") from None
     with tqdm(total=100, desc=f"simulating {a.scenario}", unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:
         def progress(share: float) -> None:
             bar.update(round(share * 95) - bar.n)
         result = simulate(a.scenario, a.seed, a.out, truth=a.truth, customers=a.customers, days=days,
-                          locale=a.locale, progress=progress)
+                          locale=a.locale, progress=progress, tables=tables, format=a.format)
         bar.update(100 - bar.n)
-    with sqlite3.connect(result.db_path) as con:
-        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
-        counts = {t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables if t != "meta"}
+    if result.format == "parquet":
+        import pyarrow.parquet as pq
+        counts = {t: pq.ParquetFile(result.db_path / f"{t}.parquet").metadata.num_rows for t in result.tables
+                  if t != "meta"}
+    else:
+        with sqlite3.connect(result.db_path) as con:
+            counts = {t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in result.tables if t != "meta"}
     print(f"{result.db_path}: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
     if result.truth_path:
         print(f"ground truth (graders only): {result.truth_path}")
@@ -501,6 +518,11 @@ def commands() -> list[Cmd]:
                     zh="本次运行唯一的种子（0 到 2**63-1）"),
                 opt("--out", required=True, metavar="FILE", en="SQLite file to write (its folder must exist)",
                     zh="要写入的 SQLite 文件（所在文件夹必须已存在）"),
+                opt("--format", choices=["sqlite", "parquet"], default="sqlite",
+                    en="sqlite: one database with keys and constraints; parquet: one file per table (big data)",
+                    zh="sqlite：一个带主键和约束的数据库；parquet：每张表一个文件（大数据练习用）"),
+                opt("--tables", metavar="T1,T2", en="tables to write, comma-separated (each with the tables its keys "
+                    "point at)", zh="只写这些表（逗号分隔；连同其外键指向的表）", default_text=("all", "全部")),
                 opt("--truth", metavar="FILE", en="also write the ground truth (graders only) to this file",
                     zh="另外把真实参数（只给评分者）写到这个文件", default_text=("none", "不写")),
                 opt("--customers", type=positive_int, en="number of customer accounts", zh="客户数",

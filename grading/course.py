@@ -74,6 +74,9 @@ class Module:
     # and the console's action log writable (docs/design.md, "Operational modules")
     data_writable: bool = False
     due: dt.datetime | None = None   # submissions stamped later are 'late' (score kept, reason says by how much)
+    # the tables of the student's database (None: all); each comes with the tables its keys point at, and the
+    # others are neither written nor, where that saves time, built (simulator.simulate's ``tables``)
+    tables: tuple[str, ...] | None = None
 
     @property
     def writable_files(self) -> list[str]:
@@ -233,8 +236,20 @@ class Course:
         if due is not None and not (isinstance(due, dt.datetime) and due.tzinfo is not None):
             raise CourseError(f"{self.root / 'crmlab.toml'}: 'modules.{module_id}.due' must be a date and time with "
                               "its time zone, e.g. due = 2026-12-20T23:59:00+08:00")
+        tables = m.get("tables")
+        if tables is not None:
+            from simulator.dictionary import tables as schema_tables
+            known = [t.name for t in schema_tables()]
+            if not (isinstance(tables, list) and tables and all(isinstance(t, str) for t in tables)):
+                raise CourseError(f"{self.root / 'crmlab.toml'}: 'modules.{module_id}.tables' must be a list of table "
+                                  f"names, e.g. tables = [\"calls\", \"agents\"] (leave it out for every table)")
+            unknown = [t for t in tables if t not in known]
+            if unknown:
+                raise CourseError(f"{self.root / 'crmlab.toml'}: 'modules.{module_id}.tables' names unknown tables "
+                                  f"{', '.join(unknown)} (the database's tables: {', '.join(known)})")
+            tables = tuple(tables)
         return Module(module_id, m["title_zh"], m["title_en"], m["scenario"], int(m["customers"]), m["data_file"],
-                      writable, due)
+                      writable, due, tables)
 
     @property
     def module_ids(self) -> list[str]:

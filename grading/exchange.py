@@ -103,6 +103,14 @@ def _valid_student(student: str) -> bool:
     return bool(STUDENT_ID.match(student))
 
 
+def _os_user(student: str) -> bool:
+    try:
+        pwd.getpwnam(student)
+        return True
+    except KeyError:
+        return False
+
+
 class PersonalReleaseAssignment(ExchangeReleaseAssignment):
     """nbgrader's release, then each student's own data into ``personal/<student>/<module>/``.
 
@@ -128,7 +136,11 @@ class PersonalReleaseAssignment(ExchangeReleaseAssignment):
             if dest.exists():
                 shutil.rmtree(dest)
             dest.mkdir(parents=True)
-            place_student_data(course, module, student, dest)
+            # one inode with the student's outbox hand-out (grading/data.py), unless the folder is about to be
+            # given to the student's OS user: then it is a copy, so the outbox file never becomes theirs
+            given = self.grant_os_users and os.geteuid() == 0 and _os_user(student)
+            outbox = course.path("outbox", student, module) / course.module(module).data_file
+            place_student_data(course, module, student, dest, share_with=None if given else outbox)
             for path in (dest, dest.parent):
                 os.chmod(path, 0o700)
             if self.grant_os_users:

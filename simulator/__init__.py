@@ -6,7 +6,7 @@
 """
 from .scenario import Scenario, ScenarioError, builtin_scenarios, load_scenario
 
-_API = ("SimResult", "simulate", "open_run", "save", "student_seed")
+_API = ("SimResult", "simulate", "open_run", "resume", "save", "student_seed")
 __all__ = ["Scenario", "ScenarioError", "builtin_scenarios", "load_scenario", *_API]
 
 

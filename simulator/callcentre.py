@@ -19,6 +19,17 @@ import simpy
 SHIFT = -1  # priority of an off-duty "blocker" request: ahead of every caller (callers use >= 0)
 
 
+class _Resumed:
+    """What a process resumed from a saved run yields first (simulator/checkpoint.py): the saved run already
+    holds the event the process waits on, so the resumed generator is only brought to its yield."""
+
+    def __repr__(self) -> str:
+        return "RESUMED"
+
+
+RESUMED = _Resumed()
+
+
 class CallOutcome(NamedTuple):
     agent_id: str | None       # None: the caller hung up
     answered_at: float | None
@@ -50,8 +61,12 @@ class CallCentre:
                 raise ValueError("a staffing plan needs a horizon: the shift process must end")
             env.process(self._shifts(staffing, horizon))
 
-    def _shifts(self, staffing: Callable[[float], int], horizon: float):
-        env, minute = self.env, 0.0
+    def _shifts(self, staffing: Callable[[float], int], horizon: float, _at: dict | None = None):
+        # _at: the saved locals of this process when a run is resumed (simulator/checkpoint.py); so for every
+        # process below: it continues from the yield it was suspended at
+        env, minute = self.env, 0.0 if _at is None else _at["minute"]
+        if _at is not None:
+            yield RESUMED
         while minute < horizon:
             want = staffing(minute)
             if want != int(want) or not 0 <= want <= self.size:
@@ -66,15 +81,20 @@ class CallCentre:
             if minute < horizon:
                 yield env.timeout(minute - env.now)
 
-    def _off_duty(self, back: simpy.Event):
-        req = self.agents.request(priority=SHIFT)
-        yield req | back
-        if not req.triggered:                 # back on duty before this agent was free
-            req.cancel()
-            return
-        agent = self.idle.popleft()
-        if not back.triggered:
-            yield back
+    def _off_duty(self, back: simpy.Event, _at: dict | None = None):
+        if _at is None:
+            req, agent = self.agents.request(priority=SHIFT), None
+            yield req | back
+        else:
+            req, agent = _at["req"], _at["agent"]
+            yield RESUMED
+        if agent is None:
+            if not req.triggered:             # back on duty before this agent was free
+                req.cancel()
+                return
+            agent = self.idle.popleft()
+            if not back.triggered:
+                yield back
         self.idle.append(agent)
         self.agents.release(req)
 
@@ -83,22 +103,24 @@ class CallCentre:
         (``math.inf``: never hang up), then talk ``handle`` minutes with the agent."""
         return CallOutcome(*(yield from self.take(priority, patience, handle)))
 
-    def take(self, priority: int, patience: float, handle: float):
+    def take(self, priority: int, patience: float, handle: float, _at: dict | None = None):
         """:meth:`call` with the outcome as a plain tuple (agent, answered, ended, abandoned): the
         market engine's form, a call per contact (a NamedTuple costs more to make)."""
-        if priority <= SHIFT:
-            raise ValueError(f"call priorities are >= 0 (0 is answered first), not {priority}")
         env = self.env
-        req = self.agents.request(priority=priority)
-        if patience < math.inf:
-            yield req | env.timeout(patience)
-            if not req.triggered:             # a request granted at the same instant still counts
+        if _at is None:
+            if priority <= SHIFT:
+                raise ValueError(f"call priorities are >= 0 (0 is answered first), not {priority}")
+            req, agent = self.agents.request(priority=priority), None
+            yield req | env.timeout(patience) if patience < math.inf else req
+        else:                                 # queueing (no agent yet) or talking
+            req, agent, answered = _at["req"], _at["agent"], _at.get("answered")
+            yield RESUMED
+        if agent is None:
+            if not req.triggered:             # hung up (a request granted at the same instant still counts)
                 req.cancel()
                 return None, None, env.now, True
-        else:
-            yield req
-        agent, answered = self.idle.popleft(), env.now
-        yield env.timeout(handle)
+            agent, answered = self.idle.popleft(), env.now
+            yield env.timeout(handle)
         self.idle.append(agent)
         self.agents.release(req)
         return agent, answered, env.now, False

@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 import simpy
 
-from .callcentre import CallCentre
+from .callcentre import RESUMED, CallCentre
 from .people import Directory
 from .purchases import MIN_PER_DAY, MIN_PER_YEAR, Season, order_lines, purchase_times
 from .scenario import CHANNELS, SEVERITIES, STAGES, Scenario
@@ -96,8 +96,12 @@ class Clock:
         m = np.asarray(minutes, float)
         ok = np.isfinite(m)
         sec = np.where(ok, np.round(m * 60), 0).astype("int64")
-        txt = (np.datetime64(self.start, "s") + sec.astype("timedelta64[s]")).astype(str)
-        return [t.replace("T", " ") if good else None for t, good in zip(txt.tolist(), ok.tolist())]
+        txt = (np.datetime64(self.start, "s") + sec.astype("timedelta64[s]")).astype("U19")
+        txt.view(np.uint32).reshape(-1, 19)[:, 10] = ord(" ")    # 'YYYY-MM-DDTHH:MM:SS': the T becomes a space
+        out = txt.tolist()
+        for j in np.flatnonzero(~ok).tolist():
+            out[j] = None
+        return out
 
     def date(self, minute: float) -> str:
         return (self.start + dt.timedelta(minutes=float(minute))).date().isoformat()
@@ -153,6 +157,61 @@ class Columns:
         return zip(*self.cols)
 
 
+class Serials:
+    """Ids of consecutive numbers (O0000001 …) made when they are read: a million orders keep no string each."""
+
+    def __init__(self, fmt: str, first: int, n: int):
+        self.fmt, self.first, self.n = fmt, first, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return list(map(self.fmt.__mod__, range(self.first, self.first + self.n)[k]))
+        return self.fmt % range(self.first, self.first + self.n)[k]
+
+    def take(self, idx: np.ndarray) -> list[str]:
+        """The ids at positions ``idx`` (a numpy array)."""
+        return list(map(self.fmt.__mod__, (np.asarray(idx, np.int64) + self.first).tolist()))
+
+
+@dataclass
+class Orders:
+    """The orders in time order, as columns (made by :meth:`Simulation._orders`)."""
+    ids: Serials
+    account: np.ndarray          # place in the accounts
+    contact: np.ndarray          # the ordering person, as a place in Simulation.contact_ids
+    minute: np.ndarray
+    source: np.ndarray           # 'repeat', 'first', 'deal', 'campaign' (object: shared strings)
+    campaign: np.ndarray         # campaign id or None
+    opportunity: np.ndarray      # opportunity id or None
+    discount: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class OrderLines:
+    """The orders' lines in key order (order, line number), as columns; prices are worked out when read."""
+    order: np.ndarray            # place in the orders
+    line_no: np.ndarray
+    product: np.ndarray          # place in the catalogue (Simulation.products)
+    quantity: np.ndarray
+    list_price: np.ndarray       # per product: the catalogue's price and cost in the run's money
+    unit_cost: np.ndarray
+    discount: np.ndarray         # per order
+
+    def __len__(self) -> int:
+        return self.order.size
+
+    def paid(self, part: slice) -> tuple[np.ndarray, np.ndarray]:
+        """Unit price paid (after the order's discount) and unit cost of the lines ``part``."""
+        product = self.product[part]
+        return np.round(self.list_price[product] * (1 - self.discount[self.order[part]]), 2), self.unit_cost[product]
+
+
 @dataclass
 class Tables:
     """Rows as tuples, times as float minutes (stamped when written)."""
@@ -178,9 +237,9 @@ class Tables:
     # (account, minute, source, campaign, opportunity, discount, size scale, campaign_members row or -1)
     special_orders: list = field(default_factory=list)
     # filled by finish()
-    orders: list = field(default_factory=list)
-    order_lines: list = field(default_factory=list)
-    latent: list = field(default_factory=list)
+    orders: Orders | None = None
+    order_lines: OrderLines | None = None
+    latent: tuple = ()    # columns: account, tier, rate, dropout, service, propensity, hazard, sat, lost at, cause
 
 
 class Accounts:
@@ -197,6 +256,13 @@ class Accounts:
         self.data = {c: np.zeros(1024) for c in self.COLS}
         self.view = {c: memoryview(a) for c, a in self.data.items()}
         self.past_epochs: list[tuple[int, float, float]] = []  # (account, start, end) before a win-back
+
+    def __getstate__(self) -> dict:   # a saved run (simulator/checkpoint.py): memoryviews are made again
+        return {k: v for k, v in self.__dict__.items() if k != "view"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.view = {c: memoryview(a) for c, a in self.data.items()}
 
     def add(self, ids: list[str], **cols) -> np.ndarray:
         k = len(ids)
@@ -237,14 +303,23 @@ class Ids:
         make = self.maker(prefix)
         return [make() for _ in range(k)]
 
+    def block(self, prefix: str, k: int) -> Serials:
+        """The next ``k`` ids of ``prefix``, made when read (:class:`Serials`)."""
+        first = next(self.counters.setdefault(prefix, itertools.count(1)))
+        self.counters[prefix] = itertools.count(first + k)
+        return Serials(f"{prefix}%0{self.widths.get(prefix, 5)}d", first, k)
+
 
 class Simulation:
     """One run. ``run(until_day)`` advances it; ``policy`` may change between steps; ``finish()``
     completes the run and returns the tables. Same scenario, seed and policy changes ⇒ same data."""
 
     @bulk()
-    def __init__(self, scenario: Scenario, seed: int, progress: Callable[[float], None] | None = None):
+    def __init__(self, scenario: Scenario, seed: int, progress: Callable[[float], None] | None = None,
+                 tables: frozenset[str] | None = None):
         self.scenario, self.seed = scenario, int(seed)
+        # the tables the run will be saved with (None: all): what only other tables need is not built at the end
+        self.tables = None if tables is None else frozenset(tables)
         head = scenario.scenario
         self.rng = streams(self.seed)
         self.clock = Clock(scenario)
@@ -253,6 +328,7 @@ class Simulation:
                              scenario.seasonality.get("weekday"))
         self.kinds = list(scenario.customer_kinds)
         self.kind_index = {k.id: i for i, k in enumerate(self.kinds)}
+        self.kind_business = np.array([k.business for k in self.kinds], bool)   # per kind index: an organisation
         self.products = {p.id: p for p in scenario.products}
         self.money = head.currencies[head.locale].per_base
         self.directory = Directory(head.locale, self.rng["people"])
@@ -281,6 +357,7 @@ class Simulation:
         self.ticket_id, self.call_id, self.complaint_id = self.ids.maker("T"), self.ids.maker("K"), self.ids.maker("Y")
         self.causes = list(scenario.complaints.causes)
         self.finished = False
+        self.contact_draws = None                 # the columns of :meth:`_draws`, made on first use
 
         self.campaigns = [c for c in scenario.campaigns if c.start_day < head.days]  # within the run
         self.env = simpy.Environment()
@@ -307,6 +384,13 @@ class Simulation:
         self.reason_route = [self.route[x] for x in sv.reasons]
         self.reason_desk = [self.desk[x] for x in sv.reasons]
         self.reason_handle = np.array([self.handle_factor[x] for x in sv.reasons])
+        # every reason's desk agents one after the other: (all of them, where each reason's start, how many)
+        self.desks = (np.asarray([g for desk in self.reason_desk for g in desk], object),
+                      np.cumsum([0] + [len(desk) for desk in self.reason_desk[:-1]]),
+                      np.array([len(desk) for desk in self.reason_desk], float))
+        self.names_of = {"channel": np.asarray(CHANNELS, object), "reason": np.asarray(self.reasons, object),
+                         "route": np.asarray(self.reason_route, object), "cause": np.asarray(self.causes, object),
+                         "severity": np.asarray(SEVERITIES, object)}   # index → value, for the contacts' rows
         self.channel_delay = np.array([CHANNEL_DELAY.get(c, 0.0) for c in CHANNELS])
         self.complaint_reason = self.reasons.index("complaint") if "complaint" in self.reasons else -1
         if scenario.sales:
@@ -330,6 +414,16 @@ class Simulation:
         self.env.process(self._surveys())
 
     # -- stepping API ---------------------------------------------------------------------------
+    def checkpoint(self, path) -> None:
+        """Save the run as it stands, between steps, to resume it later (``simulator.resume(path)``): a
+        resumed run goes on exactly as this one would (simulator/checkpoint.py)."""
+        from .checkpoint import save_run
+        save_run(self, path)
+
+    def __getstate__(self) -> dict:
+        # the progress callback belongs to whoever runs it; the contact draws' functions are made on first use
+        return {**self.__dict__, "progress": None, "contact_draws": None}
+
     @bulk()
     def run(self, until_day: float | None = None) -> None:
         """Advance the run to the start of day ``until_day`` (default: the end of the horizon)."""
@@ -401,10 +495,16 @@ class Simulation:
     def finish(self) -> Tables:
         if not self.finished:
             self.run()  # the data is a snapshot at the horizon: what is under way stays open
-            self._orders()
+            if self.builds("orders"):
+                self._orders(lines=self.builds("order_lines"))
             self._latent()
             self.finished = True
         return self.t
+
+    def builds(self, table: str) -> bool:
+        """Whether the run's data will include ``table`` (tables asked for come with the tables their keys
+        point at: ``order_lines`` and ``campaign_members`` bring ``orders``)."""
+        return self.tables is None or table in self.tables
 
     # -- accounts -------------------------------------------------------------------------------
     def _initial_accounts(self):
@@ -605,43 +705,66 @@ class Simulation:
     def _draws(self, n: int) -> np.ndarray:
         """Everything random about ``n`` contacts, one row each (columns in the order :meth:`_contact`
         unpacks them), drawn at once: vectorised draws cost a fraction of one scalar draw each.
-        Only what no decision can change is drawn ahead; who answers and when stays live."""
-        r, sv, sat, cp = self.rng["calls"], self.scenario.service, self.scenario.satisfaction, self.scenario.complaints
-        return np.column_stack([
-            r.random(n),                                     # which of the account's contacts gets in touch
-            r.random(n),                                     # which desk agent answers a written contact
-            sv.patience_minutes.draw(r, n) if sv.patience_minutes else np.full(n, math.inf),
-            sv.handle_minutes.draw(r, n),                    # talking, or working on the ticket
-            sv.ticket_hours.draw(r, n) * 60,                 # first response of a written channel (× channel)
-            r.random(n) < sv.first_contact_resolution,
-            r.random(n) < sv.escalation,                     # if not resolved at once: to a manager …
-            sv.handle_minutes.draw(r, n) * 1.5,              # … who takes longer,
-            sv.ticket_hours.draw(r, n) * 60,                 # … or a follow-up later
-            r.random(n) < sv.callback,                       # a caller who hung up tries again …
-            sv.callback_minutes.draw(r, n),                  # … after a while
-            _pick(r, list(cp.causes.values()), n),           # a complaint's cause and severity
-            _pick(r, [cp.severity[s] for s in SEVERITIES], n),
-            r.normal(0, sat.noise_sd, n),                    # CSAT: noise, answered or not, when
-            r.random(n) < sat.csat_response_rate,
-            r.exponential(120, n),
-            r.standard_exponential(n),                       # churn clocks restarted after a hang-up …
-            r.standard_exponential(n),                       # … and after the contact
-        ])
+        Only what no decision can change is drawn ahead; who answers and when stays live. A caller who
+        tries again draws one row (:meth:`_contact`), so the row is filled column by column into one
+        array (``column_stack`` of 18 arrays cost more than the draws for one row)."""
+        if self.contact_draws is None:
+            self.contact_draws = self._contact_draw_columns()
+        r, columns = self.rng["calls"], self.contact_draws
+        out = np.empty((n, len(columns)))
+        for j, draw in enumerate(columns):
+            out[:, j] = draw(r, n)
+        return out
 
-    def _feed(self, owner, times, life, chan, reason, draws, pool: int = 0):
+    def _contact_draw_columns(self) -> list[Callable[[np.random.Generator, int], np.ndarray]]:
+        """The columns of :meth:`_draws`, in order, each a draw of ``n`` values (the scenario's numbers
+        read once: a pydantic attribute costs more than a plain one)."""
+        sv, sat, cp = self.scenario.service, self.scenario.satisfaction, self.scenario.complaints
+        fcr, escalation, callback, answers = sv.first_contact_resolution, sv.escalation, sv.callback, sat.csat_response_rate
+        patience, handle, ticket_hours, again = sv.patience_minutes, sv.handle_minutes, sv.ticket_hours, sv.callback_minutes
+        causes, severities = _cdf(list(cp.causes.values())), _cdf([cp.severity[s] for s in SEVERITIES])
+        noise = sat.noise_sd
+        return [
+            lambda r, n: r.random(n),                       # which of the account's contacts gets in touch
+            lambda r, n: r.random(n),                       # which desk agent answers a written contact
+            (lambda r, n: patience.draw(r, n)) if patience else (lambda r, n: math.inf),
+            lambda r, n: handle.draw(r, n),                 # talking, or working on the ticket
+            lambda r, n: ticket_hours.draw(r, n) * 60,      # first response of a written channel (× channel)
+            lambda r, n: r.random(n) < fcr,
+            lambda r, n: r.random(n) < escalation,          # if not resolved at once: to a manager …
+            lambda r, n: handle.draw(r, n) * 1.5,           # … who takes longer,
+            lambda r, n: ticket_hours.draw(r, n) * 60,      # … or a follow-up later
+            lambda r, n: r.random(n) < callback,            # a caller who hung up tries again …
+            lambda r, n: again.draw(r, n),                  # … after a while
+            lambda r, n: _pick_cdf(r, causes, n),           # a complaint's cause and severity
+            lambda r, n: _pick_cdf(r, severities, n),
+            lambda r, n: r.normal(0, noise, n),             # CSAT: noise, answered or not, when
+            lambda r, n: r.random(n) < answers,
+            lambda r, n: r.exponential(120, n),
+            lambda r, n: r.standard_exponential(n),         # churn clocks restarted after a hang-up …
+            lambda r, n: r.standard_exponential(n),         # … and after the contact
+        ]
+
+    def _feed(self, owner, times, life, chan, reason, draws, pool: int = 0, _at: dict | None = None):
         """Start each drawn contact at its time, if its customer is still in the life it was drawn
         for (``life``: that life's start; a won-back customer's earlier contacts are not theirs any
         more), has not churned and has not dropped out. ``pool``: this feed's number if it feeds the
-        shared pool (:meth:`_join_pool`); it stops once a newer feed has taken the pool over."""
+        shared pool (:meth:`_join_pool`); it stops once a newer feed has taken the pool over. ``_at``:
+        resumed from a saved run (simulator/checkpoint.py), waiting for contact ``_at["j"]`` (a contact's
+        row follows from its draws alone, so the rows are worked out again from there)."""
         env, contact, d = self.env, self._contact, self.acc.view   # the hot path: arrays indexed directly
         chunk = 256 if pool else 4096          # Python rows for a chunk at a time: small while waiting
-        for lo in range(0, owner.size, chunk):
+        start = 0 if _at is None else _at["j"]
+        for lo in range(start, owner.size, chunk):
             part = slice(lo, lo + chunk)
             for j, i, t, b, row in zip(itertools.count(lo), owner[part].tolist(), times[part].tolist(),
                                        life[part].tolist(), self._rows(owner[part], chan[part], reason[part],
                                                                        draws[part])):
                 now = env.now
-                if t > now:
+                if _at is not None:
+                    _at = None
+                    yield RESUMED
+                elif t > now:
                     if pool:
                         self.pool_next = j
                     yield env.timeout(t - now)
@@ -664,73 +787,114 @@ class Simulation:
         handle = handle * self.reason_handle[reason]
         delay = first_hours * self.channel_delay[chan]
         phone = chan == PHONE
-        agent = np.empty(n, object)
-        for j, desk in enumerate(self.reason_desk):
-            sel = np.flatnonzero((reason == j) & ~phone)
-            if sel.size:
-                agent[sel] = np.asarray(desk, object)[(pick_agent[sel] * len(desk)).astype(np.int64)]
+        agent = np.empty(n, object)                       # the desk agent of a written contact (None: a call)
+        desk, first, size = self.desks
+        written = np.flatnonzero(~phone)
+        on = reason[written]
+        agent[written] = desk[first[on] + (pick_agent[written] * size[on]).astype(np.int64)]
         resolved_first, escalate = resolved_first.astype(bool), escalate.astype(bool)
         penalty = np.where(resolved_first, 0.0, sat.unresolved_penalty + np.where(escalate, sat.escalation_penalty, 0))
         complaint = reason == self.complaint_reason
-        cause = np.where(complaint, np.asarray(self.causes, object)[cause.astype(np.int64)], None)
+        names = self.names_of
+        cause = np.where(complaint, names["cause"][cause.astype(np.int64)], None)
         return list(zip(
-            _take(acc_ids, owner.tolist()), self._persons(owner, pick_contact), np.asarray(CHANNELS, object)[chan].tolist(),
-            np.asarray(self.reasons, object)[reason].tolist(),
-            np.where(phone, np.asarray(self.reason_route, object)[reason], None).tolist(),
+            _take(acc_ids, owner.tolist()), self._persons(owner, pick_contact), names["channel"][chan].tolist(),
+            names["reason"][reason].tolist(),
+            np.where(phone, names["route"][reason], None).tolist(),
             a.kind[owner].astype(np.int64).tolist(), patience.tolist(), handle.tolist(), delay.tolist(),
             (sat.wait_penalty_per_minute * np.minimum(delay, 600) / 20).tolist(),   # hours of waiting feel like
             agent.tolist(),                                                            # minutes on hold
             resolved_first.astype(np.int64).tolist(), (~resolved_first & escalate).astype(np.int64).tolist(),
             manager_handle.tolist(),
             np.where(resolved_first, 0.0, follow_up).tolist(), penalty.tolist(), calls_back.astype(bool).tolist(),
-            callback_after.tolist(), cause.tolist(), np.asarray(SEVERITIES, object)[severity.astype(np.int64)].tolist(),
+            callback_after.tolist(), cause.tolist(), names["severity"][severity.astype(np.int64)].tolist(),
             noise.tolist(), responds.astype(bool).tolist(), response_after.tolist(), restart_abandoned.tolist(),
             restart.tolist()))
 
-    def _contact(self, i: int, row: tuple, ticket=None, callback_of=None):
+    def _contact(self, i: int, row: tuple, _at: dict | None = None):
         """One service contact, from the first attempt to resolution; moves satisfaction. ``row``: the
         contact's row of :meth:`_rows`. The ticket row is recorded when the contact opens and completed
-        when it closes (a snapshot in between shows it open)."""
+        when it closes (a snapshot in between shows it open). A caller who hung up may try again: a new
+        attempt with new draws, the same ticket and caller.
+
+        ``step`` says where the contact is, so that a run saved between steps resumes each contact from its
+        saved locals (``_at``, simulator/checkpoint.py) at the yield it was waiting at."""
+        env, (base_csat, wait_per_minute, memory, sensitivity) = self.env, self.feel
         (aid, contact, channel, reason_id, route, kind, patience, handle, delay, wait_pen, first_agent,
          resolved_first, escalate, manager_handle, follow_up, penalty, calls_back, callback_after, cause, severity,
          noise, responds, response_after, restart_abandoned, restart) = row
-        env, (base_csat, wait_per_minute, memory, sensitivity) = self.env, self.feel
-        now = env.now
-        if ticket is None:
-            ticket = [self.ticket_id(), aid, contact, channel, reason_id, now, None, None, "open", 0, None, 0]
-            self.t.tickets.append(ticket)
-        else:               # a new attempt after a hang-up: the same ticket and caller
-            contact = ticket[2]
-        tid = ticket[0]
-        if route is not None:   # a phone call: wait for an agent of the reason's team
-            priority = self.priority_of[kind]
-            agent, answered, done, _ = yield from route.take(priority, patience, handle)  # inline
-            call_id = self.call_id()
-            self.t.calls.append([call_id, tid, aid, contact, agent, reason_id, priority, now, answered, callback_of,
-                                 agent is None, done])
-            if agent is None:   # hung up
-                self._experience(i, restart_abandoned, delta=-self.scenario.satisfaction.abandon_penalty)
-                if calls_back:
-                    yield env.timeout(callback_after)
-                    if self._alive(i, env.now) and self.clock.is_open(env.now):   # a new attempt, new draws
-                        again = self._rows(np.array([i]), np.array([PHONE]), np.array([self.reasons.index(reason_id)]),
-                                           self._draws(1))[0]
-                        yield from self._contact(i, again, ticket, call_id)
-                        return
-                ticket[8] = "abandoned"
-                return
-            first_response, first_agent = answered, agent
-            wait_pen = wait_per_minute * (answered - now)
+        if _at is None:
+            step, ticket, callback_of = "open", None, None
         else:
-            first_response = now + delay
-            done = first_response + handle
-            yield env.timeout(done - now)
-        if escalate:   # not resolved at once: to a manager …
-            agent, answered, resolved_at, _ = yield from self.managers.take(0, math.inf, manager_handle)
-            self.t.calls.append([self.call_id(), tid, aid, contact, agent, reason_id, 0, done,
-                                 answered, "escalation", False, resolved_at])
-        else:          # … or a follow-up later (0 if resolved at once)
-            resolved_at = done + follow_up
+            step, ticket, callback_of, inner = _at["step"], _at["ticket"], _at["callback_of"], _at.get("_inner")
+            now, tid, contact, priority, call_id = _at["now"], _at["tid"], _at["contact"], _at.get("priority"), \
+                _at.get("call_id")
+            wait_pen, first_agent, first_response, done = _at["wait_pen"], _at["first_agent"], \
+                _at.get("first_response"), _at.get("done")
+        while True:
+            if step == "open":
+                now = env.now
+                if ticket is None:
+                    ticket = [self.ticket_id(), aid, contact, channel, reason_id, now, None, None, "open", 0, None, 0]
+                    self.t.tickets.append(ticket)
+                contact, tid = ticket[2], ticket[0]   # a new attempt after a hang-up: the same ticket and caller
+                if route is None:   # written, or a visit: answered after the channel's delay
+                    first_response = now + delay
+                    done = first_response + handle
+                    step = "written"
+                    yield env.timeout(done - now)
+                    step = "handled"
+                else:               # a phone call: wait for an agent of the reason's team
+                    priority = self.priority_of[kind]
+                    step = "call"
+                    outcome = yield from route.take(priority, patience, handle)  # inline
+                    step = "called"
+            elif step in ("call", "manager"):          # resumed on a call (an agent's or a manager's)
+                outcome = yield from inner
+                step = "called" if step == "call" else "escalated"
+            else:                                      # resumed waiting for an answer or to call back
+                yield RESUMED
+                step = {"written": "handled", "callback": "retry"}[step]
+            if step == "called":
+                agent, answered, done, _ = outcome
+                call_id = self.call_id()
+                self.t.calls.append([call_id, tid, aid, contact, agent, reason_id, priority, now, answered, callback_of,
+                                     agent is None, done])
+                if agent is None:   # hung up
+                    self._experience(i, restart_abandoned, delta=-self.scenario.satisfaction.abandon_penalty)
+                    if not calls_back:
+                        ticket[8] = "abandoned"
+                        return
+                    step = "callback"
+                    yield env.timeout(callback_after)
+                    step = "retry"
+                else:
+                    first_response, first_agent = answered, agent
+                    wait_pen = wait_per_minute * (answered - now)
+                    step = "handled"
+            if step == "retry":
+                if not (self._alive(i, env.now) and self.clock.is_open(env.now)):
+                    ticket[8] = "abandoned"
+                    return
+                row = self._rows(np.array([i]), np.array([PHONE]), np.array([self.reasons.index(reason_id)]),
+                                 self._draws(1))[0]   # a new attempt, new draws
+                (aid, contact, channel, reason_id, route, kind, patience, handle, delay, wait_pen, first_agent,
+                 resolved_first, escalate, manager_handle, follow_up, penalty, calls_back, callback_after, cause,
+                 severity, noise, responds, response_after, restart_abandoned, restart) = row
+                step, callback_of = "open", call_id
+                continue
+            if step == "handled":
+                if escalate:   # not resolved at once: to a manager …
+                    step = "manager"
+                    outcome = yield from self.managers.take(0, math.inf, manager_handle)
+                    step = "escalated"
+                else:          # … or a follow-up later (0 if resolved at once)
+                    resolved_at = done + follow_up
+            if step == "escalated":
+                agent, answered, resolved_at, _ = outcome
+                self.t.calls.append([self.call_id(), tid, aid, contact, agent, reason_id, 0, done,
+                                     answered, "escalation", False, resolved_at])
+            break
         csat = base_csat - wait_pen + noise - penalty
         if cause is not None:
             csat += self._complaint(aid, tid, ticket[5], resolved_at, cause, severity)
@@ -784,7 +948,7 @@ class Simulation:
         return self.policy.staffing[int(minute % MIN_PER_DAY // 60)]
 
     # -- acquisition and sales ------------------------------------------------------------------
-    def _leads(self, src):
+    def _leads(self, src, _at: dict | None = None):
         """A lead source, a month at a time: the month's leads are drawn at its start. Leads of
         organisations go through the sales pipeline one by one (they contend for reps); the rest
         are decided in one batch (:meth:`_lead_batch`)."""
@@ -794,6 +958,8 @@ class Simulation:
         month = 30 * MIN_PER_DAY
         mix = [self.kind_index[k] for k in src.kind_mix]
         pipeline = np.array([bool(self.scenario.sales) and self.kinds[k].business for k in mix], bool)
+        if _at is not None:   # resumed from a saved run (simulator/checkpoint.py), waiting for the next month
+            yield RESUMED
         while env.now < self.horizon:
             span = min(month, self.horizon - env.now)
             m = int(r.poisson(src.leads_per_month * span / month))
@@ -841,20 +1007,30 @@ class Simulation:
                 rows[j][9] = self.acc_id(i)
                 self.t.special_orders.append((i, float(decided[j]), "first", None, None, 0.0, 1.0, -1))
 
-    def _lead(self, source: str, kind: int, cost: float, qualify: float, convert: float, at: float | None = None):
-        """A lead of an organisation, worked through the sales pipeline once it comes in at ``at``."""
+    def _lead(self, source: str, kind: int, cost: float, qualify: float, convert: float, at: float | None = None,
+              _at: dict | None = None):
+        """A lead of an organisation, worked through the sales pipeline once it comes in at ``at``. ``_at``:
+        resumed from a saved run (simulator/checkpoint.py), still to come in or being qualified."""
         env, r, acq = self.env, self.rng["sales"], self.scenario.acquisition
-        if at is not None and at > env.now:
-            yield env.timeout(at - env.now)
-        lead_id, created = self.ids.next("L"), env.now
-        k = self.kinds[kind]
-        person = self.directory.names(1)[0]
-        templates = k.name_templates.get(head_locale(self)) or ["{city}"]
-        company = self._org_name(templates, float(r.random()), self.directory.pick_cities(1)[0])
-        row = [lead_id, source, k.id, company, person, self.directory.phones(1)[0], created, "open",
-               None, None, round(cost * self.money, 2)]
-        self.t.leads.append(row)  # still open if the snapshot comes before it is qualified
-        yield env.timeout(float(acq.days_to_qualify.draw(r)) * MIN_PER_DAY)
+        step = "coming" if _at is None else _at["step"]
+        if step == "coming":
+            if _at is not None:
+                yield RESUMED
+            elif at is not None and at > env.now:
+                yield env.timeout(at - env.now)
+            lead_id, created = self.ids.next("L"), env.now
+            k = self.kinds[kind]
+            person = self.directory.names(1)[0]
+            templates = k.name_templates.get(head_locale(self)) or ["{city}"]
+            company = self._org_name(templates, float(r.random()), self.directory.pick_cities(1)[0])
+            row = [lead_id, source, k.id, company, person, self.directory.phones(1)[0], created, "open",
+                   None, None, round(cost * self.money, 2)]
+            self.t.leads.append(row)  # still open if the snapshot comes before it is qualified
+            step = "qualifying"
+            yield env.timeout(float(acq.days_to_qualify.draw(r)) * MIN_PER_DAY)
+        else:
+            lead_id, company, row = _at["lead_id"], _at["company"], _at["row"]
+            yield RESUMED
         if r.random() >= qualify:
             row[7] = "disqualified"
             return
@@ -864,14 +1040,18 @@ class Simulation:
         row[9] = self.acc_id(int(idx[0]))
         env.process(self._opportunity(int(idx[0]), lead_id, "new"))
 
-    def _referrals(self):
+    def _referrals(self, _at: dict | None = None):
         """Promoters recommend the company. Each month's referrals are handled in one batch (at 100k
         customers there are thousands a month), except referred organisations, which go through
         the sales pipeline one by one."""
         env, r, acq = self.env, self.rng["sales"], self.scenario.acquisition
         month = 30 * MIN_PER_DAY
-        while env.now + month < self.horizon:
-            yield env.timeout(month)
+        while _at is not None or env.now + month < self.horizon:
+            if _at is not None:   # resumed from a saved run (simulator/checkpoint.py), in the month's wait
+                _at = None
+                yield RESUMED
+            else:
+                yield env.timeout(month)
             a, now = self.acc, env.now
             alive = self._alive_now() & (a.sat >= PROMOTER)
             referrers = np.flatnonzero(alive)[r.random(int(alive.sum())) < acq.referrals_per_promoter_year / 12]
@@ -883,13 +1063,20 @@ class Simulation:
             self._lead_batch("referral", kinds, now - r.random(kinds.size) * month,   # referred during the past month
                              0.0, acq.referral_qualify_rate, 0.5)
 
-    def _upsells(self):
+    def _upsells(self, _at: dict | None = None):
+        """Upsell deals with organisations that are customers, one at a time; the one picked is among those
+        who were customers when the wait for it began. ``_at``: resumed from a saved run, in that wait."""
         env, r, s = self.env, self.rng["sales"], self.scenario.sales
         while True:
-            a = self.acc
-            business = np.array([self.kinds[int(j)].business for j in a.kind]) & self._alive_now()
-            n = int(business.sum())
-            yield env.timeout(r.exponential(MIN_PER_YEAR / max(n * s.upsell_per_year, 1e-9)) if n else 30 * MIN_PER_DAY)
+            if _at is not None:
+                business, n, _at = _at["business"], _at["n"], None
+                yield RESUMED
+            else:
+                a = self.acc
+                # a lookup per kind index, not a Python object per account: this runs at every upsell
+                business = self.kind_business[a.kind.astype(np.int64)] & self._alive_now()
+                n = int(business.sum())
+                yield env.timeout(r.exponential(MIN_PER_YEAR / max(n * s.upsell_per_year, 1e-9)) if n else 30 * MIN_PER_DAY)
             if env.now >= self.horizon:
                 return
             if n:
@@ -902,34 +1089,50 @@ class Simulation:
         lines = (kind.lines_per_order.min + kind.lines_per_order.max) / 2
         return price * lines * kind.quantity.mean * self.money
 
-    def _opportunity(self, i: int, lead_id, kind_of_deal: str):
+    def _opportunity(self, i: int, lead_id, kind_of_deal: str, _at: dict | None = None):
+        """A deal through the pipeline: it waits for a rep with room, then goes stage by stage (the rep's
+        forecast, activities, a quote on entering 'proposal') until lost or won. ``_at``: resumed from a saved
+        run (simulator/checkpoint.py), waiting for a rep or in a stage."""
         env, r, s = self.env, self.rng["sales"], self.scenario.sales
-        kind = self.kinds[int(self.acc.kind[i])]
-        opp_id = self.ids.next("Q")
-        amount = round(self._typical_order(kind) * s.deal_orders * float(r.lognormal(0, 0.3)), 2)
-        with self.rep_slots.request() as slot:
-            yield slot
-            rep = min(self.rep_load, key=lambda k: (self.rep_load[k], k))
-            self.rep_load[rep] += 1
-            row = [opp_id, self.acc_id(i), lead_id, rep, kind_of_deal, amount, env.now, "qualified", None, None, None,
-                   None, None]
-            self.t.opportunities.append(row)
-            outcome = "won"
-            for stage in STAGES:
-                row[7] = stage
-                row[11], row[12] = self._forecast(rep, stage)
-                self.t.stage_history.append((opp_id, stage, env.now))
-                days = float(s.stage_days[stage].draw(r))
-                for kind_of_act, per_week in s.activities_per_week.items():
-                    for at in np.sort(env.now + r.random(r.poisson(per_week * days / 7)) * days * MIN_PER_DAY).tolist():
-                        self.t.activities.append((self.ids.next("V"), rep, self.acc_id(i), opp_id, kind_of_act, at))
-                if stage == "proposal":
-                    disc = float(np.clip(s.quote_discount.draw(r), 0, 0.5))
-                    # the quote is what puts a deal in "proposal": it goes out as the stage is entered
-                    self.t.quotes.append((self.ids.next("R"), opp_id, env.now, amount,
-                                          round(disc, 4), round(amount * (1 - disc), 2), self.clock.date(env.now + 30 * MIN_PER_DAY)))
-                    amount = round(amount * (1 - disc), 2)
-                yield env.timeout(days * MIN_PER_DAY)
+        if _at is None:
+            kind = self.kinds[int(self.acc.kind[i])]
+            opp_id = self.ids.next("Q")
+            amount = round(self._typical_order(kind) * s.deal_orders * float(r.lognormal(0, 0.3)), 2)
+            step, slot = "waiting", self.rep_slots.request()
+        else:
+            kind, opp_id, amount, step, slot = _at["kind"], _at["opp_id"], _at["amount"], _at["step"], _at["slot"]
+        with slot:
+            if step == "waiting":
+                yield RESUMED if _at is not None else slot
+                rep = min(self.rep_load, key=lambda k: (self.rep_load[k], k))
+                self.rep_load[rep] += 1
+                row = [opp_id, self.acc_id(i), lead_id, rep, kind_of_deal, amount, env.now, "qualified", None, None,
+                       None, None, None]
+                self.t.opportunities.append(row)
+                outcome, stages, resumed = "won", STAGES, False
+            else:                   # resumed in a stage
+                rep, row, outcome, resumed = _at["rep"], _at["row"], _at["outcome"], True
+                stages = STAGES[STAGES.index(_at["stage"]):]
+            for stage in stages:
+                if resumed:
+                    resumed = False
+                    yield RESUMED
+                else:
+                    row[7] = stage
+                    row[11], row[12] = self._forecast(rep, stage)
+                    self.t.stage_history.append((opp_id, stage, env.now))
+                    days = float(s.stage_days[stage].draw(r))
+                    for kind_of_act, per_week in s.activities_per_week.items():
+                        for at in np.sort(env.now + r.random(r.poisson(per_week * days / 7)) * days * MIN_PER_DAY).tolist():
+                            self.t.activities.append((self.ids.next("V"), rep, self.acc_id(i), opp_id, kind_of_act, at))
+                    if stage == "proposal":
+                        disc = float(np.clip(s.quote_discount.draw(r), 0, 0.5))
+                        # the quote is what puts a deal in "proposal": it goes out as the stage is entered
+                        self.t.quotes.append((self.ids.next("R"), opp_id, env.now, amount, round(disc, 4),
+                                              round(amount * (1 - disc), 2), self.clock.date(env.now + 30 * MIN_PER_DAY)))
+                        amount = round(amount * (1 - disc), 2)
+                    step = "stage"
+                    yield env.timeout(days * MIN_PER_DAY)
                 if r.random() >= s.advance[stage]:
                     outcome = "lost"
                     break
@@ -972,9 +1175,9 @@ class Simulation:
         return float(np.prod([self.scenario.sales.advance[x] for x in STAGES[STAGES.index(stage):]]))
 
     # -- marketing ------------------------------------------------------------------------------
-    def _campaign(self, c):
+    def _campaign(self, c, _at: dict | None = None):
         env, r = self.env, self.rng["campaigns"]
-        yield env.timeout(c.start_day * MIN_PER_DAY)
+        yield RESUMED if _at is not None else env.timeout(c.start_day * MIN_PER_DAY)   # (resumed: simulator/checkpoint.py)
         a = self.acc
         now = env.now
         targets = self.policy.campaign_targets.get(c.id)
@@ -1055,10 +1258,17 @@ class Simulation:
         return ok
 
     # -- the annual survey ------------------------------------------------------------------------
-    def _surveys(self):
+    def _surveys(self, _at: dict | None = None):
         env, sat = self.env, self.scenario.satisfaction
         start = self.clock.start.date()
         for year in range(start.year, start.year + self.scenario.scenario.days // 365 + 2):
+            if _at is not None:   # resumed from a saved run (simulator/checkpoint.py), waiting for this year's
+                if year < _at["year"]:
+                    continue
+                _at = None
+                yield RESUMED
+                self._survey(year)
+                continue
             sent = dt.datetime(year, sat.survey_month, 1) - self.clock.start
             minute = sent.total_seconds() / 60 + 9 * 60
             if minute < env.now or minute >= self.horizon:
@@ -1090,7 +1300,10 @@ class Simulation:
                                      likert.ravel().tolist())
 
     # -- at the end: orders from the purchase streams, cut by churn ---------------------------------
-    def _orders(self):
+    def _orders(self, lines: bool = True):
+        """The orders: the purchase streams cut by churn, and the orders that came from deals, campaigns
+        and first purchases, in time order; with ``lines``, their lines too (drawn last: the orders are
+        the same without them)."""
         a, r = self.acc, self.rng["lines"]
         owners, times, src, camp, opp, disc, scale, member = [], [], [], [], [], [], [], []
         owner, t = self._drawn()
@@ -1113,47 +1326,55 @@ class Simulation:
         owner, t = owner[order], t[order]
         src, camp, opp = (np.concatenate(x)[order] for x in (src, camp, opp))
         disc, scale, member = (np.concatenate(x)[order] for x in (disc, scale, member))
-        ids = self.ids.many("O", owner.size)
-        contact = _take(self.contact_ids, (a.first_contact[owner].astype(np.int64)
-                                           + r.integers(0, 1 << 30, owner.size) % a.n_contacts[owner].astype(np.int64)).tolist())
-        self.t.orders = (ids, owner, contact, t, src, camp, opp, disc)
+        ids = self.ids.block("O", owner.size)
+        at = (a.first_contact[owner].astype(np.int64)
+              + r.integers(0, 1 << 30, owner.size) % a.n_contacts[owner].astype(np.int64))   # the ordering contact
+        self.t.orders = Orders(ids, owner, at, t, src, camp, opp, disc)
         placed = self.t.campaign_members.cols[4]
         for j in np.flatnonzero(member >= 0).tolist():
             placed[member[j]] = ids[j]
-        kinds = a.kind[owner].astype(int)
+        if not lines:
+            return
+        kinds = a.kind[owner].astype(np.int64)
+        pos = {p: i for i, p in enumerate(self.products)}
         lines = []
         for kj, kind in enumerate(self.kinds):
             sel = np.flatnonzero(kinds == kj)
             if sel.size == 0:
                 continue
             o_idx, nums, prods, qty = order_lines(r, sel.size, kind.product_mix, kind.lines_per_order, kind.quantity)
-            rows = sel[o_idx]
-            qty = np.maximum(np.round(qty * scale[rows]).astype(np.int64), 1)
-            lines.append((rows, nums, prods, qty))
-        rows = np.concatenate([x[0] for x in lines]); nums = np.concatenate([x[1] for x in lines])
-        prods = np.concatenate([x[2] for x in lines]); qty = np.concatenate([x[3] for x in lines])
-        o = np.lexsort((nums, rows))
-        rows, prods = rows[o], prods[o]
-        pos = {p: i for i, p in enumerate(self.products)}
-        at = np.fromiter((pos[p] for p in prods.tolist()), np.int64, prods.size)
-        price = np.round(np.array([v.unit_price for v in self.products.values()]) * self.money, 2)[at]
-        cost = np.round(np.array([v.unit_cost for v in self.products.values()]) * self.money, 2)[at]
-        # numpy columns, not a tuple per line: millions of lines stay small until written in chunks
-        self.t.order_lines = (rows, nums[o], prods, qty[o], np.round(price * (1 - disc[rows]), 2), cost)
+            rows = sel[o_idx].astype(np.int32)
+            del o_idx
+            qty = np.maximum(np.round(qty * scale[rows]).astype(np.int32), 1)
+            catalogue = np.array([pos[p] for p in kind.product_mix], np.int16)   # the mix's products in the catalogue
+            lines.append((rows, nums.astype(np.int16), catalogue[prods], qty))
+            del rows, nums, prods, qty
+        rows, nums, prods, qty = (np.concatenate([x[j] for x in lines]) for j in range(4))
+        del lines
+        # in key order (order, line number): an order's lines are numbered 1…k, so each line's place is known
+        count = np.bincount(rows, minlength=owner.size)
+        o = np.empty(rows.size, np.int64)
+        o[(np.cumsum(count) - count)[rows] + nums - 1] = np.arange(rows.size)
+        rows, nums, prods, qty = rows[o], nums[o], prods[o], qty[o]
+        catalogue = list(self.products.values())
+        # numpy columns, not a tuple per line: millions of lines stay small until written a chunk at a time
+        self.t.order_lines = OrderLines(rows, nums, prods, qty,
+                                        np.round(np.array([v.unit_price for v in catalogue]) * self.money, 2),
+                                        np.round(np.array([v.unit_cost for v in catalogue]) * self.money, 2), disc)
 
     def _latent(self):
+        """The ground truth per account, as columns: tier by purchase rate against the kind's mean,
+        the latent traits, and when and why a customer was lost within the run."""
         a, kinds = self.acc, self.kinds
-        for i in range(a.n):
-            kind = kinds[int(a.kind[i])]
-            rel = a.rate[i] / kind.orders_per_year.mean
-            tier = "high" if rel >= 1.3 else "low" if rel < 0.7 else "mid"
-            gone = min(a.churn_at[i], a.died_at[i])
-            cause = None
-            if gone < self.horizon and np.isfinite(a.since[i]):
-                cause = "dissatisfaction" if a.churn_at[i] <= a.died_at[i] else "dropout"
-            self.t.latent.append((a.ids[i], tier, float(a.rate[i]), float(a.dropout[i]), float(a.service[i]),
-                                  float(a.propensity[i]), float(a.hazard[i] * MIN_PER_YEAR), float(a.sat[i]),
-                                  gone if cause else None, cause))
+        kind = a.kind.astype(np.int64)
+        rel = a.rate / np.array([k.orders_per_year.mean for k in kinds])[kind]
+        tier = np.where(rel >= 1.3, "high", np.where(rel < 0.7, "low", "mid")).astype(object)
+        gone = np.minimum(a.churn_at, a.died_at)
+        lost = (gone < self.horizon) & np.isfinite(a.since)
+        cause = np.where(lost, np.where(a.churn_at <= a.died_at, "dissatisfaction", "dropout"), None)
+        self.t.latent = (list(a.ids), tier.tolist(), a.rate.tolist(), a.dropout.tolist(), a.service.tolist(),
+                         a.propensity.tolist(), (a.hazard * MIN_PER_YEAR).tolist(), a.sat.tolist(),
+                         np.where(lost, gone, np.nan).tolist(), cause.tolist())
 
 
 def _take(seq: list, idx: list[int]) -> list:
@@ -1165,8 +1386,17 @@ def _take(seq: list, idx: list[int]) -> list:
 
 def _pick(r: np.random.Generator, weights: list[float], n: int) -> np.ndarray:
     """``n`` indices drawn with the given (unnormalised) weights."""
+    return _pick_cdf(r, _cdf(weights), n)
+
+
+def _cdf(weights: list[float]) -> np.ndarray:
     cum = np.cumsum(weights)
-    return np.minimum(np.searchsorted(cum / cum[-1], r.random(n), side="right"), len(weights) - 1)
+    return cum / cum[-1]
+
+
+def _pick_cdf(r: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
+    """:func:`_pick` with the weights' cumulative shares worked out already."""
+    return np.minimum(np.searchsorted(cdf, r.random(n), side="right"), cdf.size - 1)
 
 
 def _filled(k: int, value) -> np.ndarray:

@@ -78,19 +78,32 @@ def purchase_times(rng: np.random.Generator, rate_per_year: np.ndarray, dropout:
     return owner[keep], t[keep], died
 
 
-def order_lines(rng: np.random.Generator, n_orders: int, mix: dict[str, float], lines, quantity):
+def order_lines(rng: np.random.Generator, n_orders: int, mix: dict[str, float], lines, quantity,
+                chunk: int = 100_000):
     """Lines for ``n_orders`` orders of one customer kind: distinct products per order drawn by the
-    kind's product mix (Gumbel top-k: weighted sampling without replacement, vectorised)."""
+    kind's product mix (Gumbel top-k: weighted sampling without replacement, vectorised).
+
+    Returns ``(order, line_no, product, quantity)``: per line the order's index, its number within the
+    order (1, 2 …), the product as its position in ``mix`` (lines in that order) and the quantity. The
+    Gumbel keys are drawn ``chunk`` orders at a time (the same values as one draw: a generator fills an
+    array value by value), so a million orders need no array of orders × products at once."""
     products = list(mix)
     w = np.array([mix[p] for p in products], float)
     k = rng.integers(lines.min, min(lines.max, int((w > 0).sum())) + 1, size=n_orders)
     with np.errstate(divide="ignore"):
-        keys = np.log(w)[None, :] + rng.gumbel(size=(n_orders, len(products)))
+        log_w = np.log(w)[None, :]
     col = np.arange(len(products))[None, :]
-    take = col < k[:, None]
-    top = np.where(take, np.argsort(-keys, axis=1), len(products))
-    top.sort(axis=1)                                          # lines in catalogue order
-    order_idx = np.broadcast_to(np.arange(n_orders)[:, None], take.shape)[take]
-    nums = np.broadcast_to(col + 1, take.shape)[take]
+    picked = []
+    for lo in range(0, n_orders, chunk):
+        want = k[lo: lo + chunk, None]
+        keys = log_w + rng.gumbel(size=(want.size, len(products)))
+        take = col < want
+        top = np.where(take, np.argsort(-keys, axis=1), len(products))
+        top.sort(axis=1)                                      # an order's lines in the mix's order
+        picked.append(top[take].astype(np.int16 if len(products) < 2**15 else np.int64))
+    order_idx = np.repeat(np.arange(n_orders), k)
+    first = np.cumsum(k) - k
+    nums = np.arange(order_idx.size) - first[order_idx] + 1
     qty = np.maximum(np.asarray(quantity.draw(rng, order_idx.size)).astype(np.int64), 1)
-    return order_idx, nums, np.array(products, dtype=object)[top[take]], qty
+    product = np.concatenate(picked) if picked else np.zeros(0, np.int16)
+    return order_idx, nums, product, qty

@@ -3,6 +3,8 @@
 -- Timestamps are ISO-8601 text 'YYYY-MM-DD HH:MM:SS' in local business time; dates 'YYYY-MM-DD'.
 -- Every table and column carries a comment "中文 / English": the data dictionary is generated from
 -- them (simulator/dictionary.py), so a column without one fails a test.
+-- The big tables are stored clustered on their key (WITHOUT ROWID): no second copy of every key in an
+-- index beside the table; the small lookup tables keep a rowid, so they list in the scenario's order.
 
 -- 元数据：场景、种子、币种、数据提取日 / Run metadata: scenario, seed, currency, snapshot date
 CREATE TABLE meta (
@@ -36,7 +38,7 @@ CREATE TABLE accounts (
     source_id      TEXT REFERENCES lead_sources (source_id),              -- 获客来源（期初客户为空）/ lead source (empty for accounts older than the data)
     lead_id        TEXT,                                                   -- 来源线索 / originating lead
     customer_since TEXT CHECK (customer_since IS NULL OR date(customer_since) = customer_since) -- 成为客户日期（潜在客户为空）/ customer since (empty: still a prospect)
-);
+) WITHOUT ROWID;
 
 -- 联系人 / Contacts: the people at an account
 CREATE TABLE contacts (
@@ -46,7 +48,7 @@ CREATE TABLE contacts (
     title      TEXT NOT NULL,                                       -- 职务 / job title
     phone      TEXT NOT NULL,                                       -- 电话 / phone
     email      TEXT NOT NULL CHECK (email LIKE '%_@_%')             -- 电子邮箱 / e-mail
-);
+) WITHOUT ROWID;
 
 -- 产品目录 / Product catalogue
 CREATE TABLE products (
@@ -91,7 +93,7 @@ CREATE TABLE leads (
     qualified_at TEXT CHECK (qualified_at IS NULL OR qualified_at >= created_at),  -- 确认合格时间 / qualified at
     account_id   TEXT REFERENCES accounts (account_id),             -- 转化后的客户 / account created from it
     cost         REAL NOT NULL CHECK (cost >= 0)                    -- 获取成本 / acquisition cost
-);
+) WITHOUT ROWID;
 
 -- 销售机会 / Opportunities (sales pipeline)
 CREATE TABLE opportunities (
@@ -110,7 +112,7 @@ CREATE TABLE opportunities (
     expected_close TEXT NOT NULL CHECK (datetime(expected_close) = expected_close),  -- 预计成交日期 / expected close date
     CHECK ((stage IN ('won', 'lost')) = (closed_at IS NOT NULL)),
     CHECK (stage NOT IN ('won', 'lost') OR probability = (stage = 'won'))
-);
+) WITHOUT ROWID;
 
 -- 阶段历史 / Stage history: when each opportunity entered each stage
 CREATE TABLE stage_history (
@@ -118,7 +120,7 @@ CREATE TABLE stage_history (
     stage          TEXT NOT NULL CHECK (stage IN ('qualified', 'proposal', 'negotiation', 'won', 'lost')),  -- 阶段 / stage
     entered_at     TEXT NOT NULL CHECK (datetime(entered_at) = entered_at),  -- 进入时间 / entered at
     PRIMARY KEY (opportunity_id, stage)
-);
+) WITHOUT ROWID;
 
 -- 报价 / Quotes
 CREATE TABLE quotes (
@@ -129,7 +131,7 @@ CREATE TABLE quotes (
     discount       REAL NOT NULL CHECK (discount >= 0 AND discount < 1),     -- 折扣率 / discount
     amount         REAL NOT NULL CHECK (amount > 0 AND amount <= list_amount),  -- 报价金额 / quoted amount
     valid_until    TEXT NOT NULL CHECK (date(valid_until) = valid_until)     -- 有效期至 / valid until
-);
+) WITHOUT ROWID;
 
 -- 销售活动 / Sales activities logged by reps
 CREATE TABLE activities (
@@ -139,7 +141,7 @@ CREATE TABLE activities (
     opportunity_id TEXT REFERENCES opportunities (opportunity_id),          -- 相关机会 / opportunity
     type           TEXT NOT NULL CHECK (type IN ('call', 'visit', 'email')), -- 类型：电话、拜访、邮件 / call, visit or e-mail
     done_at        TEXT NOT NULL CHECK (datetime(done_at) = done_at)        -- 时间 / done at
-);
+) WITHOUT ROWID;
 
 -- 销售提成 / Commissions on won deals
 CREATE TABLE commissions (
@@ -147,7 +149,7 @@ CREATE TABLE commissions (
     rep_id         TEXT NOT NULL REFERENCES reps (rep_id),                      -- 销售代表 / rep
     amount         REAL NOT NULL CHECK (amount >= 0),                           -- 提成金额 / commission
     earned_at      TEXT NOT NULL CHECK (datetime(earned_at) = earned_at)        -- 计提时间 / earned at
-);
+) WITHOUT ROWID;
 
 -- 订单 / Orders
 CREATE TABLE orders (
@@ -158,7 +160,7 @@ CREATE TABLE orders (
     source         TEXT NOT NULL CHECK (source IN ('repeat', 'first', 'deal', 'campaign')),  -- 来源：复购、首单、成交、活动 / repeat purchase, first order, won deal, campaign
     campaign_id    TEXT REFERENCES campaigns (campaign_id),                 -- 相关活动 / campaign
     opportunity_id TEXT REFERENCES opportunities (opportunity_id)           -- 相关机会 / opportunity
-);
+) WITHOUT ROWID;
 
 -- 订单明细 / Order lines (unit_price is the price paid, after any discount)
 CREATE TABLE order_lines (
@@ -169,7 +171,7 @@ CREATE TABLE order_lines (
     unit_price REAL    NOT NULL CHECK (unit_price > 0),            -- 成交单价 / unit price paid
     unit_cost  REAL    NOT NULL CHECK (unit_cost >= 0),            -- 单位成本 / unit cost
     PRIMARY KEY (order_id, line_no)
-);
+) WITHOUT ROWID;
 
 -- 活动成员与响应 / Campaign members and their responses
 CREATE TABLE campaign_members (
@@ -179,7 +181,7 @@ CREATE TABLE campaign_members (
     responded_at TEXT CHECK (responded_at IS NULL OR responded_at >= contacted_at),  -- 响应时间（未响应为空）/ responded at (empty: no response)
     order_id     TEXT REFERENCES orders (order_id),                 -- 响应订单 / order placed in response
     PRIMARY KEY (campaign_id, account_id)
-);
+) WITHOUT ROWID;
 
 -- 客服人员（坐席与主管）/ Service staff: agents and the managers who take escalations
 CREATE TABLE agents (
@@ -218,7 +220,7 @@ CREATE TABLE tickets (
     agent_id          TEXT REFERENCES agents (agent_id),                  -- 首个处理人 / first agent
     first_contact_resolution INTEGER NOT NULL CHECK (first_contact_resolution IN (0, 1)),  -- 首次接触即解决 / resolved at first contact
     CHECK ((status = 'resolved') = (resolved_at IS NOT NULL))
-);
+) WITHOUT ROWID;
 
 -- 呼叫中心通话 / Call-centre calls (a ticket may have several: callbacks, escalation)
 CREATE TABLE calls (
@@ -236,7 +238,7 @@ CREATE TABLE calls (
     ended_at    TEXT NOT NULL CHECK (ended_at >= arrived_at),             -- 结束时间 / ended at
     CHECK ((abandoned = 1) = (answered_at IS NULL)),
     CHECK ((abandoned = 1) = (agent_id IS NULL))
-);
+) WITHOUT ROWID;
 
 -- 投诉 / Complaints with their cause, severity and recovery
 CREATE TABLE complaints (
@@ -249,7 +251,7 @@ CREATE TABLE complaints (
     recovery_cost   REAL NOT NULL CHECK (recovery_cost >= 0),              -- 补救成本 / cost of recovery
     registered_at   TEXT NOT NULL CHECK (datetime(registered_at) = registered_at),  -- 登记时间 / registered at
     closed_at       TEXT CHECK (closed_at IS NULL OR closed_at >= registered_at)  -- 结案时间（未结为空）/ closed at (empty: still open)
-);
+) WITHOUT ROWID;
 
 -- 服务后满意度（1–5）/ CSAT: the short questionnaire after a service job (1–5)
 CREATE TABLE csat (
@@ -257,7 +259,7 @@ CREATE TABLE csat (
     account_id  TEXT NOT NULL REFERENCES accounts (account_id),        -- 客户 / account
     answered_at TEXT NOT NULL CHECK (datetime(answered_at) = answered_at),  -- 回答时间 / answered at
     score       INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5)         -- 满意度评分 / satisfaction score
-);
+) WITHOUT ROWID;
 
 -- 年度满意度调查 / The annual satisfaction survey
 CREATE TABLE surveys (
@@ -281,7 +283,7 @@ CREATE TABLE survey_responses (
     contact_id  TEXT NOT NULL REFERENCES contacts (contact_id),    -- 答卷人 / respondent
     answered_at TEXT NOT NULL CHECK (datetime(answered_at) = answered_at),  -- 回答时间 / answered at
     nps         INTEGER NOT NULL CHECK (nps BETWEEN 0 AND 10)      -- 推荐意愿（0–10）/ likelihood to recommend (0–10)
-);
+) WITHOUT ROWID;
 
 -- 调查答案 / Survey answers, one per item
 CREATE TABLE survey_answers (

@@ -1,66 +1,326 @@
 """Writing a finished run: the student-visible CRM database and the grader-only ground truth.
 
-Bulk ``executemany`` inside one transaction with ``foreign_keys = ON``; indexes are created after
-the rows are in (measured faster than indexing while inserting). Rows are written in a fixed order,
-so the same run gives the same ``.dump``.
+Every table's rows are declared once (:class:`Rows`: one method per table giving its columns in key
+order, a chunk at a time); the SQLite writer, the Parquet writer and the benchmark's storage floor all
+take them from there. The layout and why (measured in ``docs/design.md``, "Storage"):
+
+- The big tables are clustered on their key (``WITHOUT ROWID``) and loaded in key order: no second
+  copy of every key in an index beside a rowid table, and each insert lands at the end of the tree.
+  The small lookup tables and ``survey_answers`` keep a rowid, so they list in the scenario's order.
+- The schema's CHECK constraints stay declared (they guard every later change, the CRM API's
+  included) but are verified once per table after the load, by one query built from the table's own
+  CHECK clauses: a CHECK with an ``IN (…)`` list costs a temporary lookup table per inserted row
+  (``executemany`` runs the statement once per row), in one query it is built once.
+- Foreign keys are verified once at the end (``PRAGMA foreign_key_check``), except for the orders and
+  their lines, which are built from positions in the accounts', contacts', orders' and catalogue's
+  lists: their keys are verified on those positions with numpy (the same guarantee, and stronger: an
+  order's contact works at the order's account).
+- Secondary indexes are built after the load: an account's contacts, orders, tickets, calls and deals, a
+  ticket's calls, a deal's activities. The order lines have none by product: a catalogue has a handful of
+  products, so the rows of one are a large share of all lines and reading the table is as fast; the
+  index cost a fifth of the write and 95 MiB at 100,000 customers.
 """
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import math
+import re
 import sqlite3
+from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
+from typing import Iterable, Iterator, Sequence
 
-from .engine import SIMULATOR_VERSION, Simulation, bulk
+import numpy as np
+
+from .engine import SIMULATOR_VERSION, Simulation, _take, bulk
 
 SCHEMA = Path(__file__).with_name("schema.sql")
 TRUTH_SCHEMA = Path(__file__).with_name("truth_schema.sql")
-INDEXES = (
-    "CREATE INDEX contacts_by_account ON contacts (account_id)",
-    "CREATE INDEX orders_by_account ON orders (account_id)",
-    "CREATE INDEX lines_by_product ON order_lines (product_id)",
-    "CREATE INDEX tickets_by_account ON tickets (account_id)",
-    "CREATE INDEX calls_by_ticket ON calls (ticket_id)",
-    "CREATE INDEX calls_by_account ON calls (account_id)",
-    "CREATE INDEX opportunities_by_account ON opportunities (account_id)",
-    "CREATE INDEX activities_by_opportunity ON activities (opportunity_id)",
-)
+CHUNK = 200_000     # rows handed to SQLite (or Parquet) at a time: millions of lines never exist as tuples at once
+INDEXES = {         # built after the load; per table, so that a database with some tables gets theirs
+    "contacts": ["CREATE INDEX contacts_by_account ON contacts (account_id)"],
+    "orders": ["CREATE INDEX orders_by_account ON orders (account_id)"],
+    "tickets": ["CREATE INDEX tickets_by_account ON tickets (account_id)"],
+    "calls": ["CREATE INDEX calls_by_ticket ON calls (ticket_id)", "CREATE INDEX calls_by_account ON calls (account_id)"],
+    "opportunities": ["CREATE INDEX opportunities_by_account ON opportunities (account_id)"],
+    "activities": ["CREATE INDEX activities_by_opportunity ON activities (opportunity_id)"],
+}
+BUILT_FROM_POSITIONS = ("orders", "order_lines")   # their foreign keys are verified on positions (Rows.verify_orders)
 
 
-def _stamp_cols(sim: Simulation, rows: list, cols: tuple[int, ...]) -> list[tuple]:
-    """Replace the float-minute columns ``cols`` of every row with ISO text, vectorised."""
-    if not rows:
-        return []
-    rows = [list(r) for r in rows]
-    for c in cols:
-        txt = sim.clock.stamps([float("nan") if r[c] is None else r[c] for r in rows])
-        for r, t in zip(rows, txt):
-            r[c] = t
-    return [tuple(r) for r in rows]
+# -- the layout, read from the schema itself ----------------------------------------------------
+@dataclass(frozen=True)
+class Table:
+    name: str
+    sql: str                            # the CREATE TABLE statement, as the database will hold it
+    columns: tuple[tuple[str, str], ...]   # (name, declared type)
+    checks: tuple[str, ...]             # the CHECK clauses' expressions
+    parents: frozenset[str]             # tables its foreign keys point at
 
 
-def _snapshot(sim: Simulation) -> dict[str, list]:
-    """The records as the CRM shows them at the horizon: what happens later is not known yet
-    (a ticket resolved after the snapshot is still open; a survey answered later is missing)."""
-    end, t = sim.horizon, sim.t
-    later = lambda x: x is not None and x > end
-    tickets = []
-    for row in t.tickets:
-        row = list(row)
-        if later(row[6]):
-            row[6], row[10] = None, None
-        if later(row[7]) or row[8] == "open":
-            row[7], row[8] = None, "open"
-        tickets.append(tuple(row))
-    return {
-        "tickets": tickets,
-        "calls": [c for c in t.calls if c[11] <= end],
-        "complaints": [c[:8] + ((None if later(c[8]) else c[8]),) for c in t.complaints],
-        "csat": [c for c in t.csat if c[2] <= end],
-        "activities": [a for a in t.activities if a[5] <= end],
-        "quotes": [q for q in t.quotes if q[2] <= end],
-        "survey_responses": [r for r in t.survey_responses if r[4] <= end],
-    }
+@functools.cache
+def layout(schema: Path = SCHEMA) -> dict[str, Table]:
+    """The tables of a schema file in its order, read back from SQLite (so the statements are exactly the
+    ones a database made from the file holds)."""
+    con = sqlite3.connect(":memory:")
+    try:
+        con.executescript(schema.read_text(encoding="utf-8"))
+        out = {}
+        for name, sql in con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY rowid"):
+            cols = tuple((r[1], r[2]) for r in con.execute(f'PRAGMA table_info("{name}")'))
+            parents = frozenset(r[2] for r in con.execute(f'PRAGMA foreign_key_list("{name}")'))
+            out[name] = Table(name, sql, cols, tuple(_checks(sql)), parents)
+        return out
+    finally:
+        con.close()
+
+
+def _checks(sql: str) -> list[str]:
+    """The expressions of the CHECK clauses of a CREATE TABLE statement (comments and string literals
+    are skipped when looking for the keyword and matching parentheses)."""
+    code = re.sub(r"--[^\n]*", lambda m: " " * len(m.group()), sql)       # same length: positions stay valid
+    quoted = [(m.start(), m.end()) for m in re.finditer(r"'(?:[^']|'')*'", code)]
+    inside = lambda i: any(a <= i < b for a, b in quoted)
+    out = []
+    for m in re.finditer(r"\bCHECK\s*\(", code, re.IGNORECASE):
+        if inside(m.start()):
+            continue
+        depth, i = 1, m.end()
+        while depth:
+            if not inside(i):
+                depth += {"(": 1, ")": -1}.get(code[i], 0)
+            i += 1
+        out.append(code[m.end(): i - 1].strip())
+    return out
+
+
+def with_parents(tables: Iterable[str] | None, schema: Path = SCHEMA) -> list[str]:
+    """The tables to write for a request (None: all), each with every table its foreign keys point at
+    (a database never holds a key to a table it lacks), and ``meta``, which says what the data is; in the
+    schema's order. An unknown name is refused."""
+    known = layout(schema)
+    if tables is None:
+        return list(known)
+    wanted = set(tables) | ({"meta"} & set(known))
+    unknown = sorted(wanted - set(known))
+    if unknown:
+        raise ValueError(f"unknown table(s) {', '.join(unknown)}: the tables are {', '.join(known)}")
+    todo = list(wanted)
+    while todo:
+        for parent in known[todo.pop()].parents - wanted:
+            wanted.add(parent)
+            todo.append(parent)
+    return [t for t in known if t in wanted]
+
+
+# -- the rows ---------------------------------------------------------------------------------------
+class Rows:
+    """Each table's rows as columns (lists, ready for SQLite), in key order, a chunk at a time: a method
+    per table, named after it, yielding tuples of equal-length columns. The records are the snapshot the
+    CRM shows at the horizon: what happens later is not known yet (a ticket resolved after the snapshot is
+    still open; a survey answered later is missing)."""
+
+    def __init__(self, sim: Simulation, reveal_seed: bool = True):
+        self.sim, self.reveal_seed = sim, reveal_seed
+        self.end = sim.horizon
+        head = sim.scenario.scenario
+        self.money = head.currencies[head.locale]
+
+    def __call__(self, table: str) -> Iterator[tuple[Sequence, ...]]:
+        return getattr(self, table)()
+
+    def _stamped(self, rows: list, key: tuple[int, ...] | None, stamp: tuple[int, ...] = ()):
+        """Rows (tuples or lists) sorted by their key columns, turned into columns, with the float-minute
+        columns ``stamp`` as ISO text (vectorised)."""
+        if key is not None:
+            rows = sorted(rows, key=itemgetter(*key))
+        if not rows:
+            return
+        cols = list(zip(*rows))
+        for c in stamp:
+            cols[c] = self.sim.clock.stamps(cols[c])
+        yield tuple(cols)
+
+    # lookups and people
+    def meta(self):
+        sim, s, head = self.sim, self.sim.scenario, self.sim.scenario.scenario
+        snapshot = head.start_date + dt.timedelta(days=head.days)
+        meta = {
+            "scenario": head.id, "title_zh": head.title_zh, "title_en": head.title_en,
+            "data_id": data_id(sim), "locale": head.locale, "customers": str(head.customers), "days": str(head.days),
+            "currency": self.money.code, "start_date": head.start_date.isoformat(), "snapshot_date": snapshot.isoformat(),
+            "profit_threshold": f"{round(head.profit_threshold * self.money.per_base, 2):g}",
+            "sla_seconds": f"{s.service.sla_seconds:g}", "sla_target": f"{s.service.sla_target:g}",
+            "open_hour": f"{s.service.open_hour:g}", "close_hour": f"{s.service.close_hour:g}",
+            "simulator_version": SIMULATOR_VERSION,
+        }
+        if self.reveal_seed:
+            meta["seed"] = str(sim.seed)
+        yield from self._stamped(sorted(meta.items()), None)
+
+    def account_kinds(self):
+        yield from self._stamped([(k.id, k.name_zh, k.name_en) for k in self.sim.scenario.customer_kinds], None)
+
+    def lead_sources(self):
+        s, per = self.sim.scenario, self.money.per_base
+        sources = [(x.id, x.name_zh, x.name_en, round(x.cost_per_lead * per, 2)) for x in s.acquisition.sources]
+        if s.acquisition.referrals_per_promoter_year > 0:
+            sources.append(("referral", "老客户推荐", "Referral by a customer", 0.0))
+        yield from self._stamped(sources, None)
+
+    def accounts(self):
+        since = self.sim.customer_since
+        yield from self._stamped([row[:8] + (since.get(i, row[8]),) for i, row in enumerate(self.sim.t.accounts)], None)
+
+    def contacts(self):
+        yield from self._stamped(self.sim.t.contacts, None)
+
+    def products(self):
+        per = self.money.per_base
+        yield from self._stamped([(p.id, p.name_zh, p.name_en, p.category, round(p.unit_price * per, 2),
+                                   round(p.unit_cost * per, 2)) for p in self.sim.scenario.products], None)
+
+    def campaigns(self):
+        sim, per = self.sim, self.money.per_base
+        yield from self._stamped([(c.id, c.name_zh, c.name_en, c.channel, sim.clock.date(c.start_day * 1440),
+                                   sim.clock.date((c.start_day + c.days) * 1440), c.offer_zh, c.offer_en, c.discount,
+                                   round(c.cost_per_contact * per, 2)) for c in sim.campaigns], None)
+
+    def reps(self):
+        yield from self._stamped(self.sim.t.reps, None)
+
+    # sales
+    def leads(self):
+        yield from self._stamped(self.sim.t.leads, (0,), (6, 8))
+
+    def opportunities(self):
+        yield from self._stamped(self.sim.t.opportunities, (0,), (6, 8, 12))
+
+    def stage_history(self):
+        yield from self._stamped(self.sim.t.stage_history, (0, 1), (2,))
+
+    def quotes(self):
+        yield from self._stamped([q for q in self.sim.t.quotes if q[2] <= self.end], (0,), (2,))
+
+    def activities(self):
+        yield from self._stamped([a for a in self.sim.t.activities if a[5] <= self.end], (0,), (5,))
+
+    def commissions(self):
+        yield from self._stamped(self.sim.t.commissions, (0,), (3,))
+
+    # orders, a chunk at a time
+    def orders(self):
+        sim, o = self.sim, self.sim.t.orders
+        acc_ids, contact_ids = sim.acc.ids, sim.contact_ids
+        for lo in range(0, len(o), CHUNK):
+            part = slice(lo, lo + CHUNK)
+            yield (o.ids[part], _take(acc_ids, o.account[part].tolist()), _take(contact_ids, o.contact[part].tolist()),
+                   sim.clock.stamps(o.minute[part]), o.source[part].tolist(), o.campaign[part].tolist(),
+                   o.opportunity[part].tolist())
+
+    def order_lines(self):
+        sim, lines = self.sim, self.sim.t.order_lines
+        ids, product_ids = sim.t.orders.ids, list(sim.products)
+        for lo in range(0, len(lines), CHUNK):
+            part = slice(lo, lo + CHUNK)
+            order = lines.order[part]
+            first = int(order[0])                   # lines are in order: a chunk's orders are one run of ids
+            price, cost = lines.paid(part)
+            yield (_take(ids[first: int(order[-1]) + 1], (order - first).tolist()), lines.line_no[part].tolist(),
+                   _take(product_ids, lines.product[part].tolist()), lines.quantity[part].tolist(), price.tolist(),
+                   cost.tolist())
+
+    def campaign_members(self):
+        yield from self._stamped(list(self.sim.t.campaign_members), (0, 1), (2, 3))
+
+    # service
+    def agents(self):
+        yield from self._stamped(self.sim.t.agents, None)
+
+    def skills(self):
+        sv = self.sim.scenario.service
+        yield from self._stamped([("general", "通用坐席", "General agents"), ("escalation", "主管（升级处理）", "Managers (escalations)")]
+                                 + [(x.skill, x.name_zh, x.name_en) for x in sv.teams], None)
+
+    def routing(self):
+        sv = self.sim.scenario.service
+        team_of = {reason: x.skill for x in sv.teams for reason in x.reasons}
+        yield from self._stamped([(reason, team_of.get(reason, "general")) for reason in sv.reasons], None)
+
+    def tickets(self):
+        end, tickets = self.end, []
+        for row in self.sim.t.tickets:
+            row = list(row)
+            if row[6] is not None and row[6] > end:             # no first response yet: no agent either
+                row[6], row[10] = None, None
+            if (row[7] is not None and row[7] > end) or row[8] == "open":
+                row[7], row[8] = None, "open"
+            tickets.append(row)
+        yield from self._stamped(tickets, (0,), (5, 6, 7))
+
+    def calls(self):
+        yield from self._stamped([c for c in self.sim.t.calls if c[11] <= self.end], (0,), (7, 8, 11))
+
+    def complaints(self):
+        end = self.end
+        yield from self._stamped([c[:8] + ((None if c[8] is not None and c[8] > end else c[8]),)
+                                  for c in self.sim.t.complaints], (0,), (7, 8))
+
+    def csat(self):
+        yield from self._stamped([c for c in self.sim.t.csat if c[2] <= self.end], (0,), (2,))
+
+    # the annual survey
+    def surveys(self):
+        yield from self._stamped(self.sim.t.surveys, None, (2,))
+
+    def survey_items(self):
+        items = self.sim.scenario.satisfaction.survey_items
+        yield from self._stamped([(i.id, i.text_zh, i.text_en) for i in items], None)
+
+    def _responses(self) -> list:
+        return [r for r in self.sim.t.survey_responses if r[4] <= self.end]
+
+    def survey_responses(self):
+        yield from self._stamped(self._responses(), None, (4,))
+
+    def survey_answers(self):
+        answered = {r[0] for r in self._responses()}
+        yield from self._stamped([a for a in self.sim.t.survey_answers if a[0] in answered], None)
+
+    def verify_orders(self) -> None:
+        """The foreign keys of the orders and their lines, verified on the positions they were built from
+        (``PRAGMA foreign_key_check`` would look up some 7 million keys): the accounts' and contacts' rows are
+        the lists the positions index, every position is inside its list, an order's contact is one of its
+        account's, and campaigns and opportunities named are in their tables."""
+        sim, t = self.sim, self.sim.t
+        o, a = t.orders, sim.acc
+        rows, prods = (t.order_lines.order, t.order_lines.product) if t.order_lines else (np.zeros(0), np.zeros(0))
+        problems = []
+        if [r[0] for r in t.accounts] != a.ids:
+            problems.append("the accounts' rows are not the accounts' list")
+        if [r[0] for r in t.contacts] != sim.contact_ids:
+            problems.append("the contacts' rows are not the contacts' list")
+        if len(o) and not (0 <= o.account.min() and o.account.max() < a.n):
+            problems.append("an order's account is outside the accounts")
+        if rows.size and not (0 <= rows.min() and rows.max() < len(o)):
+            problems.append("an order line's order is outside the orders")
+        if rows.size and (np.diff(rows) < 0).any():
+            problems.append("the order lines are not in their orders' order")
+        if prods.size and not (0 <= prods.min() and prods.max() < len(sim.products)):
+            problems.append("an order line's product is outside the catalogue")
+        if set(o.campaign[o.campaign != None].tolist()) - {c.id for c in sim.campaigns}:   # noqa: E711 (elementwise)
+            problems.append("an order names an unknown campaign")
+        if set(o.opportunity[o.opportunity != None].tolist()) - {x[0] for x in t.opportunities}:   # noqa: E711
+            problems.append("an order names an unknown opportunity")
+        if len(o):
+            first, count = a.first_contact[o.account].astype(np.int64), a.n_contacts[o.account].astype(np.int64)
+            if not ((first <= o.contact) & (o.contact < first + count)).all():
+                problems.append("an order's contact is not one of its account's")
+        if problems:
+            raise RuntimeError(f"simulator bug: {'; '.join(problems)}")
 
 
 @bulk()
@@ -72,104 +332,97 @@ def data_id(sim: Simulation) -> str:
     return hashlib.sha256(key).hexdigest()[:16]
 
 
-def write_database(path: Path, sim: Simulation, reveal_seed: bool = True) -> None:
-    s, t, head = sim.scenario, sim.t, sim.scenario.scenario
-    money = head.currencies[head.locale]
+# -- SQLite ---------------------------------------------------------------------------------------------
+def _connect_fresh(path: Path) -> sqlite3.Connection:
+    """A new file written in one go: no journal, no syncing (a crash leaves a file that is thrown away)."""
     path.unlink(missing_ok=True)
     con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode = OFF")
+    con.execute("PRAGMA synchronous = OFF")
+    con.execute("PRAGMA cache_size = -65536")       # 64 MiB: the index builds sort in memory
+    return con
+
+
+def _insert(con: sqlite3.Connection, table: Table, chunks: Iterable[tuple[Sequence, ...]]) -> int:
+    sql = f"INSERT INTO {table.name} VALUES ({', '.join('?' * len(table.columns))})"
+    n = 0
+    for cols in chunks:
+        con.executemany(sql, zip(*cols, strict=True))
+        n += len(cols[0])
+    return n
+
+
+def broken_checks(con: sqlite3.Connection, table: Table, limit: int = 3) -> list[tuple[str, list]]:
+    """Rows of ``table`` that break one of its CHECK clauses (a CHECK fails when its value is false, not
+    NULL), one query per table and a second per clause only when the first finds any."""
+    if not table.checks:
+        return []
+    fails = [f"NOT coalesce(({c}), 1)" for c in table.checks]
+    if not con.execute(f"SELECT EXISTS (SELECT 1 FROM {table.name} WHERE {' OR '.join(fails)})").fetchone()[0]:
+        return []
+    return [(check, rows) for check, fail in zip(table.checks, fails)
+            if (rows := con.execute(f"SELECT * FROM {table.name} WHERE {fail} LIMIT {limit}").fetchall())]
+
+
+@bulk()
+def write_database(path: Path, sim: Simulation, reveal_seed: bool = True, tables: Iterable[str] | None = None,
+                   timings: dict | None = None) -> list[str]:
+    """Write the CRM database: the tables asked for (default: all) with the tables their keys point at.
+    Returns the tables written. ``timings``, if given, receives the seconds of each step."""
+    import time
+    clock = time.perf_counter
+    steps = timings if timings is not None else {}
+    names = with_parents(tables)
+    schema, rows = layout(), Rows(sim, reveal_seed)
+    con = _connect_fresh(path)
     try:
-        # a fresh file written in one go: no journal; foreign keys are verified once at the end
-        # (one pass) rather than row by row — same guarantee, much faster for millions of rows
-        con.execute("PRAGMA journal_mode = OFF")
-        con.execute("PRAGMA synchronous = OFF")
-        con.executescript(SCHEMA.read_text(encoding="utf-8"))
-        snapshot = head.start_date + dt.timedelta(days=head.days)
-        meta = {
-            "scenario": head.id, "title_zh": head.title_zh, "title_en": head.title_en,
-            "data_id": data_id(sim), "locale": head.locale, "customers": str(head.customers), "days": str(head.days), "currency": money.code,
-            "start_date": head.start_date.isoformat(), "snapshot_date": snapshot.isoformat(),
-            "profit_threshold": f"{round(head.profit_threshold * money.per_base, 2):g}",
-            "sla_seconds": f"{s.service.sla_seconds:g}", "sla_target": f"{s.service.sla_target:g}",
-            "open_hour": f"{s.service.open_hour:g}", "close_hour": f"{s.service.close_hour:g}",
-            "simulator_version": SIMULATOR_VERSION,
-        }
-        if reveal_seed:
-            meta["seed"] = str(sim.seed)
-        orders = t.orders
-        ids, owner, contact, times, src, camp, opp, _ = orders
-        acc_ids = sim.acc.ids
-        snap = _snapshot(sim)
-        answered = {r[0] for r in snap["survey_responses"]}
-        accounts = [row[:8] + (sim.customer_since.get(i, row[8]),) for i, row in enumerate(t.accounts)]
+        for name in names:
+            con.execute(schema[name].sql)
+        con.execute("PRAGMA ignore_check_constraints = ON")   # verified once per table below
+        t = clock()
         with con:
-            ins = lambda table, rows: rows and con.executemany(
-                f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
-            ins("meta", sorted(meta.items()))
-            ins("account_kinds", [(k.id, k.name_zh, k.name_en) for k in s.customer_kinds])
-            sources = [(x.id, x.name_zh, x.name_en, round(x.cost_per_lead * money.per_base, 2))
-                       for x in s.acquisition.sources]
-            if s.acquisition.referrals_per_promoter_year > 0:
-                sources.append(("referral", "老客户推荐", "Referral by a customer", 0.0))
-            ins("lead_sources", sources)
-            ins("products", [(p.id, p.name_zh, p.name_en, p.category, round(p.unit_price * money.per_base, 2),
-                              round(p.unit_cost * money.per_base, 2)) for p in s.products])
-            ins("campaigns", [(c.id, c.name_zh, c.name_en, c.channel, sim.clock.date(c.start_day * 1440),
-                               sim.clock.date((c.start_day + c.days) * 1440), c.offer_zh, c.offer_en, c.discount,
-                               round(c.cost_per_contact * money.per_base, 2)) for c in sim.campaigns])
-            ins("reps", t.reps)
-            sv = s.service
-            ins("skills", [("general", "通用坐席", "General agents"), ("escalation", "主管（升级处理）", "Managers (escalations)")]
-                + [(x.skill, x.name_zh, x.name_en) for x in sv.teams])
-            team_of = {reason: x.skill for x in sv.teams for reason in x.reasons}
-            ins("routing", [(reason, team_of.get(reason, "general")) for reason in sv.reasons])
-            ins("agents", t.agents)
-            ins("accounts", accounts)
-            ins("contacts", t.contacts)
-            ins("leads", _stamp_cols(sim, sorted(t.leads), (6, 8)))
-            ins("opportunities", _stamp_cols(sim, sorted(t.opportunities), (6, 8, 12)))
-            ins("stage_history", _stamp_cols(sim, sorted(t.stage_history), (2,)))
-            ins("quotes", _stamp_cols(sim, sorted(snap["quotes"]), (2,)))
-            ins("activities", _stamp_cols(sim, sorted(snap["activities"]), (5,)))
-            ins("commissions", _stamp_cols(sim, sorted(t.commissions), (3,)))
-            stamps = sim.clock.stamps(times)
-            con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            zip(ids, [acc_ids[i] for i in owner.tolist()], contact, stamps, src.tolist(),
-                                camp.tolist(), opp.tolist()))
-            rows, nums, prods, qty, price, cost = t.order_lines
-            for c in range(0, rows.size, 200_000):
-                part = slice(c, c + 200_000)
-                con.executemany("INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?)",
-                                zip([ids[i] for i in rows[part].tolist()], nums[part].tolist(), prods[part].tolist(),
-                                    qty[part].tolist(), price[part].tolist(), cost[part].tolist()))
-            ins("campaign_members", _stamp_cols(sim, sorted(t.campaign_members), (2, 3)))
-            ins("tickets", _stamp_cols(sim, sorted(snap["tickets"]), (5, 6, 7)))
-            ins("calls", _stamp_cols(sim, sorted(snap["calls"]), (7, 8, 11)))
-            ins("complaints", _stamp_cols(sim, sorted(snap["complaints"]), (7, 8)))
-            ins("csat", _stamp_cols(sim, sorted(snap["csat"]), (2,)))
-            ins("surveys", _stamp_cols(sim, t.surveys, (2,)))
-            ins("survey_items", [(i.id, i.text_zh, i.text_en) for i in s.satisfaction.survey_items])
-            ins("survey_responses", _stamp_cols(sim, snap["survey_responses"], (4,)))
-            ins("survey_answers", [a for a in t.survey_answers if a[0] in answered])
-            for sql in INDEXES:
-                con.execute(sql)
-        broken = con.execute("PRAGMA foreign_key_check").fetchmany(5)
-        if broken:
-            raise RuntimeError(f"simulator bug: rows break foreign keys: {broken}")
+            for name in names:
+                _insert(con, schema[name], rows(name))
+        steps["load"] = clock() - t
+        con.execute("PRAGMA ignore_check_constraints = OFF")
+        t = clock()
+        for name in names:
+            broken = broken_checks(con, schema[name])
+            if broken:
+                raise RuntimeError(f"simulator bug: rows of {name} break its CHECK constraints: {broken}")
+        steps["checks"] = clock() - t
+        t = clock()
+        with con:
+            for name in names:
+                for sql in INDEXES.get(name, ()):
+                    con.execute(sql)
+        steps["indexes"] = clock() - t
+        t = clock()
+        for name in names:
+            if name in BUILT_FROM_POSITIONS:
+                continue
+            broken = con.execute(f"PRAGMA foreign_key_check({name})").fetchmany(5)
+            if broken:
+                raise RuntimeError(f"simulator bug: rows break foreign keys: {broken}")
+        if any(n in BUILT_FROM_POSITIONS for n in names):
+            rows.verify_orders()
+        steps["foreign_keys"] = clock() - t
     finally:
         con.close()
+    return names
 
 
 @bulk()
 def write_truth(path: Path, sim: Simulation) -> None:
-    path.unlink(missing_ok=True)
-    con = sqlite3.connect(path)
+    con = _connect_fresh(path)
     try:
         con.executescript(TRUTH_SCHEMA.read_text(encoding="utf-8"))
         with con:
             con.executemany("INSERT INTO meta VALUES (?, ?)", [("scenario", sim.scenario.scenario.id),
                                                                ("seed", str(sim.seed))])
-            con.executemany("INSERT INTO latent_accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            _stamp_cols(sim, sim.t.latent, (8,)))
+            cols = list(sim.t.latent)
+            cols[8] = sim.clock.stamps(cols[8])
+            con.executemany("INSERT INTO latent_accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", zip(*cols))
             con.executemany("INSERT INTO latent_reps VALUES (?, ?)", sorted(getattr(sim, "rep_optimism", {}).items()))
             ids = sim.acc.ids
             con.executemany("INSERT INTO latent_duplicates VALUES (?, ?)",
@@ -178,3 +431,43 @@ def write_truth(path: Path, sim: Simulation) -> None:
                             sorted((o[0], sim.win_probability(o[7])) for o in sim.t.opportunities))
     finally:
         con.close()
+
+
+# -- Parquet ------------------------------------------------------------------------------------------
+PARQUET_TYPES = {"TEXT": "string", "INTEGER": "int64", "REAL": "float64"}
+
+
+@bulk()
+def write_parquet(folder: Path, sim: Simulation, reveal_seed: bool = True, tables: Iterable[str] | None = None) -> list[str]:
+    """The same tables as :func:`write_database`, one ``<table>.parquet`` file each (zstd) in ``folder``, for
+    big data: pandas reads them with ``pd.read_parquet``. Keys and CHECK constraints are the SQLite file's
+    to keep; the rows are the same (the orders' keys are verified as for SQLite)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    names = with_parents(tables)
+    schema, rows = layout(), Rows(sim, reveal_seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.parquet"):
+        old.unlink()
+    for name in names:
+        table = schema[name]
+        arrow = pa.schema([(c, getattr(pa, PARQUET_TYPES[kind])()) for c, kind in table.columns])
+        with pq.ParquetWriter(folder / f"{name}.parquet", arrow, compression="zstd") as out:
+            wrote = False
+            for cols in rows(name):
+                out.write_table(pa.table([_arrow(pa, c, f.type) for c, f in zip(cols, arrow)], schema=arrow))
+                wrote = True
+            if not wrote:
+                out.write_table(arrow.empty_table())
+    if any(n in BUILT_FROM_POSITIONS for n in names):
+        rows.verify_orders()
+    return names
+
+
+def _arrow(pa, values: Sequence, kind):
+    """A column as an Arrow array of the table's type; a flag kept as True/False (SQLite stores it as 1/0) is
+    cast to its INTEGER column."""
+    try:
+        return pa.array(values, kind)
+    except pa.ArrowTypeError:
+        return pa.array(values).cast(kind)

@@ -194,3 +194,18 @@ def test_every_option_has_help_in_english_and_chinese_and_its_default(command):
     if "MODULE" in options:   # the module argument lists the modules
         for m in ("m01", "m04", "m06", "m07"):
             assert m in options["MODULE"]
+
+
+def test_simulate_writes_the_tables_asked_for_as_parquet_and_names_an_unknown_table(tmp_path):
+    r = run("simulate", "--scenario", "hotpot_chain", "--seed", "3", "--customers", "40", "--tables", "calls,nope",
+            "--out", "x.db", cwd=tmp_path)
+    assert r.returncode == 2 and "unknown table(s) nope" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.db").exists()
+    r = run("simulate", "--scenario", "hotpot_chain", "--seed", "3", "--customers", "40", "--tables", "calls",
+            "--format", "parquet", "--out", "pq", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    import pandas as pd
+    files = {p.stem for p in (tmp_path / "pq").glob("*.parquet")}
+    assert {"calls", "tickets", "meta"} <= files and "orders" not in files   # a call's ticket comes with it
+    calls = pd.read_parquet(tmp_path / "pq" / "calls.parquet")
+    assert f"calls {len(calls)}" in r.stdout and calls["call_id"].is_unique

@@ -145,3 +145,29 @@ def test_the_course_time_zone_is_its_own_and_a_bad_one_is_named(tmp_path):
     from zoneinfo import ZoneInfo
     moment = dt.datetime(2026, 6, 30, 10, 0, tzinfo=dt.timezone.utc).astimezone(ZoneInfo("Asia/Shanghai"))
     assert when(moment) == when(moment.isoformat()) == "2026-06-30 18:00 (UTC+08:00)"
+
+
+def test_a_module_declares_its_tables_and_its_students_get_those(tmp_path):
+    """m06 reads calls, tickets, agents and meta: its students' databases hold those and the tables their keys
+    point at, with the rows the whole database would have; an unknown table is refused naming the field."""
+    from grading.course import Course, CourseError
+    from grading.data import student_database
+
+    course = Course.init(tmp_path / "c", "tables-course")
+    assert course.module("m01").tables is None                   # m01 explores the whole database
+    m06 = course.module("m06")
+    assert set(m06.tables) == {"meta", "calls", "tickets", "agents"}
+    toml = course.root / "crmlab.toml"
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(text.replace("customers = 30000", "customers = 300"), encoding="utf-8")   # small: fast
+    with sqlite3.connect(student_database(Course.open(course.root), "m06", "s1")) as con:
+        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert names == {"meta", "calls", "tickets", "agents", "accounts", "contacts", "skills", "account_kinds",
+                     "lead_sources"}
+    toml.write_text(text.replace('tables = ["meta", "calls", "tickets", "agents"]', 'tables = ["calls", "agent"]'),
+                    encoding="utf-8")
+    with pytest.raises(CourseError, match=r"'modules\.m06\.tables' names unknown tables agent \(the database's tables"):
+        Course.open(course.root).module("m06")
+    toml.write_text(text.replace('tables = ["meta", "calls", "tickets", "agents"]', 'tables = "calls"'), encoding="utf-8")
+    with pytest.raises(CourseError, match=r"'modules\.m06\.tables' must be a list of table names"):
+        Course.open(course.root).module("m06")

@@ -50,6 +50,19 @@ def test_assign_releases_one_common_version_and_each_students_data_apart(course)
     assert (ex / "personal").stat().st_mode & 0o777 == 0o711              # enter your own, list nobody's
 
 
+def test_the_two_hand_outs_are_one_file_and_the_graders_copy_stays_apart(course):
+    """Each student's data is stored once for the hand-outs (the outbox and the exchange's personal area: one
+    inode, when no OS user of the student's name is given the folder) and once for the grader, read-only; a
+    fetched copy is the student's own file."""
+    ex = course.root / "exchange" / "crm-exchange-test"
+    for s in ("s01", "s02"):
+        personal, outbox = ex / "personal" / s / "m01" / "crm.db", course.path("outbox", s, "m01") / "crm.db"
+        cached = student_database(course, "m01", s)
+        assert personal.stat().st_ino == outbox.stat().st_ino and personal.stat().st_nlink == 2
+        assert cached.stat().st_ino != personal.stat().st_ino and cached.stat().st_nlink == 1
+        assert cached.stat().st_mode & 0o222 == 0                        # nobody writes the grader's copy
+
+
 def test_a_student_fetches_the_module_with_their_own_data(course):
     for s in ("s01", "s02"):
         app, home = student_app(course, s, "fetch")
@@ -57,6 +70,7 @@ def test_a_student_fetches_the_module_with_their_own_data(course):
         got = home / "m01"
         assert sorted(p.name for p in got.iterdir()) == ["crm.db", "crmlab_handin.py", "m01.ipynb"]
         assert got.joinpath("crm.db").read_bytes() == student_database(course, "m01", s).read_bytes()
+        assert got.joinpath("crm.db").stat().st_nlink == 1                   # the student's own file
     assert data_id(student_home(course, "s01") / "m01" / "crm.db") != data_id(student_home(course, "s02") / "m01" / "crm.db")
 
 

@@ -185,6 +185,7 @@ def test_order_lines_number_distinct_products_from_the_mix():
     rng = np.random.default_rng(15)
     n = 30_000
     order, line, product, qty = order_lines(rng, n, MIX, SimpleNamespace(min=1, max=5), QTY)
+    product = np.array(list(MIX))[product]                                 # positions in the mix → names
     df = pd.DataFrame({"order": order, "line": line, "product": product, "qty": qty})
     assert set(df["order"]) == set(range(n)) and (np.diff(order) >= 0).all()
     assert (df["line"] == df.groupby("order").cumcount() + 1).all()       # 1..k in each order
@@ -203,12 +204,24 @@ def test_order_lines_follow_the_weights():
     rng = np.random.default_rng(16)
     n = 30_000
     order, _, product, _ = order_lines(rng, n, MIX, SimpleNamespace(min=1, max=1), QTY)
+    product = np.array(list(MIX))[product]
     assert (order == np.arange(n)).all()
     freq = pd.Series(product).value_counts().reindex(["a", "b", "c"])
     assert chi2(freq, [0.5, 0.3, 0.2]) < CHI2_999[2]
     order, _, product, _ = order_lines(rng, n, MIX, SimpleNamespace(min=2, max=2), QTY)
+    product = np.array(list(MIX))[product]
     pairs = pd.Series(product).groupby(order).agg(lambda s: "".join(sorted(s))).value_counts()
     w = {"a": 0.5, "b": 0.3, "c": 0.2}
     want = {i + j: w[i] * w[j] / (1 - w[i]) + w[j] * w[i] / (1 - w[j])
             for i, j in (("a", "b"), ("a", "c"), ("b", "c"))}
     assert chi2(pairs.reindex(list(want)), list(want.values())) < CHI2_999[2]
+
+
+def test_order_lines_drawn_in_chunks_are_the_lines_of_one_draw():
+    """The Gumbel keys are drawn a chunk of orders at a time to bound memory; a generator fills an array
+    value by value, so any chunk size gives the same lines as drawing every order at once."""
+    n, lines = 2_003, SimpleNamespace(min=1, max=3)
+    whole = order_lines(np.random.default_rng(17), n, MIX, lines, QTY, chunk=n)
+    for chunk in (1, 7, 500):
+        parts = order_lines(np.random.default_rng(17), n, MIX, lines, QTY, chunk=chunk)
+        assert all((a == b).all() for a, b in zip(whole, parts)), chunk

@@ -319,8 +319,8 @@ def test_understaffing_hurts_satisfaction_and_loses_customers():
             sim.set_policy(staffing=staffing)
         sim.finish()
         k = sim.kpis()
-        truth = pd.DataFrame(sim.t.latent, columns=["id", "tier", "rate", "p", "serv", "prop", "haz", "sat", "churned",
-                                                    "cause"])
+        truth = pd.DataFrame(dict(zip(["id", "tier", "rate", "p", "serv", "prop", "haz", "sat", "churned", "cause"],
+                                      sim.t.latent)))   # the ground truth's columns
         outcomes[label] = (k["abandon_rate"], k["mean_wait_min"], truth["sat"].mean(),
                            (truth["cause"] == "dissatisfaction").sum())
     planned, short = outcomes["planned"], outcomes["one agent"]

@@ -71,6 +71,12 @@ def export(course: Course, fmt: str = "csv") -> str | bytes:
 FORMULA = ("=", "+", "@", "\t", "\r")
 
 
+def _both(r) -> str | None:
+    """A reason for a person's sheet: in Chinese, with the English under it."""
+    zh, en = r.reason_in("zh_CN"), r.reason_in("en_US")
+    return None if not en else en if zh == en else f"{zh}\n{en}"
+
+
 def safe_cell(value):
     """A text cell no spreadsheet runs as a formula (a leading ' is Excel's and WPS's "this is text")."""
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA) else value
@@ -179,7 +185,7 @@ def xlsx(data: ClassResults) -> bytes:
         for s in data.students:
             r = data.results[(m.id, s.id)]
             score = r.score(m)   # automatic + by hand = total, as on the feedback page
-            row = [s.id, s.name, str(status(r.status)), r.reason or None, score and score.auto,
+            row = [s.id, s.name, str(status(r.status)), _both(r), score and score.auto,
                    score and score.manual, r.total, r.max_total, r.needs_manual_grade, r.seconds or None]
             for c in m.cells:
                 code = r.verdict(c)

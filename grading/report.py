@@ -207,7 +207,7 @@ def render(data: ClassResults, module: str, generated=None) -> str:
     names = {st.id: st.name for st in data.students}
     for r in s["attention"]:
         out.append(f"<tr><td>{esc(r.student)} {esc(names.get(r.student, ''))}</td><td>{badge(r.status, STATUS)}</td>"
-                   f"<td>{esc(r.reason)}</td></tr>")
+                   f"<td>{esc(r.reason_in('zh_CN'))}<br><span class='en'>{esc(r.reason)}</span></td></tr>")
     out.append("</table>")
     return page(f"{m.id} class report", "\n".join(out))
 

@@ -237,7 +237,7 @@ def _grade(api, course: Course, module: str, student: str, timeout: float | None
         if status == "graded" and (deleted or edited or any(
                 f["why"] in ("symlink", "special") for r in notes if r.code == "left_out" for f in r.params["files"])):
             status = "tampered"
-        late = _lateness(m.due, staged)
+        late = _lateness(m.due, staged, course.timezone)
         if late:
             reasons.append(late)
             if status == "graded" and late.code == "late":
@@ -309,20 +309,22 @@ def _check_timestamp(staged: Path) -> list[Reason]:
         return [Reason("bad_timestamp", {"stamp": printable(text, 40)})]
 
 
-def _lateness(due, staged: Path) -> Reason | None:
+def _lateness(due, staged: Path, zone) -> Reason | None:
     """How late a submission is, by nbgrader's own stamp (``timestamp.txt``, written when the student
-    submits and kept by collect), or None if on time, without a due time or without a stamp."""
+    submits and kept by collect), or None if on time, without a due time or without a stamp. The times are
+    said in the course's time zone."""
     stamp = staged / "timestamp.txt"
     if due is None or not stamp.exists():
         return None
     from nbgrader.utils import parse_utc
 
-    when = parse_utc(stamp.read_text(encoding="utf-8").strip())
-    due_utc = due.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    if when <= due_utc:
+    from .labels import when as shown
+
+    when = parse_utc(stamp.read_text(encoding="utf-8").strip()).replace(tzinfo=dt.timezone.utc)
+    if when <= due:
         return None
-    hours = f"{(when - due_utc).total_seconds() / 3600:.1f}"
-    return Reason("late", {"when": f"{when:%Y-%m-%d %H:%M} UTC", "hours": hours, "due": f"{due_utc:%Y-%m-%d %H:%M} UTC"})
+    hours = f"{(when - due).total_seconds() / 3600:.1f}"
+    return Reason("late", {"when": shown(when.astimezone(zone)), "hours": hours, "due": shown(due.astimezone(zone))})
 
 
 def _lost_answer_cells(release: Path, staged: Path, names: set[str]) -> list[str]:

@@ -207,7 +207,9 @@ def test_deleted_test_cells_are_restored_graded_and_reported_as_tampering(graded
 def test_a_submission_stamped_after_the_due_time_is_late_and_keeps_its_score(graded):
     late, ontime = graded[0]["latecomer"], graded[0]["ontime"]
     assert late.status == "late" and late.score == AUTO_POINTS
-    assert "42.0 h after the due time (2025-12-31 16:00 UTC)" in late.reason   # 2026-01-02 10:00 − 2025-12-31 16:00
+    # 2026-01-02 10:00 − 2025-12-31 16:00 UTC = 42 h, said in the course's time zone (Asia/Shanghai, UTC+8)
+    assert ("submitted 2026-01-02 18:00 (UTC+08:00), 42.0 h after the due time (2026-01-01 00:00 (UTC+08:00))"
+            in late.reason), late.reason
     assert ontime.status == "graded" and ontime.score == AUTO_POINTS and not ontime.reason
     assert graded[0]["sol"].status == "graded"   # no stamp: nothing to judge lateness by
 

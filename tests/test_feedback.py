@@ -295,7 +295,8 @@ def test_xlsx_reads_back_with_types_chinese_names_and_roster_order(course):
     for s, status in (("s10", "出错 error"), ("s11", "未提交 missing")):   # no score, never 0
         assert rows[s]["状态 Status"] == status and rows[s]["得分 Score (/15)"] is None
         assert all(rows[s][f"{c} (/{full})"] is None for c, full in CHECK_POINTS.items())
-    assert rows["s10"]["原因 Reason"].startswith("the notebook file is not valid JSON")
+    zh, en = rows["s10"]["原因 Reason"].split("\n")   # the reason in Chinese, the English under it
+    assert zh.startswith("笔记本文件不是有效的 JSON") and en.startswith("the notebook file is not valid JSON")
     assert ws.column_dimensions["D"].width > ws.column_dimensions["A"].width   # the reason column is wide
     for r in rows.values():   # automatic + by hand = total, in numbers
         if r["得分 Score (/15)"] is not None and r["人工 By hand (/4)"] is not None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import math
 import re
 import sqlite3
 import time

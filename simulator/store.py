@@ -25,9 +25,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import math
 import re
 import sqlite3
+import time
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -369,7 +369,6 @@ def write_database(path: Path, sim: Simulation, reveal_seed: bool = True, tables
                    timings: dict | None = None) -> list[str]:
     """Write the CRM database: the tables asked for (default: all) with the tables their keys point at.
     Returns the tables written. ``timings``, if given, receives the seconds of each step."""
-    import time
     clock = time.perf_counter
     steps = timings if timings is not None else {}
     names = with_parents(tables)

@@ -25,7 +25,6 @@ from collections import Counter, deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
-from pathlib import Path
 
 import psutil
 from tqdm import tqdm

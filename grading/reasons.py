@@ -8,7 +8,6 @@ through :func:`printable` first: it reaches HTML pages, spreadsheets and the ins
 from __future__ import annotations
 
 import json
-import re
 import string
 import unicodedata
 from dataclasses import dataclass, field
@@ -70,8 +69,6 @@ REASONS: dict[str, tuple[str, str]] = {
                    "and {limit_files} files"),
     "memory_limit": ("笔记本的进程合计使用内存超过 {limit_mb} MB，被停止", "the notebook's processes together used more "
                      "than {limit_mb} MB of memory and were stopped"),
-    "message_too_large": ("笔记本发出的一条输出超过 {mb} MB，被丢弃", "the notebook sent an output larger than {mb} MB; "
-                          "it was dropped"),
     # the student's own failures
     "kernel_died": ("运行笔记本时内核崩溃或被终止", "the kernel died while running the notebook (it crashed or was killed)"),
     "unreadable_result": ("运行后的笔记本无法读回（{detail}）", "the executed notebook could not be read back ({detail})"),
@@ -101,13 +98,9 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "too_many": ("文件超过 {limit} 个", "more than {limit} files"),
     "too_deep": ("文件夹嵌套超过 {limit} 层", "folders nested deeper than {limit}"),
     "total_too_large": ("提交合计超过 {limit_mb} MB", "the submission exceeds {limit_mb} MB in all"),
-    "reserved": ("与评分程序放置的文件同名", "has the name of a file the grader places"),
     "unreadable": ("无法读取", "cannot be read"),
     "more": ("还有 {n} 个同样没有接收", "and {n} more of the same"),
 }
-
-_FIELD = re.compile(r"{(\w+)}")
-
 
 def placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from grading.assign import assign
-from grading.course import Course
-from grading.demo import roster, write_submission
+from crmlab.grading.assign import assign
+from crmlab.grading.course import Course
+from crmlab.grading.demo import roster, write_submission
 
 KINDS = ["correct", "correct", "partly_wrong", "blank"]  # no loops: this measures throughput
 
@@ -53,7 +53,7 @@ def kernel_and_execution(course: Course, sample: int) -> float:
     import nbformat
     from nbclient import NotebookClient
 
-    from grading.sandbox import SandboxedKernelManager
+    from crmlab.grading.sandbox import SandboxedKernelManager
 
     folders = sorted(course.path("autograded").glob("*/m01"))[:sample]
     started = time.monotonic()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 
 def handout(scenario: str, customers: int, day: float, tables, previous: str | None, save_to: str | None) -> dict:
-    from simulator import open_run, resume
+    from crmlab.simulator import open_run, resume
     t0 = time.perf_counter()
     sim = resume(previous) if previous else open_run(scenario, 5, customers=customers, tables=tables)
     t1 = time.perf_counter()

@@ -39,7 +39,7 @@ def digest(path: Path) -> dict[str, list]:
 
 
 def case(spec: dict, tmp: str) -> dict:
-    from simulator import api
+    from crmlab.simulator import api
     db, truth = Path(tmp) / "crm.db", Path(tmp) / "truth.db"
     if spec.get("stepped"):
         sim = api.open_run(spec["scenario"], spec["seed"], customers=spec.get("customers"), locale=spec.get("locale"))
@@ -56,7 +56,7 @@ def case(spec: dict, tmp: str) -> dict:
 
 
 def cases(big: bool) -> dict[str, dict]:
-    from simulator import builtin_scenarios
+    from crmlab.simulator import builtin_scenarios
     out = {}
     for name in builtin_scenarios():
         for loc in ("zh_CN", "en_US"):

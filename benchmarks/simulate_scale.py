@@ -8,7 +8,7 @@ storage floor measured in the same run (the same rows into a plain SQLite file);
 SimPy events at ≥ 0.6 × the rate of a raw SimPy loop of the same event mix. Printed, not asserted.
 
 Fresh subprocesses, so that each peak memory (ru_maxrss) is that run's alone:
-1. the timed run — ``simulator.api.simulate`` taken apart (``open_run``, ``run``, ``finish``,
+1. the timed run — ``crmlab.simulator.api.simulate`` taken apart (``open_run``, ``run``, ``finish``,
    ``save``) to time setup, the SimPy run, building the orders and writing the database separately;
 2. the same run with an Environment that counts scheduled events by type (same seed, so the same
    events; it also checks the total) — the counting would slow the timed run down;
@@ -40,7 +40,7 @@ MIN_PER_DAY = 24 * 60
 
 
 def timed_run(scenario: str, seed: int, customers: int, days: int, out: str, floors: int = 1) -> dict:
-    from simulator import api, store
+    from crmlab.simulator import api, store
     t0 = time.perf_counter()
     sim = api.open_run(scenario, seed, customers=customers, days=days)  # accounts, people, draws
     t1, m1 = time.perf_counter(), _peak_mib()
@@ -84,8 +84,8 @@ def storage_floor(sim, path: Path) -> dict:
     constraints or indexes, one ``executemany`` per chunk of rows already made (what making them costs is
     timed apart, as ``prepare``), one transaction, no journal, no syncing, the garbage collector paused
     as in the writer."""
-    from simulator import store
-    from simulator.engine import bulk
+    from crmlab.simulator import store
+    from crmlab.simulator.engine import bulk
     con = store._connect_fresh(path)      # the writer's own settings: no journal, no syncing, its page cache
     rows, seconds, prepare = store.Rows(sim), 0.0, 0.0
     with con, bulk():
@@ -128,7 +128,7 @@ class CountingEnvironment(simpy.Environment):
 
 def run_only(scenario: str, seed: int, customers: int, days: int) -> dict:
     """Setup and the SimPy run again, timed as in :func:`timed_run`."""
-    from simulator import api
+    from crmlab.simulator import api
     sim = api.open_run(scenario, seed, customers=customers, days=days)
     t = time.perf_counter()
     sim.run()
@@ -137,7 +137,7 @@ def run_only(scenario: str, seed: int, customers: int, days: int) -> dict:
 
 def counted_run(scenario: str, seed: int, customers: int, days: int) -> dict:
     simpy.Environment = CountingEnvironment   # the engine builds its own: count without editing it
-    from simulator import api
+    from crmlab.simulator import api
     sim = api.open_run(scenario, seed, customers=customers, days=days)
     sim.run()
     return sim.env.processed()
@@ -248,7 +248,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         e = _child("timed", a.scenario, a.seed, a.customers, days, f"{tmp}/crm.db", max(a.repeat, 1))
     mix = _child("counted", a.scenario, a.seed, a.customers, days)
-    from simulator import load_scenario
+    from crmlab.simulator import load_scenario
     agents = load_scenario(a.scenario).service.agents
     # the SimPy runs and the raw loop alternate, each in a fresh process, so that both see the same load
     runs, raw = [e["run"]], None

@@ -2,7 +2,7 @@
 activities and follow-ups, service tickets with SLA, complaints, campaigns, value grades — every
 operation one audited transaction, refused with a bilingual message when it breaks a rule.
 
->>> from crm import CRM                                              # doctest: +SKIP
+>>> from crmlab.crm import CRM                                            # doctest: +SKIP
 >>> crm = CRM.open("crm.db", user="student01", lang="en_US")          # doctest: +SKIP
 >>> t = crm.open_ticket("A0012", "C00031", "complaint", priority="high")   # doctest: +SKIP
 >>> crm.close_ticket(t)                                               # doctest: +SKIP

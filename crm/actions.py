@@ -1,7 +1,7 @@
 """The action log: what a person did by clicking, kept as data that can be done again.
 
 Why it exists: nbgrader grades a notebook by executing it again on a fresh copy of the student's
-database. Code cells replay themselves; clicks in the console (:mod:`crm.console`) do not. So the
+database. Code cells replay themselves; clicks in the console (:mod:`crmlab.crm.console`) do not. So the
 console appends every change it makes to ``crm_actions.jsonl`` beside the database — one JSON
 object per line::
 

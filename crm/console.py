@@ -1,7 +1,7 @@
 """The CRM console: the operational CRM (:class:`crm.CRM`) as ipywidgets, for students who do not
 program. In a notebook (or served by Voila)::
 
-    from crm.console import Console
+    from crmlab.crm.console import Console
     Console("crm.db", user="student01", lang="zh_CN")
 
 Three tabs — customer 360° (search, profile, history, merge a duplicate, grade, segment, log an
@@ -13,10 +13,10 @@ Two layers, so the console can be tested without a browser:
 
 - :class:`ConsoleModel` does everything: it runs each action through the API, turns a refused
   action into its bilingual message (never a traceback), logs every successful action to the
-  replayable action log (:mod:`crm.actions`), and prepares what each tab shows as plain data.
+  replayable action log (:mod:`crmlab.crm.actions`), and prepares what each tab shows as plain data.
 - :class:`Console` only lays that out as widgets and calls the model from button handlers.
 
-Opening the console replays the action log first (:func:`crm.actions.apply_log`), so the same
+Opening the console replays the action log first (:func:`crmlab.crm.actions.apply_log`), so the same
 notebook cell re-creates the student's work on the grader's fresh database.
 """
 from __future__ import annotations

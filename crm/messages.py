@@ -125,7 +125,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                           "Account {account} already responded to campaign {campaign} at {responded_at}."),
     "order_other_account": ("订单 {order} 属于客户 {actual}，不属于 {expected}。",
                             "Order {order} belongs to account {actual}, not to {expected}."),
-    # the console (crm.console) and its action log (crm.actions)
+    # the console (crmlab.crm.console) and its action log (crmlab.crm.actions)
     "ui_done": ("已完成：{action} {record}。",
                 "Done: {action} {record}."),
     "ui_unexpected": ("操作未完成：出现意外错误（{detail}）。数据库未改动，请告诉老师。",
@@ -149,7 +149,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "Choose {what} first."),
     "ui_no_number": ("{field}应为数字（收到“{value}”）。",
                      "{field} should be a number (got '{value}')."),
-    # state checkpoints (crm.checks): what is still missing
+    # state checkpoints (crmlab.crm.checks): what is still missing
     "chk_ok": ("已达成。", "Done."),
     "chk_field": ("{what} {id} 的{attr}应为“{want}”，现在是“{have}”。",
                   "{what} {id}: {attr} should be '{want}' but is '{have}'."),
@@ -282,7 +282,7 @@ LABELS: dict[tuple[str, str], tuple[str, str]] = {
     ("rule", "ticket_open"): ("只有处理中的工单可以这样操作", "only an open ticket can be handled this way"),
     ("rule", "ticket_close"): ("工单须先解决再关闭", "a ticket must be resolved before it is closed"),
     ("rule", "ticket_escalated"): ("工单只能升级一次", "a ticket is escalated only once"),
-    # the console (crm.console): titles, buttons, column headers, filter values
+    # the console (crmlab.crm.console): titles, buttons, column headers, filter values
     ("op", "account.merge"): ("合并客户", "Merge accounts"),
     ("op", "account.grade"): ("设定价值等级", "Set value grade"),
     ("op", "account.segment"): ("设定细分", "Set segment"),

@@ -101,7 +101,7 @@ def _scenario_causes(con: sqlite3.Connection) -> list[str]:
     if row is None:
         return []
     try:
-        from simulator import load_scenario
+        from crmlab.simulator import load_scenario
         return sorted(load_scenario(row[0]).complaints.causes)
     except Exception:  # a scenario file not shipped here: the database's own values must do
         return []

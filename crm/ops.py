@@ -7,7 +7,7 @@ Design (docs/design.md, "Operational CRM API"):
 
 - **One operation, one transaction.** Every public method that changes data runs inside
   ``BEGIN IMMEDIATE … COMMIT``; it checks its business rules first and raises a
-  :class:`~crm.errors.DomainError` (message in the learner's language) before writing anything.
+  :class:`~crmlab.crm.errors.DomainError` (message in the learner's language) before writing anything.
   Any exception rolls the whole operation back, so a refused operation leaves the database
   exactly as it was.
 - **Audit log.** Every changed record gets a row in ``audit_log``: who, when (the CRM's clock),
@@ -337,7 +337,7 @@ class CRM:
         return self._update("contacts", contact, changes)
 
     def find_duplicate_accounts(self, threshold: float | None = None) -> pd.DataFrame:
-        """Pairs of active accounts that are probably one organisation (see :mod:`crm.dedupe`),
+        """Pairs of active accounts that are probably one organisation (see :mod:`crmlab.crm.dedupe`),
         most certain first: same contact phone or e-mail, then name similarity within a city."""
         threshold = self._setting("duplicate_threshold") if threshold is None else threshold
         accounts = {r["account_id"]: (r["name"], r["city"]) for r in self._con.execute(

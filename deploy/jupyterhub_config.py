@@ -32,7 +32,7 @@ BIN = str(Path(sys.executable).parent)   # the environment with crmlab, nbgrader
 
 def roster() -> set[str]:
     """Who may log in besides the instructors: the course's roster (restart the hub after an import)."""
-    from grading.course import Course
+    from crmlab.grading.course import Course
 
     return set(Course.open(COURSE).students()) if COURSE.exists() else set()
 

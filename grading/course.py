@@ -81,7 +81,7 @@ class Module:
     @property
     def writable_files(self) -> list[str]:
         """Files of the working copy the student's kernel may change at grading (none by default)."""
-        from crm.actions import LOG_NAME
+        from crmlab.crm.actions import LOG_NAME
 
         return [self.data_file, LOG_NAME] if self.data_writable else []
 
@@ -238,7 +238,7 @@ class Course:
                               "its time zone, e.g. due = 2026-12-20T23:59:00+08:00")
         tables = m.get("tables")
         if tables is not None:
-            from simulator.dictionary import tables as schema_tables
+            from crmlab.simulator.dictionary import tables as schema_tables
             known = [t.name for t in schema_tables()]
             if not (isinstance(tables, list) and tables and all(isinstance(t, str) for t in tables)):
                 raise CourseError(f"{self.root / 'crmlab.toml'}: 'modules.{module_id}.tables' must be a list of table "

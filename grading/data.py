@@ -26,7 +26,7 @@ def student_database(course: Course, module_id: str, student: str) -> Path:
     module = course.module(module_id)
     cached = course.private / "data" / module_id / f"{check_student_id(student)}.db"
     if not cached.exists():
-        from simulator import simulate, student_seed   # pandas, SimPy, Faker: only when data is made
+        from crmlab.simulator import simulate, student_seed   # pandas, SimPy, Faker: only when data is made
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
         simulate(module.scenario, student_seed(course.course_id, module_id, student, course.secret), tmp,

@@ -165,10 +165,10 @@ def _write_roleplay(folder: Path, spec: dict, which: str, solutions: dict | None
     *this* guest (customers differ in temper, so a fixed path is not what a good student clicks)."""
     import sqlite3
 
-    from roleplay import Session, load_roleplay, play_seed
-    from roleplay.player import save_transcript, transcript_path
-    from roleplay.policy import load_policy, play_policy
-    from roleplay.scenario import parse_step
+    from crmlab.roleplay import Session, load_roleplay, play_seed
+    from crmlab.roleplay.player import save_transcript, transcript_path
+    from crmlab.roleplay.policy import load_policy, play_policy
+    from crmlab.roleplay.scenario import parse_step
 
     scenario = load_roleplay(spec["scene"])
     steps = spec[which]

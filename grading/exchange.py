@@ -77,10 +77,10 @@ def personal_path(exchange: str | Path, course_id: str, student: str, module: st
 def configure_exchange(c, course) -> None:
     """The instructor's side of the exchange, for the course's nbgrader config."""
     c.Exchange.root = str(exchange_root(course))
-    c.ExchangeFactory.release_assignment = "grading.exchange.PersonalReleaseAssignment"
-    c.ExchangeFactory.fetch_assignment = "grading.exchange.PersonalFetchAssignment"
-    c.ExchangeFactory.release_feedback = "grading.exchange.PersonalReleaseFeedback"
-    c.ExchangeFactory.collect = "grading.exchange.SafeCollect"
+    c.ExchangeFactory.release_assignment = "crmlab.grading.exchange.PersonalReleaseAssignment"
+    c.ExchangeFactory.fetch_assignment = "crmlab.grading.exchange.PersonalFetchAssignment"
+    c.ExchangeFactory.release_feedback = "crmlab.grading.exchange.PersonalReleaseFeedback"
+    c.ExchangeFactory.collect = "crmlab.grading.exchange.SafeCollect"
 
 
 def student_config(course, student: str | None) -> str:
@@ -94,7 +94,7 @@ def student_config(course, student: str | None) -> str:
         f"c.CourseDirectory.course_id = {course.course_id!r}\n"
         + (f"c.CourseDirectory.student_id = {student!r}\n" if student else "")
         + f"c.Exchange.root = {str(exchange_root(course))!r}\n"
-        "c.ExchangeFactory.fetch_assignment = 'grading.exchange.PersonalFetchAssignment'\n"
+        "c.ExchangeFactory.fetch_assignment = 'crmlab.grading.exchange.PersonalFetchAssignment'\n"
     )
 
 

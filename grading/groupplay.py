@@ -5,7 +5,7 @@ The data, all of it the course's own:
 
 - the groups file (CSV ``student, group[, role]``): the one ``crmlab grades --groups`` reads, by default
   ``DIR/groups.csv``; a ``role`` cell names a member's role, otherwise the module's ``group_roles`` are
-  dealt round the group in roster order (``roleplay.group.read_casts``; a bad row is refused by number);
+  dealt round the group in roster order (``crmlab.roleplay.group.read_casts``; a bad row is refused by number);
 - the module's section of ``crmlab.toml``::
 
       group_scene = "hotpot_angry_guest"      # the scene a group plays
@@ -19,7 +19,7 @@ The data, all of it the course's own:
 The group plays *one* session in the player (a member picks who plays the next turn; each turn within that
 member's role's authority), saved as ``roleplay_group_<scene>.json``; any member hands it in with their
 notebook. The grader replays the transcripts the members handed in with the cast and seed the course gives
-the group (``roleplay.group.grade_group``): the first that replays, in the group's order, is the group's,
+the group (``crmlab.roleplay.group.grade_group``): the first that replays, in the group's order, is the group's,
 and every member gets its score — less ``group_silent_share`` for a member who played no turn, who is named.
 """
 from __future__ import annotations
@@ -28,9 +28,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from roleplay.group import GroupError, grade_group, group_seed, read_casts
-from roleplay.messages import ROLES, Refusal
-from roleplay.scenario import load_roleplay
+from crmlab.roleplay.group import GroupError, grade_group, group_seed, read_casts
+from crmlab.roleplay.messages import ROLES, Refusal
+from crmlab.roleplay.scenario import load_roleplay
 
 from .course import Course, CourseError
 
@@ -103,8 +103,8 @@ def play_as_group(play: GroupPlay, course: Course, group: str, cast: dict[str, s
     ``silent``), each choosing what ``policy_source`` (a ``policy(view)`` function's code) would in their
     own role; a remedy is offered by a manager of the group if there is one (``remedy`` yuan, else the
     policy's amount). → the transcript, as the player saves it."""
-    from roleplay import Session
-    from roleplay.policy import load_policy, parse_choice, view
+    from crmlab.roleplay import Session
+    from crmlab.roleplay.policy import load_policy, parse_choice, view
 
     choose = load_policy(policy_source)
     s = Session(play.scene, None, play.seed(course, group), cast=cast)

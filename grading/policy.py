@@ -23,7 +23,7 @@ import time
 import warnings
 from pathlib import Path
 
-from roleplay.messages import Refusal
+from crmlab.roleplay.messages import Refusal
 
 from . import sandbox
 from .intake import BadNotebook, loads_strict

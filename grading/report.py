@@ -30,7 +30,7 @@ def _figure(width: float, height: float):
     """A figure without pyplot, and the rc settings that put a CJK font first (crm/fonts.py)."""
     from matplotlib.figure import Figure
 
-    from crm.fonts import chart_rc
+    from crmlab.crm.fonts import chart_rc
     return Figure(figsize=(width, height), dpi=110), chart_rc()
 
 

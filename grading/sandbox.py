@@ -561,16 +561,21 @@ class DiskWatch:
 
 # -- the command line ------------------------------------------------------------------------------
 def _readonly_paths() -> list[str]:
-    """What the kernel must read: the system, this Python (venv and base), the simulator package, the
+    """What the kernel must read: the system, this Python (venv and base), crmlab's own folder, the simulator package, the
     operational CRM package (students of operational modules work through it) and the role-play
     package (its player replays a saved conversation when the notebook runs)."""
-    import crm
-    import roleplay
-    import simulator
-    from simulator.scenario import SCENARIO_DIR
+    import crmlab
+    import crmlab.crm
+    import crmlab.roleplay
+    import crmlab.simulator
+    from crmlab.simulator.scenario import SCENARIO_DIR
 
-    paths = ["/usr", "/etc", sys.prefix, sys.base_prefix, str(Path(simulator.__file__).resolve().parent),
-             str(SCENARIO_DIR), str(Path(crm.__file__).resolve().parent), str(Path(roleplay.__file__).resolve().parent)]
+    def folder(package) -> str:
+        return str(Path(package.__file__).resolve().parent)
+
+    # crmlab's own folder (its __init__ and the shared vocabulary, messages) but not crmlab.grading's
+    paths = ["/usr", "/etc", sys.prefix, sys.base_prefix, str(SCENARIO_DIR),
+             *(folder(p) for p in (crmlab, crmlab.simulator, crmlab.crm, crmlab.roleplay))]
     return sorted({os.path.realpath(p) for p in paths if os.path.exists(p)})
 
 

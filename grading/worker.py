@@ -13,7 +13,7 @@ Each request is graded by nbgrader's own autograde (real kernels, real gradebook
 3. **read back** what the kernel left that the checks need (an operational module's database),
    copied out by rules the kernel cannot steer; the working space is then removed;
 4. **verify** the handed-in answers in this process (grading/verify.py) and turn what happened into
-   an :class:`~grading.state.Outcome` with its status and reasons.
+   an :class:`~crmlab.grading.state.Outcome` with its status and reasons.
 
 A fault of the student's (a broken file, a loop, a crash) ends as their own status; a fault of the grader
 or the host (a kernel that could not start, a full disk, a bug of ours) as ``retry``, graded again by the

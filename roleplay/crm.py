@@ -1,6 +1,6 @@
 """Connect a finished role-play to the CRM process: write what happened through the operational API.
 
-Only through ``crm.ops.CRM`` (one operation, one transaction, audited), so the result is what a
+Only through ``crmlab.crm.ops.CRM`` (one operation, one transaction, audited), so the result is what a
 student could have done by hand and the course's state checkpoints (``crm/checks.py``) can grade it.
 Nothing is written unless the student recorded the case in the conversation (the ``record`` move):
 not recording it is part of what the rubric scores.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from roleplay.messages import Refusal
+from crmlab.roleplay.messages import Refusal
 
 
 def write_to_crm(session, crm, *, agent: str, rep: str | None = None, followup_days: int = 2) -> dict:

@@ -3,7 +3,7 @@
 Small and deterministic: one seed gives the persona, the spread of each move's effects, the
 customer's line variants and the customer's hidden temperament from separate streams
 (``numpy.random.SeedSequence.spawn``), so a transcript — role, seed and the moves — is enough to replay
-a session exactly. A refused move raises :class:`~roleplay.messages.Refusal` before anything is drawn or
+a session exactly. A refused move raises :class:`~crmlab.roleplay.messages.Refusal` before anything is drawn or
 changed. *When* a move comes matters as much as which (the scenario's ``temper``): an apology or remedy
 made before the customer's anger has come down far enough backfires, and more listening to a customer
 who has calmed down tires them.
@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from faker import Faker
 
-from roleplay.messages import ENDS, MOVES, ROLES, Refusal
-from roleplay.scenario import HEARING, MOOD_FIELDS, Effects, RolePlay, load_roleplay
+from crmlab.roleplay.messages import ENDS, MOVES, ROLES, Refusal
+from crmlab.roleplay.scenario import HEARING, MOOD_FIELDS, Effects, RolePlay, load_roleplay
 
 TRANSCRIPT_VERSION = 1
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from roleplay.engine import play_seed, replay
-from roleplay.messages import ROLES, Refusal
-from roleplay.scenario import RolePlay, load_roleplay
-from roleplay.scoring import score
+from crmlab.roleplay.engine import play_seed, replay
+from crmlab.roleplay.messages import ROLES, Refusal
+from crmlab.roleplay.scenario import RolePlay, load_roleplay
+from crmlab.roleplay.scoring import score
 
 
 class GroupError(ValueError):

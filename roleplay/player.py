@@ -1,6 +1,6 @@
 """The role-play player: a session as ipywidgets, turn by turn. In a notebook::
 
-    from roleplay.player import Player
+    from crmlab.roleplay.player import Player
     Player("hotpot_angry_guest", role="specialist", seed=my_seed)
 
 The customer's lines, a mood bar per feeling, the moves the chosen role may make here as buttons
@@ -17,10 +17,10 @@ import json
 import os
 from pathlib import Path
 
-from roleplay.engine import Session, replay
-from roleplay.messages import ENDS, MOOD, MOVES, ROLES, Refusal, check_lang, label
-from roleplay.scenario import RolePlay, load_roleplay
-from roleplay.scoring import score
+from crmlab.roleplay.engine import Session, replay
+from crmlab.roleplay.messages import ENDS, MOOD, MOVES, ROLES, Refusal, check_lang, label
+from crmlab.roleplay.scenario import RolePlay, load_roleplay
+from crmlab.roleplay.scoring import score
 
 BAR_COLOURS = {"satisfaction": "success", "trust": "info", "anger": "danger"}
 # ipywidgets' HTML boxes break lines anywhere (break-all: fine for Chinese, but English words were cut in half,

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import copy
 
-from roleplay.engine import Session
-from roleplay.messages import MOVES, Refusal
+from crmlab.roleplay.engine import Session
+from crmlab.roleplay.messages import MOVES, Refusal
 
 VIEW_FIELDS = ("scenario", "role", "turn", "patience", "node", "said", "mood", "start", "change", "moves", "options",
                "cost")

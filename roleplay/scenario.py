@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from roleplay.messages import ENDS, MOVES, ROLES
-from simulator.scenario import ScenarioError, _FieldProblem
+from crmlab.roleplay.messages import ENDS, MOVES, ROLES
+from crmlab.simulator.scenario import ScenarioError, _FieldProblem
 
 ROLEPLAY_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "roleplay"
 TEMPER_FILE = ROLEPLAY_DIR / "shared" / "temper.toml"
@@ -183,7 +183,7 @@ class Paths(_Frozen):
 
 
 class CrmLink(_Frozen):
-    """What a finished role-play writes into the student's CRM (``roleplay.crm``)."""
+    """What a finished role-play writes into the student's CRM (``crmlab.roleplay.crm``)."""
     reason: Literal["inquiry", "order", "complaint", "technical", "billing"] = "complaint"
     channel: Literal["phone", "email", "chat", "messaging", "visit"] = "phone"
     cause: str | None = None

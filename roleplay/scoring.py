@@ -4,8 +4,8 @@ Pure functions of the session's state, so a replayed transcript scores the same.
 """
 from __future__ import annotations
 
-from roleplay.messages import ENDS, MOOD, MOVES, label
-from roleplay.scenario import Criterion
+from crmlab.roleplay.messages import ENDS, MOOD, MOVES, label
+from crmlab.roleplay.scenario import Criterion
 
 # how likely the customer is to leave, by how the conversation ended, before the mood counts
 END_CHURN = {"resolved": 0.05, "escalated": 0.2, "leaves": 0.5, "public": 0.6, None: 0.4}

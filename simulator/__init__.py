@@ -1,6 +1,6 @@
 """SimPy market simulator: a declarative scenario and a seed → a relational CRM database.
 
->>> from simulator import simulate
+>>> from crmlab.simulator import simulate
 >>> result = simulate("education_services", seed=7, out="crm.db")   # doctest: +SKIP
 >>> result.frames()["orders"].head()                                 # doctest: +SKIP
 """

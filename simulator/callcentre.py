@@ -4,7 +4,7 @@ A model uses it from inside a process: ``outcome = yield from centre.call(priori
 handle)`` (or ``yield env.process(centre.call(...))``). The market engine uses :meth:`CallCentre.take`,
 the same call with the outcome as a plain tuple. :func:`simulate_calls` runs it on its own with plain
 queueing parameters, for teaching and for the checks against Erlang C and Erlang A
-(:mod:`simulator.queueing`). Time is in minutes.
+(:mod:`crmlab.simulator.queueing`). Time is in minutes.
 """
 from __future__ import annotations
 

@@ -64,7 +64,7 @@ def tables(schema: Path = HERE / "schema.sql") -> list[Table]:
 
 def markdown() -> str:
     parts = ["# Data dictionary · 数据字典", "",
-             "Generated from `simulator/schema.sql` by `python -m simulator.dictionary`; do not edit by hand.",
+             "Generated from `simulator/schema.sql` by `python -m crmlab.simulator.dictionary`; do not edit by hand.",
              "由 `simulator/schema.sql` 自动生成，请勿手工修改。", "",
              "Timestamps are text `YYYY-MM-DD HH:MM:SS` (local business time), dates `YYYY-MM-DD`; money is in "
              "the currency named in `meta.currency`. 时间为文本 `YYYY-MM-DD HH:MM:SS`（当地营业时间），日期为 "

@@ -1,6 +1,6 @@
 """Small sample databases with data cards, one folder per built-in scenario under ``datasets/``.
 
-``python -m simulator.samples`` regenerates every sample and card; the test suite regenerates them
+``python -m crmlab.simulator.samples`` regenerates every sample and card; the test suite regenerates them
 again and compares, so the committed files cannot drift from the simulator.
 """
 from __future__ import annotations

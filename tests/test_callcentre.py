@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import simpy
 
-from simulator.callcentre import CallCentre, simulate_calls, summarise
-from simulator.queueing import erlang_a, erlang_c, erlang_c_mean_wait, erlang_c_service_level
+from crmlab.simulator.callcentre import CallCentre, simulate_calls, summarise
+from crmlab.simulator.queueing import erlang_a, erlang_c, erlang_c_mean_wait, erlang_c_service_level
 
 LAM, MU = 10, 1  # calls and services per minute
 

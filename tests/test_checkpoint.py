@@ -12,7 +12,7 @@ import sys
 import pytest
 import simpy
 
-from simulator import checkpoint, open_run, resume, save, simulate
+from crmlab.simulator import checkpoint, open_run, resume, save, simulate
 
 SCENARIO, SEED, CUSTOMERS, DAYS = "education_services", 9, 1500, None
 # days (at hours) when, in this run, every kind of process is under way at least once (asserted below)
@@ -51,7 +51,7 @@ def test_a_run_saved_and_resumed_again_and_again_equals_the_uninterrupted_run(tm
                      "_opportunity:waiting", "_opportunity:stage", "_lead:coming", "_lead:qualifying", "_feed:",
                      "_leads:", "_referrals:", "_upsells:", "_campaign:", "_surveys:", "_shifts:", "_off_duty:"}, seen
     # the last leg in a fresh process, with another hash seed: nothing of this process is needed
-    code = ("import sys; from simulator import resume, save; "
+    code = ("import sys; from crmlab.simulator import resume, save; "
             "save(resume(sys.argv[1]), sys.argv[2], sys.argv[3])")
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "company.run"), str(tmp_path / "resumed.db"),
                            str(tmp_path / "resumed_truth.db")], env=dict(os.environ, PYTHONHASHSEED="7"),

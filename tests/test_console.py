@@ -11,9 +11,9 @@ import shutil
 import pytest
 from dbutil import dump, sql
 
-from crm import CRM
-from crm.actions import LOG_NAME, ActionLog
-from crm.console import Console, ConsoleModel, funnel_png, replay, ticket_age_png
+from crmlab.crm import CRM
+from crmlab.crm.actions import LOG_NAME, ActionLog
+from crmlab.crm.console import Console, ConsoleModel, funnel_png, replay, ticket_age_png
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -21,7 +21,7 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 @pytest.fixture(scope="session")
 def base_db(tmp_path_factory):
     """education_services, seed 3, 200 customers: same-name schools in one city, one open ticket."""
-    from simulator import simulate
+    from crmlab.simulator import simulate
     path = tmp_path_factory.mktemp("console") / "base.db"
     simulate("education_services", 3, path, customers=200)
     return path
@@ -133,7 +133,7 @@ def test_identical_actions_are_replayed_one_for_one(base_db, db, tmp_path):
 
 
 def test_a_log_written_on_other_data_is_not_replayed(db, tmp_path):
-    from simulator import simulate
+    from crmlab.simulator import simulate
     with ConsoleModel(db, user="student01") as m:
         assert m.act("ticket.resolve", open_ticket(db)).ok
     other = tmp_path / "classmate" / "crm.db"

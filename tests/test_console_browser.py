@@ -17,8 +17,8 @@ import pytest
 from dbutil import dump
 from browser import MARKS, artifacts, chromium, free_port, jupyter_env, lab_argv, serve
 
-from crm import CRM, check_state
-from crm.console import replay
+from crmlab.crm import CRM, check_state
+from crmlab.crm.console import replay
 
 TOKEN = "crmlab-browser-test"
 SEED = 3  # education_services seed 3, 200 customers: holds same-name schools in one city
@@ -51,7 +51,7 @@ def prepare_day(db: Path) -> dict:
 def lab(tmp_path_factory):
     """A JupyterLab server on a folder with a simulated CRM database and a notebook opening the
     console; yields (url, folder, untouched copy of the database, the task: ticket and duplicates)."""
-    from simulator import simulate
+    from crmlab.simulator import simulate
     root = tmp_path_factory.mktemp("lab")
     home = tmp_path_factory.mktemp("home")
     db = root / "crm.db"
@@ -61,7 +61,7 @@ def lab(tmp_path_factory):
     shutil.copy(db, untouched)
     (root / "console.ipynb").write_text(json.dumps({
         "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": [
-            "from crm.console import Console\n", "Console(\"crm.db\", user=\"student01\", lang=\"zh_CN\")"]}],
+            "from crmlab.crm.console import Console\n", "Console(\"crm.db\", user=\"student01\", lang=\"zh_CN\")"]}],
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
         "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
     port = free_port()

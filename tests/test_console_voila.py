@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 from browser import MARKS, artifacts, chromium, voila_page
 
-from crm import CRM
+from crmlab.crm import CRM
 
 pytestmark = MARKS
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
@@ -18,13 +18,13 @@ pytest.importorskip("voila", reason="voila is not installed")
 def voila(tmp_path_factory):
     """Voila serving a one-cell notebook that opens the console on a small simulated database;
     yields (url, folder, an open ticket nobody has taken)."""
-    from simulator import simulate
+    from crmlab.simulator import simulate
     root, home = tmp_path_factory.mktemp("voila"), tmp_path_factory.mktemp("voila-home")
     simulate("education_services", 5, root / "crm.db", customers=150)
     with CRM.open(root / "crm.db", user="teacher") as crm:   # a ticket for the page to work on
         account, contact = crm._con.execute("SELECT account_id, min(contact_id) FROM contacts").fetchone()
         ticket = crm.open_ticket(account, contact, "inquiry")
-    source = "from crm.console import Console\nConsole(\"crm.db\", user=\"student01\", lang=\"zh_CN\")"
+    source = "from crmlab.crm.console import Console\nConsole(\"crm.db\", user=\"student01\", lang=\"zh_CN\")"
     with voila_page(root, home, "console.ipynb", source) as url:
         yield url, root, ticket
 

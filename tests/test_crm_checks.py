@@ -11,13 +11,13 @@ from dbutil import one
 
 from pathlib import Path
 
-from crm import CRM, KINDS, check_state, load_conditions
-from crm.checks import reference
+from crmlab.crm import CRM, KINDS, check_state, load_conditions
+from crmlab.crm.checks import reference
 
 
 @pytest.fixture(scope="module")
 def base_db(tmp_path_factory):
-    from simulator import simulate
+    from crmlab.simulator import simulate
     path = tmp_path_factory.mktemp("checks") / "base.db"
     simulate("education_services", 13, path, customers=200)
     return path

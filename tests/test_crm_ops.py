@@ -12,9 +12,9 @@ import sqlite3
 import pytest
 from dbutil import dump, one, sql
 
-from crm import (CRM, ClockError, Conflict, DomainError, IllegalTransition, InvalidValue, MergedAway, NotFound)
-from crm.messages import LABELS, MESSAGES
-from crm.migrate import referencing
+from crmlab.crm import (CRM, ClockError, Conflict, DomainError, IllegalTransition, InvalidValue, MergedAway, NotFound)
+from crmlab.crm.messages import LABELS, MESSAGES
+from crmlab.crm.migrate import referencing
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -22,7 +22,7 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 @pytest.fixture(scope="session")
 def base_db(tmp_path_factory):
     """A small education-services run, simulated once; tests work on copies."""
-    from simulator import simulate
+    from crmlab.simulator import simulate
     path = tmp_path_factory.mktemp("crm") / "base.db"
     simulate("education_services", 11, path, customers=300)
     return path
@@ -197,7 +197,7 @@ def test_find_duplicates_sees_name_variants_in_one_city_and_shared_contacts(crm,
 
 
 def test_english_name_variants_match_word_order_and_legal_form():
-    from crm.dedupe import name_similarity_table
+    from crmlab.crm.dedupe import name_similarity_table
     names = {"A1": ("University of Springfield", "Springfield"), "A2": ("Springfield University, Inc.", "Springfield"),
              "A3": ("Springfield Medical University", "Springfield"), "A4": ("University of Springfield", "Shelbyville")}
     s = name_similarity_table(names)

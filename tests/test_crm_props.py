@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm import CRM, ConstraintViolation, DomainError
-from crm.migrate import referencing
+from crmlab.crm import CRM, ConstraintViolation, DomainError
+from crmlab.crm.migrate import referencing
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def small_db(tmp_path_factory):
 
 def build_small_db(path: Path):
     """Simulate, migrate, and put a few records in every state; returns (path, pools of ids)."""
-    from simulator import simulate
+    from crmlab.simulator import simulate
     simulate("education_services", 5, path, customers=60, days=180)
     with CRM.open(path, user="setup") as crm:  # migrated once, with records in every state to work on
         accounts = [r[0] for r in crm._con.execute("SELECT account_id FROM contacts GROUP BY account_id "

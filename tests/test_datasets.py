@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator import builtin_scenarios, simulate
+from crmlab.simulator import builtin_scenarios, simulate
 
 DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
 DATASETS = sorted(DATASETS_DIR.glob("*/*.db"))
@@ -21,7 +21,7 @@ def test_sample_regenerates_identically(path, tmp_path, dump):
 
 
 def test_every_scenario_has_samples_in_both_languages_and_a_current_data_card():
-    from simulator.samples import card
+    from crmlab.simulator.samples import card
     for name in builtin_scenarios():
         folder = DATASETS_DIR / name
         assert {p.name for p in folder.glob("*.db")} == {"crm_zh_CN.db", "crm_en_US.db"}, name
@@ -29,10 +29,10 @@ def test_every_scenario_has_samples_in_both_languages_and_a_current_data_card():
             tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
             counts = {t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
         assert (folder / "README.md").read_text(encoding="utf-8") == card(name, counts), \
-            f"regenerate with: python -m simulator.samples ({name})"
+            f"regenerate with: python -m crmlab.simulator.samples ({name})"
 
 
 def test_data_dictionary_is_current():
-    from simulator.dictionary import markdown
+    from crmlab.simulator.dictionary import markdown
     assert (DATASETS_DIR / "DATA_DICTIONARY.md").read_text(encoding="utf-8") == markdown(), \
-        "regenerate with: python -m simulator.samples"
+        "regenerate with: python -m crmlab.simulator.samples"

@@ -19,15 +19,15 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from grading.assign import assign
-from grading.autograde import autograde
-from grading.course import SHIPPED_COURSE, Course
-from grading.demo import solution_code, write_submission
-from grading.export import export
-from grading.feedback import write_feedback
-from grading.grades import course_grades
-from grading.report import summarise, write_report
-from grading.results import load
+from crmlab.grading.assign import assign
+from crmlab.grading.autograde import autograde
+from crmlab.grading.course import SHIPPED_COURSE, Course
+from crmlab.grading.demo import solution_code, write_submission
+from crmlab.grading.export import export
+from crmlab.grading.feedback import write_feedback
+from crmlab.grading.grades import course_grades
+from crmlab.grading.report import summarise, write_report
+from crmlab.grading.results import load
 
 MODULE = "m01"
 CRMLAB = str(Path(sys.executable).with_name("crmlab"))
@@ -137,8 +137,8 @@ def _badges(page: str) -> list[tuple[str, str, str]]:
 def test_one_vocabulary_in_feedback_workbook_and_report(course, pages):
     """The words for a status or a verdict are the same on a student's page, in the instructor's workbook
     and in the class report (they were 已评分 / 未提交 / 不正确 on one and 已评 / 未交 / 错误 on another)."""
-    from grading.labels import STATUS, VERDICT
-    from grading.state import STATUSES
+    from crmlab.grading.labels import STATUS, VERDICT
+    from crmlab.grading.state import STATUSES
 
     wb = load_workbook(io.BytesIO(export(course, "xlsx")))
     header = [c.value for c in wb[MODULE][1]]
@@ -175,8 +175,8 @@ def test_times_are_shown_in_the_courses_local_time(course):
 
 
 def test_released_pages_end_with_the_students_own_scores_so_far_and_a_coursework_estimate(course):
-    from grading.feedback import scores_so_far
-    from grading.scores import find_scores, format_scores
+    from crmlab.grading.feedback import scores_so_far
+    from crmlab.grading.scores import find_scores, format_scores
 
     data = load(course)
     s1 = scores_so_far(course, data, "s1", [MODULE], "2026-06-30T18:00:00+08:00")

@@ -31,7 +31,7 @@ DRAW = """
     import io, json, warnings
     from matplotlib.figure import Figure
     import matplotlib
-    from crm.fonts import chart_rc
+    from crmlab.crm.fonts import chart_rc
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         rc = chart_rc()
@@ -77,8 +77,8 @@ def test_without_any_chinese_font_the_charts_say_so_plainly(tmp_path):
 def test_crmlab_shows_the_missing_font_as_one_plain_line(tmp_path, capsys):
     import warnings
 
-    from crm.fonts import NO_FONT, NoChineseFont
-    from grading.cli import _show_warning
+    from crmlab.crm.fonts import NO_FONT, NoChineseFont
+    from crmlab.cli import _show_warning
 
     _show_warning(NO_FONT, NoChineseFont, "crm/fonts.py", 1)
     err = capsys.readouterr().err

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from grading.grades import GradesError, course_grades, peer_average, read_groups, read_peer_scores
-from grading.results import Cell, ClassResults, ModuleInfo, Result, Student
+from crmlab.grading.grades import GradesError, course_grades, peer_average, read_groups, read_peer_scores
+from crmlab.grading.results import Cell, ClassResults, ModuleInfo, Result, Student
 
 
 @pytest.mark.parametrize("scores, expected", [

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grading.assign import assign
-from grading.autograde import autograde
-from grading.course import Course
-from grading.demo import write_submission
-from grading.export import export
-from grading.state import StateStore, submission_digest
+from crmlab.grading.assign import assign
+from crmlab.grading.autograde import autograde
+from crmlab.grading.course import Course
+from crmlab.grading.demo import write_submission
+from crmlab.grading.export import export
+from crmlab.grading.state import StateStore, submission_digest
 
 MODULE = "m01"
 AUTO_POINTS = 11.0

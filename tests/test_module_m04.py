@@ -22,12 +22,12 @@ import numpy as np
 import pytest
 from nbutil import cells, checkpoint_scores, run_cells
 
-from grading import sandbox
-from grading.assign import assign
-from grading.autograde import autograde
-from grading.course import SHIPPED_COURSE, Course
-from grading.data import student_database
-from grading.demo import as_literals, write_submission
+from crmlab.grading import sandbox
+from crmlab.grading.assign import assign
+from crmlab.grading.autograde import autograde
+from crmlab.grading.course import SHIPPED_COURSE, Course
+from crmlab.grading.data import student_database
+from crmlab.grading.demo import as_literals, write_submission
 
 MODULE = "m04"
 NOTEBOOK = SHIPPED_COURSE / "modules" / MODULE / f"{MODULE}.ipynb"
@@ -105,7 +105,7 @@ def course(tmp_path_factory):
         _set_code(course, "copy", gid, "pass\n")
     # the clicker merges the duplicates in the console (its clicks go to crm_actions.jsonl beside the
     # submitted database) and only writes down the ids in the notebook
-    from crm.console import ConsoleModel
+    from crmlab.crm.console import ConsoleModel
 
     mine = tmp_path_factory.mktemp("clicker")
     shutil.copytree(course.path("outbox", "clicker", MODULE), mine, dirs_exist_ok=True)
@@ -201,7 +201,7 @@ def test_clicks_in_the_console_are_replayed_in_the_sandbox_and_count(course, gra
 
 def test_every_student_works_on_other_records(course):
     """The rules pick different records (and numbers) on different students' data."""
-    from grading.verify import Context, checks_of
+    from crmlab.grading.verify import Context, checks_of
 
     targets = {}
     targets_of = checks_of(course, MODULE)["chk_merge"].__globals__["_targets"]
@@ -240,7 +240,7 @@ def test_the_sandbox_leaves_only_the_module_s_named_files_writable(tmp_path):
 
 def test_the_grader_reads_a_database_as_committed(tmp_path):
     """A transaction the kernel left unfinished (killed mid-write) is rolled back in the grader's copy."""
-    from grading.verify import settled_copy
+    from crmlab.grading.verify import settled_copy
 
     db = tmp_path / "work" / "crm.db"
     db.parent.mkdir()

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from nbutil import cells, checkpoint_scores, graded_by_student, run_cells, set_submitted_code
 
-from grading.assign import assign
-from grading.course import SHIPPED_COURSE, Course
-from grading.data import student_database
-from grading.demo import as_literals, write_submission
-from grading.verify import Context, Wrong, checks_of
+from crmlab.grading.assign import assign
+from crmlab.grading.course import SHIPPED_COURSE, Course
+from crmlab.grading.data import student_database
+from crmlab.grading.demo import as_literals, write_submission
+from crmlab.grading.verify import Context, Wrong, checks_of
 
 MODULE = "m06"
 NOTEBOOK = SHIPPED_COURSE / "modules" / MODULE / f"{MODULE}.ipynb"
@@ -88,7 +88,7 @@ def _scores(course, student):
 
 
 def test_the_notebook_states_the_scenario_s_patience():
-    from simulator import load_scenario
+    from crmlab.simulator import load_scenario
 
     stated = re.search(r"^PATIENCE_MIN = ([0-9.]+)", _cells()["setup"]["source"], re.M)
     assert float(stated.group(1)) == load_scenario("airline_service").service.patience_minutes.mean
@@ -133,7 +133,7 @@ def test_the_reference_plan_meets_the_targets_in_the_replay_and_is_the_model_sol
     assert replay["all"]["service_level"] >= truth["target"]
     assert replay["all"]["abandon_rate"] < 0.05
     # the lesson of the module: the busiest hour needs more agents than the average hour suggests
-    from simulator import queueing
+    from crmlab.simulator import queueing
 
     average = sum(ns["arrivals_per_hour"]) / 24 / 60
     assert ns["peak_agents"] > queueing.agents_for_service_level(average, 1 / ns["aht_min"], ns["SLA_TARGET"],

@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 
 from nbutil import checkpoint_scores, graded_by_student, set_submitted_code
-from grading.assign import assign
-from grading.course import SHIPPED_COURSE, Course
-from grading.data import student_database
-from grading.demo import solution_code, write_submission
-from grading.groupplay import GroupPlay, play_as_group, transcript_name
-from grading.verify import Context, Partial, Wrong, checks_of
-from roleplay import Session, load_roleplay, play_seed
+from crmlab.grading.assign import assign
+from crmlab.grading.course import SHIPPED_COURSE, Course
+from crmlab.grading.data import student_database
+from crmlab.grading.demo import solution_code, write_submission
+from crmlab.grading.groupplay import GroupPlay, play_as_group, transcript_name
+from crmlab.grading.verify import Context, Partial, Wrong, checks_of
+from crmlab.roleplay import Session, load_roleplay, play_seed
 
 MODULE = "m07"
 AUTO_POINTS = 20.0
@@ -256,8 +256,8 @@ def test_the_student_s_seed_draws_their_own_guest(course):
 
 def test_the_policy_cannot_reach_the_grader(course, tmp_path):
     """The policy's process sees no course, no secret and no network; it only answers with choices."""
-    from grading.policy import SandboxedPolicy
-    from roleplay.policy import play_policy
+    from crmlab.grading.policy import SandboxedPolicy
+    from crmlab.roleplay.policy import play_policy
 
     (tmp_path / "flag").write_text("x")
     snoop = f'''
@@ -289,7 +289,7 @@ def test_a_group_of_three_each_handing_in_all_get_the_group_s_points(course, gra
 
 
 def test_the_cast_is_enforced_and_another_group_s_transcript_earns_nothing(course, graded):
-    from grading.groupplay import group_result
+    from crmlab.grading.groupplay import group_result
 
     for member in ("g2a", "g2b"):
         assert graded[member].status == "graded" and _scores(course, member)["chk_group"] == 0
@@ -310,7 +310,7 @@ def test_a_member_who_played_no_turn_is_named_and_loses_a_share(course, graded):
 
 
 def test_crmlab_groups_shows_casts_and_results(course, graded):
-    from grading.cli import main
+    from crmlab.cli import main
 
     import io
     from contextlib import redirect_stdout

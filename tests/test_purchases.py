@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.purchases import MIN_PER_DAY, MIN_PER_YEAR, Season, order_lines, purchase_times
+from crmlab.simulator.purchases import MIN_PER_DAY, MIN_PER_YEAR, Season, order_lines, purchase_times
 
 WEEK = 7 * MIN_PER_DAY
 # BG/NBD estimates for CDNOW (Fader, Hardie & Lee 2005), time in weeks: λ ~ Gamma(shape r, rate α),

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from simulator.queueing import (agents_for_service_level, erlang_a, erlang_b, erlang_c, erlang_c_mean_wait,
+from crmlab.simulator.queueing import (agents_for_service_level, erlang_a, erlang_b, erlang_c, erlang_c_mean_wait,
                                 erlang_c_service_level)
 
 

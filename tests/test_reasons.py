@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from grading import reasons
-from grading.reasons import REASONS, REFUSALS, Reason, placeholders
+from crmlab.grading import reasons
+from crmlab.grading.reasons import REASONS, REFUSALS, Reason, placeholders
 
 GRADING = Path(reasons.__file__).parent
 

@@ -9,10 +9,10 @@ import tomllib
 
 import pytest
 
-from roleplay import Session, builtin_roleplays, load_roleplay, replay, score
-from roleplay.messages import Refusal
-from roleplay.scenario import ROLEPLAY_DIR, parse_step, validate
-from simulator.scenario import ScenarioError
+from crmlab.roleplay import Session, builtin_roleplays, load_roleplay, replay, score
+from crmlab.roleplay.messages import Refusal
+from crmlab.roleplay.scenario import ROLEPLAY_DIR, parse_step, validate
+from crmlab.simulator.scenario import ScenarioError
 
 NAMES = builtin_roleplays()
 SEEDS = range(40)
@@ -316,7 +316,7 @@ def test_a_finished_session_refuses_more_moves():
 # -- the CRM process -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def small_db(tmp_path_factory):
-    from simulator import simulate
+    from crmlab.simulator import simulate
     path = tmp_path_factory.mktemp("rp") / "crm.db"
     simulate("education_services", 7, path, customers=120, days=180)
     return path
@@ -340,8 +340,8 @@ def test_persona_and_history_come_from_the_students_database(small_db):
 def test_a_finished_roleplay_writes_to_the_crm_through_the_api(small_db, tmp_path):
     import shutil
     import sqlite3
-    from crm.ops import CRM
-    from roleplay.crm import write_to_crm
+    from crmlab.crm.ops import CRM
+    from crmlab.roleplay.crm import write_to_crm
     db = tmp_path / "crm.db"
     shutil.copy(small_db, db)
     sc = load_roleplay("university_key_account")
@@ -375,7 +375,7 @@ def test_a_finished_roleplay_writes_to_the_crm_through_the_api(small_db, tmp_pat
 
 # -- the player (ipywidgets, driven without a browser) ------------------------------------------
 def test_the_player_plays_saves_and_resumes(tmp_path, monkeypatch):
-    from roleplay.player import Player
+    from crmlab.roleplay.player import Player
     monkeypatch.chdir(tmp_path)  # the notebook's folder
     sc = load_roleplay("hotpot_angry_guest")
     p = Player(sc, "specialist", 8, lang="en_US")
@@ -398,7 +398,7 @@ def test_the_player_plays_saves_and_resumes(tmp_path, monkeypatch):
 
 
 def test_the_player_shows_refusals_and_changes_nothing(tmp_path):
-    from roleplay.player import Player
+    from crmlab.roleplay.player import Player
     sc = load_roleplay("hotpot_angry_guest")
     p = Player(sc, "specialist", 8, save_to=tmp_path / "t.json")
     p.w["move_listen"].click()
@@ -411,7 +411,7 @@ def test_the_player_shows_refusals_and_changes_nothing(tmp_path):
 
 
 def test_a_tampered_save_restarts_with_a_notice(tmp_path):
-    from roleplay.player import Player, save_transcript
+    from crmlab.roleplay.player import Player, save_transcript
     sc = load_roleplay("hotpot_angry_guest")
     t = _play(sc, ["listen", "apologise"], 8).transcript
     t["turns"][0]["mood"]["anger"] = 0
@@ -465,7 +465,7 @@ def test_a_group_plays_each_turn_within_the_member_s_own_authority():
 
 
 def test_casts_come_from_the_groups_file_round_the_module_s_roles(tmp_path):
-    from roleplay.group import GroupError, grade_group, group_seed, read_casts
+    from crmlab.roleplay.group import GroupError, grade_group, group_seed, read_casts
 
     path = tmp_path / "groups.csv"
     path.write_text("student,group,role\ns03,G1,\ns01,G1,\ns02,G1,\ns04,G2,manager\ns05,G2,\n", encoding="utf-8")
@@ -490,7 +490,7 @@ def test_casts_come_from_the_groups_file_round_the_module_s_roles(tmp_path):
 
 
 def test_the_group_player_offers_the_selected_member_s_moves(tmp_path):
-    from roleplay.player import Player
+    from crmlab.roleplay.player import Player
     p = Player("hotpot_angry_guest", cast=CAST, seed=3, save_to=tmp_path / "g.json", lang="en_US")
     assert p.member == "s01" and "move_listen" in p.w and "Cast" in p.w["head"].value
     p.w["move_listen"].click()
@@ -507,7 +507,7 @@ def test_the_group_player_offers_the_selected_member_s_moves(tmp_path):
 
 
 def test_a_policy_plays_from_what_the_employee_sees_and_stops_at_a_refused_move():
-    from roleplay.policy import load_policy, parse_choice, play_policy, view
+    from crmlab.roleplay.policy import load_policy, parse_choice, play_policy, view
 
     s = Session("hotpot_angry_guest", "specialist", 2)
     v = view(s)
@@ -550,7 +550,7 @@ def test_a_policy_that_reads_the_customer_beats_every_fixed_sequence(scene):
     """Customers differ in temper (hidden, drawn per seed): one listen calms some, others need to vent
     longer, others tire of being listened to. A policy that watches the anger bar beats each memorised
     sequence on average over many seeds, and wins far more seeds than it loses."""
-    from roleplay.policy import load_policy, play_policy
+    from crmlab.roleplay.policy import load_policy, play_policy
 
     sc, reactive = load_roleplay(scene), load_policy(REACTIVE)
 
@@ -585,7 +585,7 @@ def test_an_apology_before_the_customer_is_heard_backfires_and_does_not_count():
 
 
 def test_the_shared_temper_validates_and_names_its_bad_field(tmp_path, monkeypatch):
-    import roleplay.scenario as rs
+    import crmlab.roleplay.scenario as rs
     text = rs.TEMPER_FILE.read_text(encoding="utf-8").replace("[backfire.apologise]", "[backfire.listen]")
     bad = tmp_path / "temper.toml"
     bad.write_text(text, encoding="utf-8")
@@ -602,7 +602,7 @@ def test_the_shared_temper_validates_and_names_its_bad_field(tmp_path, monkeypat
 
 
 def test_the_player_speaks_each_language_s_punctuation_and_shows_the_role_s_limit(tmp_path):
-    from roleplay.player import Player
+    from crmlab.roleplay.player import Player
     en = Player("hotpot_angry_guest", cast=CAST, seed=3, save_to=tmp_path / "g.json", lang="en_US")
     en.w["move_listen"].click()
     shown = en.w["head"].value + en.w["chat"].value

@@ -17,11 +17,11 @@ import pytest
 from browser import MARKS, artifacts, chromium, free_port, jupyter_env, lab_argv, serve, voila_page
 from students import answer, model_answers
 
-from grading.assign import assign
-from grading.autograde import autograde
-from grading.course import Course
-from grading.verify import checks_of
-from roleplay import play_seed, replay, score
+from crmlab.grading.assign import assign
+from crmlab.grading.autograde import autograde
+from crmlab.grading.course import Course
+from crmlab.grading.verify import checks_of
+from crmlab.roleplay import play_seed, replay, score
 
 TOKEN = "crmlab-roleplay-test"
 MODULE, SCENE = "m07", "hotpot_angry_guest"
@@ -31,7 +31,7 @@ REACTIVE = (Path(__file__).parent / "reactive_policy.py").read_text(encoding="ut
 def reading_clicks(seed: int, db=None) -> tuple[list, float]:
     """The clicks of a student who reads *this* guest (customers differ in temper, hidden per seed): the moves
     the m07 solution's policy makes, as (move, amount), and the score they earn."""
-    from roleplay.policy import load_policy, play_policy
+    from crmlab.roleplay.policy import load_policy, play_policy
 
     s = play_policy(load_policy(REACTIVE), SCENE, "specialist", seed, db=db)
     assert s.end == "resolved" and s.stopped is None
@@ -114,7 +114,7 @@ def test_a_student_plays_m07_in_jupyterlab_and_the_autograder_scores_it(course, 
 def voila(tmp_path_factory):
     """Voila serving a one-cell notebook with the player (the airline passenger, in English)."""
     root, home = tmp_path_factory.mktemp("voila"), tmp_path_factory.mktemp("voila-home")
-    source = "from roleplay.player import Player\nPlayer(\"hotpot_angry_guest\", role=\"specialist\", seed=11, lang=\"en_US\")"
+    source = "from crmlab.roleplay.player import Player\nPlayer(\"hotpot_angry_guest\", role=\"specialist\", seed=11, lang=\"en_US\")"
     with voila_page(root, home, "player.ipynb", source) as url:
         yield url, root
 

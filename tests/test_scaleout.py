@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grading.assign import assign
-from grading.autograde import autograde
-from grading.course import Course
-from grading.demo import write_submission
+from crmlab.grading.assign import assign
+from crmlab.grading.autograde import autograde
+from crmlab.grading.course import Course
+from crmlab.grading.demo import write_submission
 
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 pytestmark = pytest.mark.skipif(not PG_BIN, reason="PostgreSQL is not installed (Debian: apt-get install postgresql)")

@@ -3,8 +3,8 @@ import tomllib
 
 import pytest
 
-from simulator import ScenarioError, builtin_scenarios, load_scenario
-from simulator.scenario import SCENARIO_DIR
+from crmlab.simulator import ScenarioError, builtin_scenarios, load_scenario
+from crmlab.simulator.scenario import SCENARIO_DIR
 
 
 @pytest.mark.parametrize("name", builtin_scenarios())

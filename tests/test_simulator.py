@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator import builtin_scenarios, load_scenario, open_run, save, simulate, student_seed
-from simulator.dictionary import tables as dictionary_tables
-from simulator.purchases import MIN_PER_DAY, MIN_PER_YEAR
+from crmlab.simulator import builtin_scenarios, load_scenario, open_run, save, simulate, student_seed
+from crmlab.simulator.dictionary import tables as dictionary_tables
+from crmlab.simulator.purchases import MIN_PER_DAY, MIN_PER_YEAR
 
 LATENT = {"value_tier", "churned_at", "campaign_propensity", "order_rate_per_year", "dropout_p",
           "service_per_year", "base_churn_hazard", "final_satisfaction", "churn_cause"}
@@ -164,7 +164,7 @@ def test_call_centre_records_are_consistent(sim_db):
 def test_skill_groups_answer_their_reasons_from_their_own_queue(tmp_path):
     """Calls are routed by reason to a skill group; an overloaded specialist desk makes its own
     callers wait and hang up while the general agents' callers are served as before."""
-    from simulator.scenario import SCENARIO_DIR
+    from crmlab.simulator.scenario import SCENARIO_DIR
 
     text = (SCENARIO_DIR / "retail_bank.toml").read_text(encoding="utf-8")
     assert "handle_factor = 1.4" in text

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator import open_run, save, simulate
-from simulator import store
+from crmlab.simulator import open_run, save, simulate
+from crmlab.simulator import store
 
 
 def _rows(path, table):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from grading.verify import Wrong, close, mapping, sequence
+from crmlab.grading.verify import Wrong, close, mapping, sequence
 
 
 def chk_active(answer, ctx):

@@ -14,9 +14,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 
-from crm import check_state
-from crm.migrate import SETTINGS
-from grading.verify import Partial, Wrong, close, mapping, within
+from crmlab.crm import check_state
+from crmlab.crm.migrate import SETTINGS
+from crmlab.grading.verify import Partial, Wrong, close, mapping, within
 
 OPEN = ("qualified", "proposal", "negotiation")
 MAX_DISCOUNT = SETTINGS["max_discount"][0]   # the rep's authority in a fresh CRM (the notebook's MAX_DISCOUNT)

@@ -1,7 +1,7 @@
 """Checks of module m06, run by the grader on the answers handed in (grading/verify.py).
 
 The measured figures are recomputed from the student's own database with SQL; the busiest hour
-is sized with Erlang C written out from the textbook formula (independent of simulator.queueing);
+is sized with Erlang C written out from the textbook formula (independent of crmlab.simulator.queueing);
 the staffing plan is checked hour by hour with Erlang A and replayed in the simulator on three
 hidden seeds derived from the course's secret and the student's data. Grader-only: never released to students.
 """
@@ -12,10 +12,10 @@ import math
 
 import pandas as pd
 
-from grading.verify import Wrong, close, mapping, number, sequence
-from simulator import load_scenario
-from simulator import queueing as q
-from simulator.callcentre import simulate_calls, summarise
+from crmlab.grading.verify import Wrong, close, mapping, number, sequence
+from crmlab.simulator import load_scenario
+from crmlab.simulator import queueing as q
+from crmlab.simulator.callcentre import simulate_calls, summarise
 
 MAX_ABANDON = 0.05
 REPLAY_SEEDS, REPLAY_DAYS = 3, 20

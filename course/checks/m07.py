@@ -27,14 +27,14 @@ import hashlib
 import sqlite3
 import statistics
 
-from crm import check_state
-from grading.data import student_database
-from grading.groupplay import GroupPlay, group_result, member_share
-from grading.policy import SandboxedPolicy
-from grading.verify import Partial, Wrong, close
-from roleplay import load_roleplay, play_seed, replay, score
-from roleplay.messages import Refusal
-from roleplay.policy import play_policy
+from crmlab.crm import check_state
+from crmlab.grading.data import student_database
+from crmlab.grading.groupplay import GroupPlay, group_result, member_share
+from crmlab.grading.policy import SandboxedPolicy
+from crmlab.grading.verify import Partial, Wrong, close
+from crmlab.roleplay import load_roleplay, play_seed, replay, score
+from crmlab.roleplay.messages import Refusal
+from crmlab.roleplay.policy import play_policy
 
 SCENE, ROLE = "hotpot_angry_guest", "specialist"
 POLICY_SCENES = ("hotpot_angry_guest", "social_media_complaint")
@@ -76,7 +76,7 @@ def _played(ctx):
 
 def _guest(ctx) -> dict:
     """The guest of the student's conversation, drawn by the grader (seed and database are the student's)."""
-    from roleplay import Session
+    from crmlab.roleplay import Session
 
     return Session(load_roleplay(SCENE), ROLE, play_seed(ctx.meta["data_id"], SCENE), db=_db_path(ctx)).persona
 

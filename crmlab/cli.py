@@ -28,13 +28,13 @@ def _say(message: str) -> None:
 
 
 def _course(a):
-    from .course import Course
+    from crmlab.grading.course import Course
     return Course.locate(a.course)
 
 
 # -- the commands ----------------------------------------------------------------------------------
 def _demo(a) -> int:
-    from .demo import default_dir, open_next, print_summary, run_demo
+    from crmlab.grading.demo import default_dir, open_next, print_summary, run_demo
     t0 = time.monotonic()
     course, summary = run_demo(a.dir or default_dir(), students=a.students, workers=a.workers, module=a.module)
     opened = open_next(course, a.module)
@@ -43,7 +43,7 @@ def _demo(a) -> int:
 
 
 def _course_init(a) -> int:
-    from .course import Course
+    from crmlab.grading.course import Course
     course = Course.init(a.dir, a.course_id, a.locale, db_url=a.db_url, exchange=a.exchange)
     print(f"course instance created: {course.root} (course id {course.course_id}; modules: "
           f"{', '.join(course.module_ids)})")
@@ -51,7 +51,7 @@ def _course_init(a) -> int:
 
 
 def _roster_import(a) -> int:
-    from .roster import read_roster
+    from crmlab.grading.roster import read_roster
     course = _course(a)
     roster = read_roster(a.file)   # every row checked before anything is added
     added, updated = course.add_students(roster.students)
@@ -64,8 +64,8 @@ def _roster_import(a) -> int:
 
 
 def _roster_list(a) -> int:
-    from .roster import listing
-    from .terminal import table
+    from crmlab.grading.roster import listing
+    from crmlab.grading.terminal import table
     course = _course(a)
     people = listing(course)
     if people:
@@ -75,7 +75,7 @@ def _roster_list(a) -> int:
 
 
 def _roster_remove(a) -> int:
-    from .roster import remove_student
+    from crmlab.grading.roster import remove_student
     course = _course(a)
     for student in a.students:
         kept = remove_student(course, student, force=a.force)
@@ -86,7 +86,7 @@ def _roster_remove(a) -> int:
 
 
 def _assign(a) -> int:
-    from .assign import assign
+    from crmlab.grading.assign import assign
     course = _course(a)
     students = assign(course, a.module, a.student or None, workers=a.workers)
     print(f"{a.module}: hand-outs with each student's own data in {course.path('outbox')} ({len(students)} students)")
@@ -96,7 +96,7 @@ def _assign(a) -> int:
 def _lab(a) -> int:
     import os
 
-    from .lab import lab_launch
+    from crmlab.grading.lab import lab_launch
     course = _course(a)
     launch = lab_launch(course, a.user, port=a.port, ip=a.ip, token=a.token)
     role = "instructor" if launch.who == "instructor" else f"student {launch.who}"
@@ -107,7 +107,7 @@ def _lab(a) -> int:
 
 
 def _collect(a) -> int:
-    from .exchange import collect
+    from crmlab.grading.exchange import collect
     course = _course(a)
     got = collect(course, a.module)
     print(f"{a.module}: collected into {course.path('submitted')} — new {len(got['new'])}, "
@@ -120,9 +120,9 @@ def _collect(a) -> int:
 
 
 def _autograde(a) -> int:
-    from .autograde import autograde
-    from .exchange import waiting
-    from .labels import status
+    from crmlab.grading.autograde import autograde
+    from crmlab.grading.exchange import waiting
+    from crmlab.grading.labels import status
     course = _course(a)
     s = autograde(course, a.module, workers=a.workers, force=a.force, students=a.student or None,
                   submission_timeout=a.submission_timeout, scheduler=a.scheduler)
@@ -144,7 +144,7 @@ def _autograde(a) -> int:
 
 
 def _feedback(a) -> int:
-    from .feedback import write_feedback
+    from crmlab.grading.feedback import write_feedback
     course = _course(a)
     paths = write_feedback(course, a.module, a.student or None)
     print(f"{a.module}: feedback for {len(paths)} students in {course.path('feedback')}/<student>/{a.module}/index.html")
@@ -152,7 +152,7 @@ def _feedback(a) -> int:
 
 
 def _release_feedback(a) -> int:
-    from .feedback import release_feedback
+    from crmlab.grading.feedback import release_feedback
     course = _course(a)
     got = release_feedback(course, a.module, a.student or None)
     print(f"{a.module}: feedback released to {len(got.pop('released'))} students through the exchange "
@@ -164,15 +164,15 @@ def _release_feedback(a) -> int:
 
 
 def _report(a) -> int:
-    from .report import write_report
+    from crmlab.grading.report import write_report
     _writable(a.out, "--out")
     print(f"written {write_report(_course(a), a.module, a.out)}")
     return 0
 
 
 def _groups(a) -> int:
-    from .groupplay import member_share, results, role_label
-    from .terminal import pad
+    from crmlab.grading.groupplay import member_share, results, role_label
+    from crmlab.grading.terminal import pad
     course = _course(a)
     play, found = results(course, a.module, a.groups)
     print(f"{a.module}: CRM show — scene {play.scene}, roles {', '.join(play.roles)}, groups from {play.groups_file}; "
@@ -198,7 +198,7 @@ def _groups(a) -> int:
 
 
 def _export(a) -> int:
-    from .export import export
+    from crmlab.grading.export import export
     if a.format == "xlsx" and not a.out:
         raise UsageError("an XLSX workbook needs a file: add --out grades.xlsx")
     _writable(a.out, "--out")
@@ -215,7 +215,7 @@ def _export(a) -> int:
 
 
 def _grades(a) -> int:
-    from .grades import Settings, course_grades, to_csv
+    from crmlab.grading.grades import Settings, course_grades, to_csv
     course = _course(a)
     settings = Settings.of(course)
     _writable(a.out, "--out")
@@ -244,7 +244,7 @@ def _grades(a) -> int:
 
 
 def _my_scores(a) -> int:
-    from .scores import find_scores, format_scores
+    from crmlab.grading.scores import find_scores, format_scores
     found = find_scores(a.dir)
     if not found:
         print("还没有取回反馈：在 Assignment List 里点 Fetch Feedback / no feedback fetched yet: click Fetch Feedback "
@@ -255,7 +255,7 @@ def _my_scores(a) -> int:
 
 
 def _student_config(a) -> int:
-    from .lab import write_student_config
+    from crmlab.grading.lab import write_student_config
     folder = write_student_config(_course(a), Path(a.out))
     print(f"written {folder}: put it on every student server's JUPYTER_CONFIG_PATH "
           "(deploy/jupyterhub_config.py does), or copy its files into /etc/jupyter/")
@@ -267,8 +267,8 @@ def _simulate(a) -> int:
 
     from tqdm import tqdm
 
-    from simulator import simulate
-    from simulator.store import with_parents
+    from crmlab.simulator import simulate
+    from crmlab.simulator.store import with_parents
     if a.format == "parquet":
         if Path(a.out).expanduser().is_file():
             raise UsageError(f"--out {a.out}: with --format parquet, a folder (one file per table), not a file")
@@ -384,7 +384,7 @@ def _modules_help() -> tuple[str, str]:
     """The shipped modules, for the help of a MODULE argument (a course may add its own)."""
     import tomllib
 
-    from .course import SHIPPED_COURSE
+    from crmlab.grading.course import SHIPPED_COURSE
     catalogue = tomllib.loads((SHIPPED_COURSE / "crmlab.toml").read_text(encoding="utf-8")).get("modules", {})
     en = "the module: " + ", ".join(f"{k} {v['title_en']}" for k, v in sorted(catalogue.items()))
     zh = "模块：" + "，".join(f"{k} {v['title_zh']}" for k, v in sorted(catalogue.items()))
@@ -551,11 +551,11 @@ class HelpFormatter(argparse.HelpFormatter):
     """Help with a Chinese line under each English one: lines kept, each wrapped by display width."""
 
     def _split_lines(self, text, width):
-        from .terminal import wrap
+        from crmlab.grading.terminal import wrap
         return [part for line in text.splitlines() for part in (wrap(line, width) or [""])]
 
     def _fill_text(self, text, width, indent):
-        from .terminal import wrap
+        from crmlab.grading.terminal import wrap
         return "\n".join(indent + part for line in text.splitlines() for part in (wrap(line, width - len(indent)) or [""]))
 
     def add_usage(self, usage, actions, groups, prefix=None):
@@ -620,9 +620,9 @@ _default_show = warnings.showwarning
 
 def _expected(exc: BaseException) -> bool:
     """An error that is the input's, not crmlab's: shown as a message, exit code 2, no traceback."""
-    from .course import CourseError
+    from crmlab.grading.course import CourseError
     known = (CourseError, UsageError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
-    scenario = sys.modules.get("simulator.scenario")   # only where a scenario was read (importing it costs 0.5 s)
+    scenario = sys.modules.get("crmlab.simulator.scenario")   # only where a scenario was read (importing it costs 0.5 s)
     return isinstance(exc, known) or (scenario is not None and isinstance(exc, scenario.ScenarioError))
 
 

@@ -59,7 +59,6 @@ SETTINGS: dict[str, tuple[float, str]] = {
     "duplicate_threshold": (0.8, "name similarity (0–1) from which two accounts in one city are reported as duplicates"),
     "default_close_days": (60, "days from creation to an opportunity's expected close when none is given"),
 }
-STAGE_PROBABILITY = {"qualified": 0.2, "proposal": 0.5, "negotiation": 0.75}  # the simulator's stage defaults
 
 
 def columns(con: sqlite3.Connection, table: str) -> set[str]:

@@ -28,23 +28,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from crmlab.vocab import (ACTIVITY_TYPES, CAMPAIGN_CHANNELS, CHANNELS, GRADES, NEXT_STAGE, OPEN_STAGES,  # noqa: F401
+                          PRIORITIES, REASONS, RECOVERY_ACTIONS, SEVERITIES, STAGE_PROBABILITY, STAGES)
+
 from . import dedupe
 from .errors import (ClockError, Conflict, ConstraintViolation, DomainError, IllegalTransition, InvalidValue,
                      MergedAway, NotFound)
 from .messages import Label, check_lang
-from .migrate import STAGE_PROBABILITY, migrate, referencing
+from .migrate import migrate, referencing
 
-STAGES = ("qualified", "proposal", "negotiation", "won", "lost")
-OPEN_STAGES = ("qualified", "proposal", "negotiation")
-NEXT_STAGE = {"qualified": "proposal", "proposal": "negotiation", "negotiation": "won"}
-ACTIVITY_TYPES = ("call", "visit", "email")
-CHANNELS = ("phone", "email", "chat", "messaging", "visit")
-REASONS = ("inquiry", "order", "complaint", "technical", "billing")
-PRIORITIES = ("urgent", "high", "normal", "low")
-SEVERITIES = ("low", "medium", "high")
-RECOVERY_ACTIONS = ("apology", "refund", "compensation", "replacement")
-CAMPAIGN_CHANNELS = ("email", "sms", "mail", "phone", "wechat")
-GRADES = ("AA", "AB", "BA", "BB")
 
 # table -> (primary key, id prefix, digits when the table is still empty)
 ID_STYLE = {
@@ -616,7 +608,7 @@ class CRM:
         elif NEXT_STAGE.get(current) != stage:
             raise self._err(IllegalTransition, "stage_jump", id=opportunity, current=Label("stage", current),
                             target=Label("stage", stage), path=" → ".join(
-                                Label("stage", s).text(self.lang) for s in STAGES[:4]))
+                                Label("stage", s).text(self.lang) for s in (*OPEN_STAGES, "won")))
         elif stage == "won":
             latest = self._latest_quote(opportunity)
             won = round(self._positive(amount if amount is not None else (latest or {}).get("amount"), "amount"), 2)

@@ -28,7 +28,9 @@ import simpy
 from .callcentre import RESUMED, CallCentre
 from .people import Directory
 from .purchases import MIN_PER_DAY, MIN_PER_YEAR, Season, order_lines, purchase_times
-from .scenario import CHANNELS, SEVERITIES, STAGES, Scenario
+from crmlab.vocab import CHANNELS, OPEN_STAGES, SEVERITIES
+
+from .scenario import Scenario
 
 SIMULATOR_VERSION = "7"  # bump when the same scenario + seed would give other data
 STREAMS = ("people", "accounts", "purchases", "lines", "service", "calls", "sales", "campaigns", "survey",
@@ -1109,10 +1111,10 @@ class Simulation:
                 row = [opp_id, self.acc_id(i), lead_id, rep, kind_of_deal, amount, env.now, "qualified", None, None,
                        None, None, None]
                 self.t.opportunities.append(row)
-                outcome, stages, resumed = "won", STAGES, False
+                outcome, stages, resumed = "won", OPEN_STAGES, False
             else:                   # resumed in a stage
                 rep, row, outcome, resumed = _at["rep"], _at["row"], _at["outcome"], True
-                stages = STAGES[STAGES.index(_at["stage"]):]
+                stages = OPEN_STAGES[OPEN_STAGES.index(_at["stage"]):]
             for stage in stages:
                 if resumed:
                     resumed = False
@@ -1164,7 +1166,7 @@ class Simulation:
         days of the stages still to go)."""
         s = self.scenario.sales
         p = min(0.95, max(0.05, round((s.stage_probability[stage] + self.rep_optimism[rep]) * 20) / 20))
-        to_go = sum(s.stage_days[x].mean for x in STAGES[STAGES.index(stage):])
+        to_go = sum(s.stage_days[x].mean for x in OPEN_STAGES[OPEN_STAGES.index(stage):])
         return p, self.env.now + to_go * MIN_PER_DAY
 
     def win_probability(self, stage: str) -> float:
@@ -1172,7 +1174,7 @@ class Simulation:
         still to go (ground truth for forecasting exercises; 1 or 0 once closed)."""
         if stage in ("won", "lost"):
             return float(stage == "won")
-        return float(np.prod([self.scenario.sales.advance[x] for x in STAGES[STAGES.index(stage):]]))
+        return float(np.prod([self.scenario.sales.advance[x] for x in OPEN_STAGES[OPEN_STAGES.index(stage):]]))
 
     # -- marketing ------------------------------------------------------------------------------
     def _campaign(self, c, _at: dict | None = None):

@@ -15,6 +15,19 @@ from typing import Annotated, Any, Literal, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from crmlab.vocab import (ACTIVITY_TYPES, CAMPAIGN_CHANNELS, CHANNELS, LOCALES, OPEN_STAGES, REASONS,
+                          RECOVERY_ACTIONS, SEVERITIES, STAGE_PROBABILITY, literal)
+
+# what a scenario may name, from the one vocabulary (crmlab/vocab.py)
+Locale = literal(LOCALES)
+Channel = literal(CHANNELS)
+OpenStage = literal(OPEN_STAGES)
+ActivityType = literal(ACTIVITY_TYPES)
+CampaignChannel = literal(CAMPAIGN_CHANNELS)
+Reason = literal(REASONS)
+Severity = literal(SEVERITIES)
+RecoveryKind = literal(RECOVERY_ACTIONS)
+
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 LOCALES = ("zh_CN", "en_US")
 
@@ -86,12 +99,6 @@ class IntRange(_Frozen):
 
 
 # -- the business ---------------------------------------------------------------------------
-Locale = Literal["zh_CN", "en_US"]
-CHANNELS = ("phone", "email", "chat", "messaging", "visit")
-REASONS = ("inquiry", "order", "complaint", "technical", "billing")
-SEVERITIES = ("low", "medium", "high")
-RECOVERY_ACTIONS = ("apology", "refund", "compensation", "replacement")
-STAGES = ("qualified", "proposal", "negotiation")  # open stages between lead and won/lost
 
 
 class Beta(_Frozen):
@@ -137,7 +144,7 @@ class CustomerKind(_Frozen):
     quantity: Distribution
     product_mix: dict[str, float] = Field(min_length=1)
     service_per_year: Distribution = Field(description="service contacts per account per year")
-    channels: dict[Literal["phone", "email", "chat", "messaging", "visit"], float] = {"phone": 1.0}
+    channels: dict[Channel, float] = {"phone": 1.0}
     churn_per_year: float = Field(ge=0, lt=1, description="chance of leaving within a year at neutral satisfaction")
     priority: int = Field(1, ge=0, le=9, description="call-centre priority, 0 = answered first")
     campaign_response: Beta = Beta(a=2, b=8)
@@ -168,23 +175,23 @@ class Sales(_Frozen):
     """Reps work opportunities through qualified → proposal → negotiation → won/lost."""
     reps: int = Field(ge=1, le=500)
     deals_per_rep: int = Field(8, ge=1, description="opportunities a rep can work at once")
-    stage_days: dict[Literal["qualified", "proposal", "negotiation"], Distribution]
-    advance: dict[Literal["qualified", "proposal", "negotiation"], float]
+    stage_days: dict[OpenStage, Distribution]
+    advance: dict[OpenStage, float]
     deal_orders: float = Field(3.0, gt=0, description="a deal is worth this many typical orders of the kind")
     quote_discount: Distribution = LogNormal(dist="lognormal", mean=0.06, sd=0.04)
     commission_rate: float = Field(0.03, ge=0, le=0.5)
     upsell_per_year: float = Field(0.5, ge=0, description="upsell opportunities per business account per year")
-    activities_per_week: dict[Literal["call", "visit", "email"], float] = {"call": 1.0, "visit": 0.3, "email": 1.5}
+    activities_per_week: dict[ActivityType, float] = {"call": 1.0, "visit": 0.3, "email": 1.5}
     lost_reasons: dict[str, float] = {"price": 0.4, "competitor": 0.3, "no_budget": 0.2, "timing": 0.1}
-    stage_probability: dict[Literal["qualified", "proposal", "negotiation"], float] = Field(
-        {"qualified": 0.2, "proposal": 0.5, "negotiation": 0.75},
+    stage_probability: dict[OpenStage, float] = Field(
+        dict(STAGE_PROBABILITY),
         description="the CRM's default win probability per stage, which reps start their forecast from")
     rep_optimism_sd: float = Field(0.1, ge=0, le=0.5, description="spread of the reps' personal forecast bias")
 
     @model_validator(mode="after")
     def _stages(self):
         for part in ("stage_days", "advance", "stage_probability"):
-            missing = [s for s in STAGES if s not in getattr(self, part)]
+            missing = [s for s in OPEN_STAGES if s not in getattr(self, part)]
             if missing:
                 raise _FieldProblem(f"sales.{part}.{missing[0]}", "every open stage needs a value")
         for s, p in self.advance.items():
@@ -200,7 +207,7 @@ class Campaign(_Frozen):
     id: str = Field(pattern=r"^[A-Za-z0-9_]+$")
     name_zh: str
     name_en: str
-    channel: Literal["email", "sms", "mail", "phone", "wechat"]
+    channel: CampaignChannel
     start_day: int = Field(ge=0, description="day of the run it starts (a shorter run leaves it out)")
     days: int = Field(30, ge=1, description="response window")
     target: list[str] | Literal["all", "lapsed"] = "all"
@@ -220,7 +227,7 @@ class Team(_Frozen):
     name_zh: str
     name_en: str
     agents: int = Field(ge=1, le=200)
-    reasons: list[Literal["inquiry", "order", "complaint", "technical", "billing"]] = Field(min_length=1)
+    reasons: list[Reason] = Field(min_length=1)
     handle_factor: float = Field(1.0, gt=0, le=10, description="handle time relative to service.handle_minutes")
 
 
@@ -244,7 +251,7 @@ class Service(_Frozen):
     ticket_hours: Distribution = LogNormal(dist="lognormal", mean=8, sd=8)
     sla_seconds: float = Field(20, gt=0)
     sla_target: float = Field(0.8, gt=0, le=1)
-    reasons: dict[Literal["inquiry", "order", "complaint", "technical", "billing"], float] = Field(min_length=1)
+    reasons: dict[Reason, float] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _hours(self):
@@ -282,10 +289,10 @@ class RecoveryAction(_Frozen):
 
 class Complaints(_Frozen):
     causes: dict[str, float] = Field(min_length=1)
-    severity: dict[Literal["low", "medium", "high"], float]
-    recovery: dict[Literal["apology", "refund", "compensation", "replacement"], RecoveryAction]
-    policy: dict[Literal["low", "medium", "high"], Literal["apology", "refund", "compensation", "replacement"]]
-    penalty: dict[Literal["low", "medium", "high"], float] = {"low": 0.5, "medium": 1.0, "high": 2.0}
+    severity: dict[Severity, float]
+    recovery: dict[RecoveryKind, RecoveryAction]
+    policy: dict[Severity, RecoveryKind]
+    penalty: dict[Severity, float] = {"low": 0.5, "medium": 1.0, "high": 2.0}
 
     @model_validator(mode="after")
     def _complete(self):

@@ -4,6 +4,9 @@ and its own promises: priorities, patience, shifts, determinism, and the API the
 Tolerances come from the spread of the estimates over seeds (measured: see the comments), so that
 a failure means a wrong model, not an unlucky seed. The seeds were fixed before looking."""
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -116,10 +119,19 @@ def test_warmup_drops_early_calls_and_columns_are_as_documented():
     assert np.allclose(calls["wait"], np.where(lost, calls["ended"], calls["answered"]) - calls["arrived"])
 
 
-def test_same_seed_same_calls_other_seed_other_calls():
+def test_same_seed_same_calls_other_seed_other_calls(tmp_path):
+    """The same calls from another process with another hash seed (what a check recomputing a student's calls
+    relies on); another seed, other calls."""
     kw = dict(horizon=2_000, patience_rate=1, priority_share=0.2)
     a = simulate_calls(3, 1, 4, seed=5, **kw)
-    pd.testing.assert_frame_equal(a, simulate_calls(3, 1, 4, seed=5, **kw))
+    code = ("import sys; from crmlab.simulator.callcentre import simulate_calls; print(hash('crmlab')); "
+            f"simulate_calls(3, 1, 4, seed=5, **{kw!r}).to_pickle(sys.argv[1])")
+    hash_seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
+    child = subprocess.run([sys.executable, "-c", code, str(tmp_path / "calls.pkl")],
+                           env=dict(os.environ, PYTHONHASHSEED=hash_seed), capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert int(child.stdout.split()[0]) != hash("crmlab")   # the two processes do hash strings differently
+    pd.testing.assert_frame_equal(a, pd.read_pickle(tmp_path / "calls.pkl"))
     assert not a.equals(simulate_calls(3, 1, 4, seed=6, **kw))
 
 

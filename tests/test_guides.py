@@ -6,8 +6,10 @@ run to run; ``~``: the home folder). What the students do in their JupyterLab be
 with nbgrader's own fetch and submit (tests/students.py), and the formgrader's manual grades the way it stores
 them. docs/guide-student.md's commands run in the same walk.
 
-A command that is not run here is listed below with the reason, and the list is checked against the
-guides: a new command cannot slip into a guide without a test running it.
+A block that is not run here is marked in the guide's source, ``<!-- not run: reason -->`` before its fence
+(installing, the CRM show of step 12, JupyterHub), naming the test that plays it instead; every other command
+of the guides is run, and tests/test_docs_examples.py checks the markers of every page: a new command cannot
+slip into a guide without a test running it.
 """
 from __future__ import annotations
 
@@ -20,113 +22,25 @@ import sys
 import time
 import tomllib
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from docblocks import INSTRUCTOR, RUNNABLE, STUDENT, Block, Step, blocks, steps
 from openpyxl import Workbook
 
 REPO = Path(__file__).resolve().parent.parent
-INSTRUCTOR, STUDENT = REPO / "docs" / "guide-instructor.md", REPO / "docs" / "guide-student.md"
 BIN = Path(sys.executable).parent
 
-# commands of the guides not run by the walk, and why
-NOT_RUN = {
-    # installing: the test runs in the environment these make (the README's test command does the same)
-    "python3 -m venv .venv": "installing",
-    ".venv/bin/pip install -e .": "installing",
-    "sudo apt-get install bubblewrap fonts-noto-cjk": "installing (system packages; .ci/run installs them)",
-    "source .venv/bin/activate": "installing",
-    # the multi-user section: as root on a server, played by tests/test_hub.py (course init with --exchange,
-    # roster import, assign, student-config as the instructor's OS user, and a real JupyterHub with these files)
-    "git clone <this repository> /opt/crmlab && cd /opt/crmlab": "hub set-up, as root",
-    "/usr/bin/python3 -m venv .venv && .venv/bin/pip install -e . jupyterhub": "hub set-up, as root",
-    "apt-get install -y npm acl bubblewrap && npm install -g configurable-http-proxy": "hub set-up, as root",
-    "useradd -m teacher": "hub set-up, as root (tests/test_hub.py makes its own users)",
-    'for s in 2024010101 2024010102; do useradd -m "$s" && echo "$s:初始密码" | chpasswd; done': "hub set-up, as root",
-    "mkdir -p /srv/nbgrader/exchange && chmod 1777 /srv/nbgrader/exchange": "hub set-up, as root",
-    "/opt/crmlab/.venv/bin/crmlab course init ~/crm2026 --course-id crm-2026-spring --exchange /srv/nbgrader/exchange":
-        "tests/test_hub.py",
-    "/opt/crmlab/.venv/bin/crmlab roster import 学生名单.xlsx": "tests/test_hub.py",
-    "/opt/crmlab/.venv/bin/crmlab assign m01": "tests/test_hub.py",
-    "/opt/crmlab/.venv/bin/crmlab student-config --course /home/teacher/crm2026 --out /etc/crmlab/student":
-        "tests/test_hub.py",
-    "mkdir -p /srv/jupyterhub": "hub set-up, as root",
-    "CRMLAB_COURSE=/home/teacher/crm2026 CRMLAB_INSTRUCTORS=teacher "
-    "/opt/crmlab/.venv/bin/jupyterhub -f /opt/crmlab/deploy/jupyterhub_config.py": "tests/test_hub.py",
-    # m07's CRM show needs a class that played the group scene: tests/test_module_m07.py runs it on one
-    "crmlab groups m07": "tests/test_module_m07.py::test_crmlab_groups_shows_casts_and_results",
-}
 # the students of the walk (the guide's class list): who hands in what between step 4 and step 6
 MODEL, PARTLY, UNTOUCHED = ("2024010101", "2024010102", "2024010103", "2024010104"), ("2024010105",), ("2024010106",)
 HAND_GRADED = {"2024010101": 3, "2024010102": 4, "2024010103": 2, "2024010104": 3}   # 2024010105's waits
 STUDENT_GUIDE_VALUES = {"<课程文件夹 / course folder>": "~/crm2026", "<你的学号 / your student id>": "2024010101"}
 
 
-@dataclass
-class Block:
-    kind: str            # bash, text, csv, toml, …
-    name: str            # the file a block shows ("学生名单.xlsx"), after the kind
-    lines: list[str]
-    section: str
-
-
-@dataclass
-class Step:
-    command: str
-    expected: list[str] = field(default_factory=list)   # the "# " lines under it
-
-
-def blocks(path: Path) -> list[Block]:
-    out, section, current = [], "", None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if current is None and line.startswith("## "):
-            section = line[3:]
-        if line.startswith("```"):
-            if current is None:
-                kind, _, name = line[3:].strip().partition(" ")
-                current = Block(kind, name.strip(), [], section)
-            else:
-                out.append(current)
-                current = None
-        elif current is not None:
-            current.lines.append(line)
-    return out
-
-
-def steps(block: Block) -> list[Step]:
-    """The commands of a bash block, each with the output lines shown under it (a comment after a command on
-    its own line is no output; a line ending in a backslash continues)."""
-    out, pending = [], ""
-    for line in block.lines:
-        if pending:
-            pending += " " + line.strip()
-        elif line.startswith("# "):
-            if out:
-                out[-1].expected.append(line[2:])
-            continue
-        elif not line.strip() or line.startswith("#"):
-            continue
-        else:
-            pending = line
-        if pending.endswith("\\"):
-            pending = pending[:-1].rstrip()
-            continue
-        out.append(Step(re.sub(r"\s+#\s.*$", "", pending).strip()))
-        pending = ""
-    return out
-
-
 def guide_commands() -> list[tuple[Path, Block, Step]]:
-    return [(path, b, s) for path in (INSTRUCTOR, STUDENT) for b in blocks(path) if b.kind == "bash" for s in steps(b)]
-
-
-def walked(block: Block, path: Path) -> bool:
-    """The blocks the walk plays: the instructor guide's steps 0 to 11 (less the installing lines), the student guide."""
-    if path == STUDENT:
-        return True
-    m = re.match(r"(\d+) · ", block.section)
-    return m is not None and int(m.group(1)) <= 11
+    """Every command of the guides' shell blocks that are not marked as not run."""
+    return [(path, b, s) for path in (INSTRUCTOR, STUDENT) for b in blocks(path)
+            if b.kind in RUNNABLE and b.not_run is None for s in steps(b)]
 
 
 # -- playing the guide ---------------------------------------------------------------------------------
@@ -271,7 +185,7 @@ def walk(tmp_path_factory):
     course = lambda: Course.open(w.home / "crm2026")  # noqa: E731
     for path in (INSTRUCTOR, STUDENT):
         for block in blocks(path):
-            if not walked(block, path):
+            if block.not_run is not None:
                 continue
             if block.kind == "text" and block.name.endswith(".xlsx"):
                 xlsx_from_text(block.lines, w.cwd / block.name)
@@ -279,10 +193,9 @@ def walk(tmp_path_factory):
                 (w.cwd / block.name).write_text("\n".join(block.lines) + "\n", encoding="utf-8")
             elif block.kind == "toml" and block.name == "crmlab.toml":
                 apply_toml(block.lines, w.cwd / "crmlab.toml")
-            elif block.kind == "bash":
+            elif block.kind in RUNNABLE:
+                assert block.kind == "bash", f"{block.where}: the walk plays bash blocks, not {block.kind}"
                 for step in steps(block):
-                    if NOT_RUN.get(step.command, "").startswith("installing"):
-                        continue
                     if step.command.startswith("crmlab collect"):
                         students_hand_in(course())
                     if step.command.startswith("crmlab feedback"):
@@ -298,17 +211,10 @@ def walk(tmp_path_factory):
 
 
 # -- the tests ---------------------------------------------------------------------------------------------
-def test_every_command_shown_in_the_guides_is_run_or_accounted_for(walk):
-    shown = {s.command for _, _, s in guide_commands()}
-    ran = {c for c, _ in walk.ran}
-    unaccounted = sorted(c for c in shown if c not in ran and c not in NOT_RUN)
-    assert unaccounted == []
-    assert sorted(c for c in NOT_RUN if c not in shown) == []    # nothing listed that the guides no longer show
-    for command, why in NOT_RUN.items():   # what is said to run elsewhere does
-        m = re.match(r"(tests/test_\w+\.py)(?:::(\w+))?", why)
-        if m:
-            source = (REPO / m.group(1)).read_text(encoding="utf-8")
-            assert m.group(2) is None or f"def {m.group(2)}(" in source, why
+def test_every_command_shown_in_the_guides_is_run(walk):
+    """Each command of a block not marked as not run, in the order the guides show them (the markers and the
+    tests they name are checked by tests/test_docs_examples.py)."""
+    assert [c for c, _ in walk.ran if c != "crmlab my-scores"] == [s.command for _, _, s in guide_commands()]
 
 
 def test_the_instructor_guide_walks_a_whole_term(walk):

@@ -1,7 +1,9 @@
 """Shared helpers of the browser tests: a JupyterLab server started by the test, headless Chromium
-through Playwright, a folder for screenshots. What works on this machine and why:
-../shared/notes/jupyterlab-e2e.md (Debian chromium at /usr/bin/chromium, no browser download;
-Jupyter's folders kept inside the test's temp dir; readiness through /api/status).
+through Playwright, a folder for screenshots. What works on this machine and why: Debian's chromium at
+/usr/bin/chromium (Playwright cannot download browsers here; without the flags that turn its background
+networking off Chromium stalls on a closed network); the browser's and Jupyter's folders (config, data, runtime,
+settings, workspaces, IPython, TMPDIR) kept inside the test's temp dir, so nothing is written to the home folder;
+the server is ready when /api/status answers.
 """
 from __future__ import annotations
 

@@ -17,7 +17,9 @@ def test_erlang_b_small_cases_by_hand():
 
 
 def test_erlang_c_matches_published_and_hand_computed_values():
-    # λ=10/min, μ=1/min, c=12, from ../shared/notes/simulation-facts.md
+    # λ=10/min, μ=1/min, c=12 (a = 10 erlang): Erlang C's formula worked out apart from this code,
+    # P(wait) = (a^c/c!·c/(c−a)) / (Σ_{k<c} a^k/k! + a^c/c!·c/(c−a)) = 0.449388, W = P(wait)/(cμ−λ) = 0.224694 min,
+    # P(answered within 20 s) = 1 − P(wait)·e^{−(cμ−λ)·(1/3)} = 0.769276
     assert erlang_c(10, 1, 12) == pytest.approx(0.44939, abs=5e-6)
     assert erlang_c_mean_wait(10, 1, 12) == pytest.approx(0.22469, abs=5e-6)
     assert erlang_c_service_level(10, 1, 12, 20 / 60) == pytest.approx(0.769, abs=5e-4)

@@ -194,7 +194,13 @@ def test_partial_credit_and_a_bilingual_explanation():
     # right steps, but explained the rules before listening and never confirmed
     s = _play(sc, ["explain_policy", "listen", "apologise", "offer_remedy:150", "record", "dismiss"], 0)
     r = score(s)
-    assert 0 < r["total"] < score(_play(sc, sc.paths.model, 0))["total"]
+    criteria = {c["id"]: c["points"] for c in r["criteria"]}
+    # what the moves alone decide, from the scene's rubric: explained before listening (listen_first 0 of 2), brushed
+    # off (no_brushoff 0 of 2), never confirmed (0 of 1), recorded (1 of 1), 150 yuan within the 200 limit (1 of 1);
+    # the apology, the ending, satisfaction and timing also depend on the seed's hidden temper
+    assert {k: criteria[k] for k in ("listen_first", "no_brushoff", "confirmed", "recorded", "cost")} == {
+        "listen_first": 0, "no_brushoff": 0, "confirmed": 0, "recorded": 1, "cost": 1}
+    assert r["of"] == 15 and 0 < r["total"] < score(_play(sc, sc.paths.model, 0))["total"]
     assert "先倾听" in r["explanation"]["zh_CN"] and "Listened before" in r["explanation"]["en_US"]
     assert "✗" in r["explanation"]["en_US"] and "✓" in r["explanation"]["en_US"]
 

@@ -13,7 +13,8 @@
   before its fence (tests/docblocks.py). Each marker is checked here: it stands before a block a reader would
   run, and its reason is installing or names the test that plays the block instead, which must exist. A block
   of a kind that is neither run nor marked fails the first test, naming where it is.
-- Inline names ``crmlab.x.y`` in the pages' prose resolve to a module or attribute of the installed package.
+- Inline names ``crmlab.x.y`` in the pages' prose resolve to a module or attribute of the installed package, and
+  every test file (``tests/x.py``, ``tests/x.py::test_name``) a page names exists.
 """
 from __future__ import annotations
 
@@ -215,3 +216,12 @@ def test_the_names_the_pages_give_are_the_package_s():
     names = inline_names()
     assert len(names) >= 5, names
     assert [f"{doc}: {name}" for doc, name in names if not resolves(name)] == []
+
+
+def test_the_tests_the_pages_name_exist():
+    named = [(doc, m.group(1), m.group(2)) for doc in DOCS
+             for m in re.finditer(r"(tests/[\w/]+\.py)(?:::(\w+))?", doc.read_text(encoding="utf-8"))]
+    assert len(named) >= 10
+    missing = [f"{doc.relative_to(REPO)}: {file}" + (f"::{test}" if test else "") for doc, file, test in named
+               if not (REPO / file).is_file() or (test and f"def {test}(" not in (REPO / file).read_text(encoding="utf-8"))]
+    assert missing == []

@@ -460,17 +460,6 @@ def test_a_tampered_save_restarts_with_a_notice(tmp_path):
     assert p.session.turn == 0 and "无法恢复" in p.w["message"].value
 
 
-def test_the_readme_example_runs():
-    from pathlib import Path
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Role-play")[1].split("\n## ")[0]
-    code = section.split("```python\n")[2].split("```")[0]
-    lines = code.splitlines()
-    namespace: dict = {}
-    exec("\n".join(lines[:-1]), namespace)
-    assert eval(lines[-1].split("#")[0], namespace) is True
-
-
 # -- group play (the CRM show) and response policies -------------------------------------------------
 CAST = {"s01": "specialist", "s02": "manager", "s03": "specialist"}
 

@@ -18,7 +18,7 @@ import pytest
 from crmlab.grading.assign import assign
 from crmlab.grading.autograde import autograde
 from crmlab.grading.course import Course
-from crmlab.grading.demo import write_submission
+from crmlab.grading.demo import demo_spec, write_submission
 from crmlab.grading.export import export
 from crmlab.grading.state import StateStore, submission_digest
 
@@ -90,7 +90,7 @@ def course(tmp_path_factory):
     kinds = {"sol": "correct", "blank": "blank", "copy": "copied_numbers", "trunc": "broken_json",
              "loop": "infinite_loop", "deleted": "tests_deleted", "stubborn": "correct", "freezer": "correct",
              "liar": "correct", "faker": "correct", "edited": "correct", "latecomer": "correct", "ontime": "correct",
-             "renamed": "correct", "missing": "no_submission", "wrong": "partly_wrong"}
+             "renamed": "correct", "missing": "no_submission", "wrong": "correct"}
     course.add_students([{"id": s} for s in kinds])
     assign(course, MODULE, progress=False)
     rng = np.random.default_rng(0)
@@ -99,6 +99,8 @@ def course(tmp_path_factory):
     _edit_notebook(course, "stubborn", _set_code("ans_top10", IGNORES_INTERRUPTS))
     _edit_notebook(course, "freezer", _set_code("ans_top10", FREEZES_GRADER))
     _edit_notebook(course, "liar", _set_code("ans_top10", LYING_EQ))
+    for cell in ("ans_top10", "ans_wait"):   # two of the plausible wrong answers of course/demo/m01.toml
+        _edit_notebook(course, "wrong", _set_code(cell, demo_spec(MODULE)["wrong"][cell]))
     for student, stamp in (("latecomer", "2026-01-02 10:00:00.000000 UTC"), ("ontime", "2025-12-31 15:59:00.000000 UTC")):
         (course.path("submitted", student, MODULE) / "timestamp.txt").write_text(stamp)   # as nbgrader's submit writes
     # the visible checks of a test cell dropped, and the read-only setup cell rewritten
@@ -167,9 +169,14 @@ def test_answers_are_verified_outside_the_kernel_so_lies_and_patches_score_nothi
     assert stored == {v.check: v.status for v in outcomes["liar"].checks}
 
 
-def test_partly_wrong_gets_partial_marks(graded):
+def test_partly_wrong_gets_partial_marks(course, graded):
+    """The top ten ranked by id instead of revenue and the handle time given for the wait: those two checks
+    (2 points each) score nothing; the 80/20 share still ranks the right revenue per account (the wrong top-ten
+    cell computes it as the solution does), so active 2 + share 2 + grid 3 = 7 of 11."""
     outcomes, _ = graded
-    assert 0 < outcomes["wrong"].score < AUTO_POINTS
+    assert outcomes["wrong"].status == "graded" and outcomes["wrong"].score == 7
+    assert {c: _scores(course, "wrong")[c] for c in DATA_CHECKS} == {
+        "chk_active": 2, "chk_top10": 0, "chk_pareto": 2, "chk_wait": 0, "chk_grid": 3}
 
 
 def test_truncated_json_is_an_error_with_a_reason(graded):
@@ -189,13 +196,15 @@ def test_a_loop_that_ignores_interrupts_is_a_timeout(graded):
     assert o.status == "timeout" and "ignored the interrupt" in o.reason
 
 
-def test_a_submission_that_freezes_its_grader_cannot_or_is_stopped_by_the_watchdog(graded):
+def test_a_submission_that_freezes_its_grader_cannot_or_is_stopped_by_the_watchdog(course, graded):
     o, summary = graded[0]["freezer"], graded[1]
     if summary.unsandboxed:   # it stops the grading worker: the watchdog replaces it
         assert o.status == "timeout" and "longer than 25 s" in o.reason
     else:                     # in its sandbox the grader is out of sight: that cell fails, the rest is graded
         assert o.status == "graded"   # not stopped by the 25 s watchdog
-        assert 0 < o.score < AUTO_POINTS
+        # its top-ten cell defines neither top10 nor the revenue the 80/20 share ranks: those two checks (2 points
+        # each) score nothing, the other three are the solution's: active 2 + wait 2 + grid 3
+        assert o.score == 7 and _scores(course, "freezer")["chk_pareto"] == 0
 
 
 def test_deleted_test_cells_are_restored_graded_and_reported_as_tampering(graded):

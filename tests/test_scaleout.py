@@ -15,7 +15,7 @@ import pytest
 from crmlab.grading.assign import assign
 from crmlab.grading.autograde import autograde
 from crmlab.grading.course import Course
-from crmlab.grading.demo import write_submission
+from crmlab.grading.demo import demo_spec, write_submission
 
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 pytestmark = pytest.mark.skipif(not PG_BIN, reason="PostgreSQL is not installed (Debian: apt-get install postgresql)")
@@ -62,22 +62,34 @@ def cluster():
         yield c.scheduler_address
 
 
+def _wrong_answers(notebook: Path, *cells: str) -> None:
+    """Put plausible wrong answers of course/demo/m01.toml into these answer cells."""
+    import json
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    for c in nb["cells"]:
+        if c["metadata"].get("nbgrader", {}).get("grade_id") in cells:
+            c["source"] = demo_spec("m01")["wrong"][c["metadata"]["nbgrader"]["grade_id"]]
+    notebook.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+
+
 def test_a_class_graded_on_a_dask_cluster_into_a_postgresql_gradebook(tmp_path, postgres, cluster):
     import psycopg
 
     course = Course.init(tmp_path / "c", "scale-course", db_url=postgres)
-    kinds = {"s1": "correct", "s2": "partly_wrong", "s3": "blank", "s4": "correct"}
+    kinds = {"s1": "correct", "s2": "correct", "s3": "blank", "s4": "correct"}
     course.add_students([{"id": s} for s in kinds])
     assign(course, "m01", progress=False)
     rng = np.random.default_rng(3)
     for s, kind in kinds.items():
         write_submission(course, "m01", s, kind, rng)
+    _wrong_answers(course.path("submitted", "s2", "m01") / "m01.ipynb", "ans_top10", "ans_wait")
     assert not (course.root / "gradebook.db").exists()   # the gradebook is in the server
 
     summary = autograde(course, "m01", progress=False, scheduler=cluster)
     scores = {o.student: o.score for o in summary.outcomes}
     assert {o.status for o in summary.outcomes} == {"graded"}
-    assert scores["s1"] == scores["s4"] == 11 and scores["s3"] == 0 and 0 < scores["s2"] < 11
+    # s2: the top ten ranked by id and the handle time for the wait, 2 points each: 11 - 4 (tests/test_grading.py)
+    assert scores["s1"] == scores["s4"] == 11 and scores["s3"] == 0 and scores["s2"] == 7
 
     # the scores are in PostgreSQL, where nbgrader put them
     con = psycopg.connect(postgres)

@@ -161,7 +161,9 @@ def test_a_dismissive_policy_loses_the_policy_points(course, graded):
 def test_plausible_wrong_answers_lose_points(course, graded):
     scores, full = _scores(course, "wrong"), _scores(course, "sol")
     assert graded["wrong"].status == "graded"
-    assert 0 < scores["chk_customer"] < full["chk_customer"]   # the complaints were right, visits and spend not
+    # the account and its complaints right, the visits (tickets counted) and the spend (at cost) not: one of the
+    # three figures, a third of its 2 points (course/checks/m07.py chk_customer)
+    assert full["chk_customer"] == 2 and scores["chk_customer"] == pytest.approx(2 / 3, abs=1e-4)
     assert scores["chk_policy"] == 0
     assert 0 < scores["chk_play"] < full["chk_play"]   # money first: partial credit only
     assert scores["chk_crm"] == 0                      # never recorded in the conversation, so nothing to check

@@ -182,6 +182,9 @@ def test_plausible_wrong_operations_lose_the_points_of_what_they_got_wrong(cours
         assert 0 < scores[check] < POINTS[check], (check, scores[check])
         assert missing in verdicts[check][2], verdicts[check][2]
     assert scores["chk_forecast"] == scores["chk_followup"] == scores["chk_commission"] == 0
+    # closed lost by hand in the table (course/checks/m04.py chk_lost): the stage (1) and the other deals left open
+    # (1) met, the reason (1) and the audited operation (0.5) not — 2 of 3.5 of its 2 points
+    assert scores["chk_lost"] == pytest.approx(2 * 2 / 3.5, abs=1e-4)
 
 
 def test_deleting_a_duplicate_instead_of_merging_loses_the_merge(course, graded):

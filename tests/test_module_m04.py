@@ -185,6 +185,9 @@ def test_plausible_wrong_operations_lose_the_points_of_what_they_got_wrong(cours
     # closed lost by hand in the table (course/checks/m04.py chk_lost): the stage (1) and the other deals left open
     # (1) met, the reason (1) and the audited operation (0.5) not — 2 of 3.5 of its 2 points
     assert scores["chk_lost"] == pytest.approx(2 * 2 / 3.5, abs=1e-4)
+    # won by hand in the tables after the CRM refused the 30 % quote (chk_deal): the stage won (1) met; the quote
+    # through the CRM (0.5), a quote within the discount authority (1), won at that quote (0.5) not — 1 of 3 points
+    assert scores["chk_deal"] == pytest.approx(1.0, abs=1e-4)
 
 
 def test_deleting_a_duplicate_instead_of_merging_loses_the_merge(course, graded):

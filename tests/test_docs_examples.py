@@ -119,12 +119,9 @@ def test_a_python_example_runs(block, python_runs):
 
 
 # -- README's command synopsis -------------------------------------------------------------------------------
-def crmlab_help(*path: str) -> str:
-    return _help(path)
-
-
 @cache
-def _help(path: tuple[str, ...]) -> str:
+def crmlab_help(*path: str) -> str:
+    """``crmlab PATH… --help`` as printed (empty if there is no such command)."""
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", COLUMNS="200")
     r = subprocess.run([str(BIN / "crmlab"), *path, "--help"], env=env, capture_output=True, text=True, timeout=120)
     return r.stdout if r.returncode == 0 else ""

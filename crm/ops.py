@@ -988,12 +988,6 @@ class CRM:
                f"  LIKE ?) m USING (contact_id) WHERE 1{merged} ORDER BY 1, 6, 5")
         return self._frame(sql, (like, like, like, phone_like, phone_like))
 
-    def audit_trail(self, record: str | None = None) -> pd.DataFrame:
-        """The audit log, optionally for one record id."""
-        if record is None:
-            return self._frame("SELECT * FROM audit_log ORDER BY seq")
-        return self._frame("SELECT * FROM audit_log WHERE record_id = ? ORDER BY seq", (record,))
-
     def customer_360(self, account: str) -> dict:
         """Everything about one customer: profile, contacts, orders, opportunities, activities,
         follow-ups, tickets, complaints, CSAT, survey answers, campaigns, and one timeline of all of

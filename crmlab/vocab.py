@@ -41,6 +41,9 @@ SERVICE_ROLES = ("agent", "manager")
 TICKET_STATUSES = ("open", "resolved", "abandoned")          # as the simulator leaves them
 PRIORITIES = ("urgent", "high", "normal", "low")
 FOLLOWUP_STATUSES = ("open", "done", "cancelled")
+# a ticket's SLA as the CRM shows it (computed, not stored), most urgent first: a due time passed, little of a
+# window left, in time, finished
+SLA_STATUSES = ("overdue", "due_soon", "ok", "done")
 
 # -- marketing -----------------------------------------------------------------------------------------
 CAMPAIGN_CHANNELS = ("email", "sms", "mail", "phone", "wechat")

@@ -5,7 +5,7 @@ import io
 
 import pandas as pd
 
-from crmlab.vocab import OPEN_STAGES
+from crmlab.vocab import OPEN_STAGES, SLA_STATUSES
 
 from ..messages import Label
 from .palette import SLA_COLOURS, STAGE_COLOURS
@@ -71,7 +71,7 @@ def ticket_age_png(inbox: pd.DataFrame, now: str, lang: str) -> bytes:
         ax = fig.subplots()
         age = (pd.Timestamp(now) - pd.to_datetime(inbox["opened_at"])).dt.total_seconds() / 86400
         bottom = [0] * len(AGE_BINS)
-        for sla in ("overdue", "due_soon", "ok"):
+        for sla in [s for s in SLA_STATUSES if s != "done"]:   # an open ticket's
             heights = [int(((age >= lo) & (age < hi) & (inbox["sla_status"] == sla)).sum()) for lo, hi, _ in AGE_BINS]
             ax.bar([b[2] for b in AGE_BINS], heights, bottom=bottom, color=SLA_COLOURS[sla][1],
                    label=Label("sla", sla).text(lang))

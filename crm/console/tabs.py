@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from crmlab.vocab import ACTIVITY_TYPES, GRADES, NEXT_STAGE, PRIORITIES
+from crmlab.vocab import ACTIVITY_TYPES, GRADES, NEXT_STAGE, PRIORITIES, SLA_STATUSES
 
 from ..messages import Label
 from . import fragments
@@ -167,7 +167,7 @@ class InboxTab:
             self._dropdown("f_status", [(m.t(s, "ticket_status"), s) for s in ("open", "resolved", "closed")],
                            self.state["status"], "110px", on("status")),
             W.HTML(m.t("sla")),
-            self._dropdown("f_sla", every + [(m.t(s, "sla"), s) for s in ("overdue", "due_soon", "ok")],
+            self._dropdown("f_sla", every + [(m.t(s, "sla"), s) for s in SLA_STATUSES if s != "done"],
                            self.state["sla"], "100px", on("sla")),
             W.HTML(m.t("priority")),
             self._dropdown("f_priority", every + [(m.t(p, "priority"), p) for p in PRIORITIES],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from crmlab.vocab import CHANNELS, PRIORITIES, REASONS
+from crmlab.vocab import CHANNELS, PRIORITIES, REASONS, SLA_STATUSES
 
 from ..errors import IllegalTransition, InvalidValue
 from ..messages import Label
@@ -140,5 +140,5 @@ def sla_frame(df: pd.DataFrame, now: str, due_soon_share: float) -> pd.DataFrame
     out.loc[soon, "sla_status"] = "due_soon"
     out.loc[overdue, "sla_status"] = "overdue"
     out.loc[done, "sla_status"] = "done"
-    rank = out["sla_status"].map({"overdue": 0, "due_soon": 1, "ok": 2, "done": 3})
+    rank = out["sla_status"].map({status: i for i, status in enumerate(SLA_STATUSES)})   # most urgent first
     return out.assign(_r=rank).sort_values(["_r", "resolve_due", "ticket_id"]).drop(columns="_r").reset_index(drop=True)

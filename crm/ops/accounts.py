@@ -9,6 +9,7 @@ from .core import Base, operation
 
 EDITABLE = {"accounts": ("name", "kind", "city", "address"), "contacts": ("name", "title", "phone", "email")}
 
+
 class Accounts(Base):
     """Accounts and contacts."""
 

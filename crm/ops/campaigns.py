@@ -12,6 +12,7 @@ from .core import Base, operation
 
 _CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9_]+$")
 
+
 class Campaigns(Base):
     """Marketing campaigns and their members."""
 

@@ -39,7 +39,6 @@ class Grades(Base):
         return grid
 
 
-
 def value_grid(con: sqlite3.Connection, profit_threshold: float) -> pd.DataFrame:
     """The brief's 2×2 grid for active accounts with orders: volume A for the largest accounts
     that together make 80 % of revenue (the one crossing 80 % included), profit A when the average

@@ -114,7 +114,6 @@ class Tickets(Base):
         return sla_frame(df, self._now, self._setting("due_soon_share"))
 
 
-
 def ticket_status(row) -> str:
     """open / resolved / closed / abandoned, as the learner sees a ticket."""
     return "closed" if row["closed_at"] else row["status"]

@@ -35,8 +35,10 @@ from .ops import CRM
 LOG_NAME = "crm_actions.jsonl"
 LOG_VERSION = 1
 
-# every audited operation of the API, by its audit name: the log can hold any of them
-OPERATIONS: dict[str, str] = {fn.operation: name for name, fn in vars(CRM).items() if hasattr(fn, "operation")}
+# every audited operation of the API, by its audit name: the log can hold any of them (the CRM is made of
+# one class per business area, so its methods are looked up through all of them, not in vars(CRM))
+OPERATIONS: dict[str, str] = {getattr(CRM, name).operation: name for name in dir(CRM)
+                              if hasattr(getattr(CRM, name), "operation")}
 
 
 def data_id(meta: dict) -> str:

@@ -1,7 +1,7 @@
 """The CRM's vocabulary: every enumerated value, declared once.
 
 The scenario schema (``simulator/scenario.py``: what a case may name), the simulator, the operational
-CRM API (``crm/ops.py``: what an operation accepts) and the database's CHECK constraints
+CRM API (``crm/ops/``: what an operation accepts) and the database's CHECK constraints
 (``simulator/schema.sql``, ``crm/schema_ops.sql``; ``tests/test_vocab.py`` reads every ``IN (…)`` list there
 and compares it with this file) all take their values from here. The order is meaningful where it is
 a flow (stages) or a scale (severities, priorities); the simulator's row layouts index into these tuples,
@@ -41,6 +41,9 @@ SERVICE_ROLES = ("agent", "manager")
 TICKET_STATUSES = ("open", "resolved", "abandoned")          # as the simulator leaves them
 PRIORITIES = ("urgent", "high", "normal", "low")
 FOLLOWUP_STATUSES = ("open", "done", "cancelled")
+# a ticket's SLA as the CRM shows it (computed, not stored), most urgent first: a due time passed, little of a
+# window left, in time, finished
+SLA_STATUSES = ("overdue", "due_soon", "ok", "done")
 
 # -- marketing -----------------------------------------------------------------------------------------
 CAMPAIGN_CHANNELS = ("email", "sms", "mail", "phone", "wechat")

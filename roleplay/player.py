@@ -12,21 +12,22 @@ the cell again resumes from that file. Widgets tests use are in ``self.w`` by na
 """
 from __future__ import annotations
 
-import html
 import json
 import os
 from pathlib import Path
 
+from crmlab.html import render
 from crmlab.roleplay.engine import Session, replay
 from crmlab.roleplay.messages import ENDS, MOOD, MOVES, ROLES, Refusal, check_lang, label
 from crmlab.roleplay.scenario import RolePlay, load_roleplay
 from crmlab.roleplay.scoring import score
 
 BAR_COLOURS = {"satisfaction": "success", "trust": "info", "anger": "danger"}
-# ipywidgets' HTML boxes break lines anywhere (break-all: fine for Chinese, but English words were cut in half,
-# "service re covery"); in the player, lines break between words, and inside a word only when it cannot fit
-CSS = ("<style>.roleplay-player .widget-html-content, .roleplay-player .widget-html-content pre "
-       "{word-break: normal; overflow-wrap: break-word;}</style>")
+
+
+def _html(template: str, **values) -> str:
+    """A piece of the player's HTML, from its template in ``roleplay/templates/`` (autoescaped)."""
+    return render("crmlab.roleplay", template, **values)
 
 
 def transcript_path(scenario_id: str, folder: str | Path | None = None) -> Path:
@@ -92,13 +93,13 @@ class Player:
     def _build(self):
         w, s, sc = self._widgets, self.session, self.scenario
         name = s.persona["name"]
-        head = (CSS + f"<h3>{html.escape(sc.title.get(self.lang))}</h3>"
-                f"<p>{html.escape(sc.situation.get(self.lang).replace('{name}', name))}</p>"
-                f"<p><b>{self._t(('客户', 'Customer'))}{self._colon}</b>"
-                f"{html.escape(sc.customer.title.get(self.lang).replace('{name}', name))}"
-                + (f" · <b>{self._t(('你的角色', 'Your role'))}{self._colon}</b>{self._t(ROLES[s.role])}</p>" if s.role else
-                   f" · <b>{self._t(('分工', 'Cast'))}{self._colon}</b>" + html.escape(self._t(("，", ", ")).join(
-                       f"{m} {self._t(ROLES[r])}" for m, r in s.cast.items())) + "</p>"))
+        head = _html("player_head.html", title=sc.title.get(self.lang),
+                     situation=sc.situation.get(self.lang).replace("{name}", name), colon=self._colon,
+                     customer_label=self._t(("客户", "Customer")),
+                     customer=sc.customer.title.get(self.lang).replace("{name}", name),
+                     role_label=self._t(("你的角色", "Your role")), role=self._t(ROLES[s.role]) if s.role else "",
+                     cast_label=self._t(("分工", "Cast")),
+                     cast=self._t(("，", ", ")).join(f"{m} {self._t(ROLES[r])}" for m, r in (s.cast or {}).items()))
         self.w["head"] = w.HTML(head)
         self.w["member"] = w.Dropdown(options=[(f"{m} · {self._t(ROLES[r])}", m) for m, r in (s.cast or {}).items()],
                                       description=self._t(("轮到", "Playing")), layout=w.Layout(width="320px"))
@@ -114,7 +115,7 @@ class Player:
         self.w["limit"] = w.HTML()   # the role's authority beside the box, so a capped amount is no surprise
         self.w["limit"].add_class("rp-limit")
         self.w["member"].add_class("rp-member")
-        self.w["message"] = w.HTML(html.escape(self.notice))
+        self.w["message"] = w.HTML(_html("player_note.html", kind="text", text=self.notice))
         self.w["result"] = w.HTML()
         self.w["result"].add_class("rp-result")
         self.widget.children = [self.w["head"], self.w["bars"], self.w["chat"]] + \
@@ -138,8 +139,9 @@ class Player:
             self.w["amount"].max = limit
             role = self._t(ROLES[s.cast[self.member] if s.cast is not None and self.member else s.role]) \
                 if (s.role or self.member) else ""
-            self.w["limit"].value = (f"<span style='color:#555'>≤ {limit:g} 元（{role}的权限）</span>" if self.lang == "zh_CN"
-                                     else f"<span style='color:#555'>≤ {limit:g} yuan (the {role}'s authority)</span>")
+            self.w["limit"].value = _html("player_note.html", kind="limit",
+                                          text=f"≤ {limit:g} 元（{role}的权限）" if self.lang == "zh_CN"
+                                          else f"≤ {limit:g} yuan (the {role}'s authority)")
         bars = []
         for field in ("satisfaction", "trust", "anger"):
             bar = w.IntProgress(value=s.mood[field], min=0, max=100, bar_style=BAR_COLOURS[field],
@@ -147,18 +149,15 @@ class Player:
                                 style={"description_width": "110px"})
             self.w[f"bar_{field}"] = bar
             bars.append(bar)
-        turns = self._t(("回合", "Turn"))
-        bars.append(w.HTML(f"{turns} {s.turn} / {s.scenario.customer.patience}"))
+        bars.append(w.HTML(_html("player_turn.html", label=self._t(("回合", "Turn")), turn=s.turn,
+                                 patience=s.scenario.customer.patience)))
         self.w["bars"].children = bars
-        # who speaks, in words: an emoji font is not installed everywhere (a headless browser showed boxes)
-        guest, you = f"<b>{html.escape(s.persona['name'])}{self._colon}</b>", f"<b>{self._t(('你', 'You'))}</b>"
-        lines = [f"<p>{guest}{html.escape(self._text(s.opening))}</p>"]
-        for t in s.turns:
-            who = f" — {html.escape(t['by'])} · {self._t(ROLES[t['role']])}" if "by" in t else ""
-            lines.append(f"<p style='text-align:right'><i>{html.escape(label(MOVES, t['move'], self.lang))}"
-                         + (f" {t['args']['amount']:g}" if "amount" in t["args"] else "") + f"</i>{who} — {you}</p>")
-            lines += [f"<p>{guest}{html.escape(self._text(r))}</p>" for r in t["reply"]]
-        self.w["chat"].value = "".join(lines)
+        turns = [{"move": label(MOVES, t["move"], self.lang),
+                  "amount": f"{t['args']['amount']:g}" if "amount" in t["args"] else None,
+                  "by": t.get("by"), "role": self._t(ROLES[t["role"]]) if "by" in t else None,
+                  "reply": [self._text(r) for r in t["reply"]]} for t in s.turns]
+        self.w["chat"].value = _html("player_chat.html", name=s.persona["name"], colon=self._colon,
+                                     you=self._t(("你", "You")), opening=self._text(s.opening), turns=turns)
         buttons = []
         for name in [k for k in self.w if k.startswith("move_")]:
             del self.w[name]
@@ -173,12 +172,9 @@ class Player:
         if s.end:
             r = score(s)
             end = label(ENDS, s.end, self.lang)
-            # pre-wrap keeps the debrief's lines; breaking at words only (JupyterLab's widget HTML breaks
-            # anywhere, which cut English words in half: "service re covery")
-            self.w["result"].value = (f"<h4>{self._t(('结束', 'Ended'))}{self._colon}{html.escape(end)} · "
-                                      f"{self._t(('得分', 'Score'))} {r['total']:g}/100</h4>"
-                                      "<pre style='white-space: pre-wrap; word-break: normal; overflow-wrap: break-word; "
-                                      "font-family: inherit'>" + html.escape(r["explanation"][self.lang]) + "</pre>")
+            self.w["result"].value = _html("player_result.html", ended_label=self._t(("结束", "Ended")),
+                                           colon=self._colon, end=end, score_label=self._t(("得分", "Score")),
+                                           total=f"{r['total']:g}", explanation=r["explanation"][self.lang])
 
     # -- what the student does -------------------------------------------------------------------
     def play(self, move: str, needs_amount: bool = False) -> bool:
@@ -191,10 +187,10 @@ class Player:
             self.w["message"].value = ""
             ok = True
         except Refusal as exc:
-            self.w["message"].value = f"<span style='color:#b71c1c'>{html.escape(exc.message(self.lang))}</span>"
+            self.w["message"].value = _html("player_note.html", kind="refusal", text=exc.message(self.lang))
             ok = False
         except Exception as exc:  # a handler's traceback would land in a log the student never sees
-            self.w["message"].value = f"<span style='color:#b71c1c'>{html.escape(repr(exc))}</span>"
+            self.w["message"].value = _html("player_note.html", kind="refusal", text=repr(exc))
             ok = False
         self._refresh()
         return ok

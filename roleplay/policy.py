@@ -19,10 +19,6 @@ import copy
 from crmlab.roleplay.engine import Session
 from crmlab.roleplay.messages import MOVES, Refusal
 
-VIEW_FIELDS = ("scenario", "role", "turn", "patience", "node", "said", "mood", "start", "change", "moves", "options",
-               "cost")
-
-
 def view(session: Session, by: str | None = None) -> dict:
     """What the employee sees before choosing the next move, as plain JSON data (in a group: member
     ``by``, whose role's moves are the options).

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from crmlab.roleplay.messages import ENDS, MOVES, ROLES
+from crmlab.vocab import CHANNELS, LOCALES, REASONS, SEVERITIES, literal
 from crmlab.simulator.scenario import ScenarioError, _FieldProblem
 
 ROLEPLAY_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "roleplay"
@@ -24,6 +25,12 @@ HEARING = ("listen", "ask", "empathise")
 MoveKind = Literal[tuple(MOVES)]
 RoleName = Literal[tuple(ROLES)]
 EndKind = Literal[tuple(ENDS)]
+MoodField = Literal[MOOD_FIELDS]
+# what a role-play writes into the CRM takes the CRM's own vocabulary
+Locale = literal(LOCALES)
+Reason = literal(REASONS)
+Channel = literal(CHANNELS)
+Severity = literal(SEVERITIES)
 
 
 class _Frozen(BaseModel):
@@ -83,7 +90,7 @@ class Role(_Frozen):
 
 
 class Customer(_Frozen):
-    locale: Literal["zh_CN", "en_US"] = "zh_CN"   # Faker locale of the persona's name
+    locale: Locale = "zh_CN"   # Faker locale of the persona's name
     title: Text                                  # who they are, with {name}
     goal: Text
     mood: Mood
@@ -107,7 +114,7 @@ class Temperament(_Frozen):
     weight: float = Field(gt=0)
     label: Text
     note: Text                                   # the debrief's word on this customer
-    mood: dict[Literal["satisfaction", "trust", "anger"], int] = {}
+    mood: dict[MoodField, int] = {}
     scale: dict[MoveKind, float] = {}
     shift: dict[MoveKind | Literal["enough"], int] = {}
 
@@ -157,7 +164,7 @@ class Criterion(_Frozen):
     first: MoveKind | None = None
     then: list[MoveKind] = []
     ends: list[EndKind] = []
-    field: Literal["satisfaction", "trust", "anger"] | None = None
+    field: MoodField | None = None
     from_: float = Field(default=0, alias="from")
     to: float | None = None
     limit: float | None = Field(default=None, ge=0)
@@ -184,10 +191,10 @@ class Paths(_Frozen):
 
 class CrmLink(_Frozen):
     """What a finished role-play writes into the student's CRM (``crmlab.roleplay.crm``)."""
-    reason: Literal["inquiry", "order", "complaint", "technical", "billing"] = "complaint"
-    channel: Literal["phone", "email", "chat", "messaging", "visit"] = "phone"
+    reason: Reason = "complaint"
+    channel: Channel = "phone"
     cause: str | None = None
-    severity: Literal["low", "medium", "high"] = "medium"
+    severity: Severity = "medium"
 
 
 class RolePlay(_Frozen):

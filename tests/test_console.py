@@ -4,6 +4,7 @@ an identical database (what grading relies on), and the language switch relabels
 Expected effects are read back with plain SQL, not through the console."""
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -159,7 +160,7 @@ def test_refused_actions_show_the_rule_in_the_learners_language_and_change_nothi
     assert f"工单 {ticket} 当前为“处理中”，不能关闭" in console.w["status"].value
     console.w["lang"].value = "en_US"
     console.w["close"].click()
-    assert f"Ticket {ticket} is &#x27;open&#x27; and cannot be closed" in console.w["status"].value
+    assert f"Ticket {ticket} is 'open' and cannot be closed" in html.unescape(console.w["status"].value)
     console.w["tabs"].selected_index = 2
     console.w["quote_amount"].value = "12000"
     console.w["quote_discount"].value = "0.4"                       # over the 25 % a rep may give
@@ -167,7 +168,7 @@ def test_refused_actions_show_the_rule_in_the_learners_language_and_change_nothi
     assert "exceeds the limit of 25.0%" in console.w["status"].value
     console.w["quote_amount"].value = "twelve thousand"
     console.w["add_quote"].click()
-    assert "should be a number (got &#x27;twelve thousand&#x27;)" in console.w["status"].value
+    assert "should be a number (got 'twelve thousand')" in html.unescape(console.w["status"].value)
     console.w["lost_reason"].value = " "
     console.w["close_lost"].click()
     assert "can only be marked lost with a reason" in console.w["status"].value
@@ -204,6 +205,17 @@ def test_customer_360_by_clicking_search_pick_merge_and_log(db):
     assert sql(db, "SELECT type, note FROM activities WHERE account_id = ? AND note IS NOT NULL",
                (pair["account_a"],)) == [("call", "电话回访")]
 
+
+def test_what_was_typed_is_shown_as_text_not_markup(db):
+    with CRM.open(db, user="teacher") as crm:                      # a name that is also HTML
+        kind = crm._con.execute("SELECT kind FROM account_kinds ORDER BY kind LIMIT 1").fetchone()[0]
+        acc = crm.create_account("<b>Bold</b> & Co", kind, "北京")
+    console = Console(db, user="student01")
+    console.w["search"].value = "bold"
+    console.w["results"].value = acc
+    profile = console.w["profile"].value
+    assert "&lt;b&gt;Bold&lt;/b&gt; &amp; Co" in profile and "<b>Bold</b>" not in profile
+    console.close()
 
 def test_the_inbox_filters_and_colours_by_sla(db):
     with CRM.open(db, user="teacher") as crm:                      # an urgent ticket left for 10 hours: overdue

@@ -61,7 +61,7 @@ def test_the_schema_lists_each_vocabulary_the_tests_name():
                                           ("channel", vocab.CHANNELS), ("reason", vocab.REASONS),
                                           ("severity", vocab.SEVERITIES), ("activity", vocab.ACTIVITY_TYPES),
                                           ("lead_status", vocab.LEAD_STATUSES), ("role", vocab.SERVICE_ROLES),
-                                          ("followup_status", vocab.FOLLOWUP_STATUSES)])
+                                          ("followup_status", vocab.FOLLOWUP_STATUSES), ("sla", vocab.SLA_STATUSES)])
 def test_every_value_has_a_label_in_both_languages(kind, values):
     for value in values:
         texts = [Label(kind, value).text(lang) for lang in LANGS]

@@ -86,9 +86,10 @@ class Catalogue(Mapping):
     """Codes → one text per language (a tuple in the order of :data:`LANGS`), each a ``str.format`` template
     with named placeholders. Reads as the table it wraps (``catalogue[code]`` is the tuple)."""
 
-    def __init__(self, name: str, texts: Mapping, show: Callable = show):
+    def __init__(self, name: str, texts: Mapping, show: Callable = show, register: bool = True):
         self.name, self.texts, self.show = name, texts, show
-        _CATALOGUES[name] = self   # the same name again (a module reloaded) replaces the old one
+        if register:   # listed by catalogues(), so the tests check it; the same name again (a reload) replaces it
+            _CATALOGUES[name] = self
 
     def __getitem__(self, code):
         return self.texts[code]

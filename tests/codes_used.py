@@ -1,0 +1,49 @@
+"""Which message codes the source code gives, read from its syntax tree (tests/test_messages.py,
+tests/test_reasons.py): every string constant in the code argument of the calls that take one, both
+branches of a conditional included, so a code used anywhere but declared nowhere is found."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _strings(node: ast.AST) -> set[str]:
+    """The codes an expression can give: a string, either branch of ``a if c else b``, ``a or b``
+    (a name or a call is not a code written here)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, ast.IfExp):
+        return _strings(node.body) | _strings(node.orelse)
+    if isinstance(node, ast.BoolOp):
+        return set().union(*(_strings(v) for v in node.values))
+    return set()
+
+
+def _name(func: ast.AST) -> str | None:
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
+def codes_given(folders: list[str], calls: dict[str, int], dict_key: str | None = None) -> dict[str, set[str]]:
+    """code → the files giving it, for calls ``name(…)`` whose argument at position ``calls[name]`` (or
+    keyword ``code``) is the code; with ``dict_key``, also the values of that key in dict literals."""
+    found: dict[str, set[str]] = {}
+    for folder in folders:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            where = str(path.relative_to(ROOT))
+            for node in ast.walk(tree):
+                args = []
+                if isinstance(node, ast.Call) and _name(node.func) in calls:
+                    at = calls[_name(node.func)]
+                    args = node.args[at:at + 1] + [k.value for k in node.keywords if k.arg == "code"]
+                elif dict_key and isinstance(node, ast.Dict):
+                    args = [v for k, v in zip(node.keys, node.values)
+                            if isinstance(k, ast.Constant) and k.value == dict_key]
+                for arg in args:
+                    if isinstance(arg, ast.Starred):
+                        continue
+                    for code in _strings(arg):
+                        found.setdefault(code, set()).add(where)
+    return found

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from crmlab.messages import LANGS, Catalogue, join, locale, placeholders
 
-__all__ = ["LANGS", "REASONS", "REFUSALS", "CATALOGUE", "REFUSAL_CATALOGUE", "Reason", "refusal", "render", "dumps",
+__all__ = ["LANGS", "REASONS", "REFUSALS", "CATALOGUE", "REFUSAL_CATALOGUE", "WORDS", "WORD_CATALOGUE", "Reason", "refusal", "render", "dumps",
            "loads", "printable", "placeholders"]
 
 # code -> (简体中文, English)
@@ -107,6 +107,11 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "more": ("还有 {n} 个同样没有接收", "and {n} more of the same"),
 }
 
+# words a reason's parameter can be instead of a value (``{"word": "nothing"}``)
+WORDS: dict[str, tuple[str, str]] = {
+    "nothing": ("没有文件", "nothing"),
+}
+
 
 @dataclass(frozen=True)
 class Reason:
@@ -140,6 +145,8 @@ def _show(value, lang: str) -> str:
         if "name" not in value:
             return why
         return f"{value['name']}（{why}）" if lang.startswith("zh") else f"{value['name']} ({why})"   # a file left out
+    if isinstance(value, dict) and "word" in value:
+        return WORD_CATALOGUE.label(value["word"], locale(lang))
     if isinstance(value, dict) and "cell" in value:   # a changed cell: how many lines
         removed, added = value.get("removed", 0), value.get("added", 0)
         if lang.startswith("zh"):
@@ -155,6 +162,7 @@ def _show(value, lang: str) -> str:
 
 CATALOGUE = Catalogue("grading.reasons", REASONS, show=_show)
 REFUSAL_CATALOGUE = Catalogue("grading.refusals", REFUSALS)
+WORD_CATALOGUE = Catalogue("grading.words", WORDS)
 
 
 def render(reasons: list[Reason], lang: str = "en_US") -> str:

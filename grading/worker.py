@@ -161,7 +161,7 @@ def _grade(api, course: Course, module: str, student: str, timeout: float | None
                 "name": f"{name}.ipynb", "why": {"why": refused["why"], "params": refused.get("params", {})}})])
     present = {p.stem for p in staged.glob("*.ipynb")}
     if not present & expected:
-        found = sorted(printable(x) for x in got.taken) or ["nothing"]
+        found = sorted(printable(x) for x in got.taken) or [{"word": "nothing"}]
         return Outcome(module, student, "missing", [Reason("missing_notebook", {
             "expected": sorted(f"{n}.ipynb" for n in expected), "found": found[:20]})] + notes)
     release = course.path("release", module=module)

@@ -21,13 +21,20 @@ def _strings(node: ast.AST) -> set[str]:
     return set()
 
 
-def _name(func: ast.AST) -> str | None:
-    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+def _at(func: ast.AST, calls: dict[str, int]) -> int | None:
+    """Where the code is among the arguments of a call: ``calls["Reason"]`` for ``Reason(…)``,
+    ``calls[".Reason"]`` for ``Reason(…)`` and ``anything.Reason(…)`` alike (None: not such a call)."""
+    if isinstance(func, ast.Name):
+        return calls.get(func.id, calls.get("." + func.id))
+    if isinstance(func, ast.Attribute):
+        return calls.get("." + func.attr)
+    return None
 
 
 def codes_given(folders: list[str], calls: dict[str, int], dict_key: str | None = None) -> dict[str, set[str]]:
     """code → the files giving it, for calls ``name(…)`` whose argument at position ``calls[name]`` (or
-    keyword ``code``) is the code; with ``dict_key``, also the values of that key in dict literals."""
+    keyword ``code``) is the code (``".name"``: method calls too); with ``dict_key``, also the values of
+    that key in dict literals."""
     found: dict[str, set[str]] = {}
     for folder in folders:
         for path in sorted((ROOT / folder).rglob("*.py")):
@@ -35,8 +42,8 @@ def codes_given(folders: list[str], calls: dict[str, int], dict_key: str | None 
             where = str(path.relative_to(ROOT))
             for node in ast.walk(tree):
                 args = []
-                if isinstance(node, ast.Call) and _name(node.func) in calls:
-                    at = calls[_name(node.func)]
+                at = _at(node.func, calls) if isinstance(node, ast.Call) else None
+                if at is not None:
                     args = node.args[at:at + 1] + [k.value for k in node.keywords if k.arg == "code"]
                 elif dict_key and isinstance(node, ast.Dict):
                     args = [v for k, v in zip(node.keys, node.values)

@@ -25,7 +25,7 @@ def test_every_reason_has_both_languages_with_the_same_placeholders(table):
 
 def test_every_code_the_grader_gives_is_declared():
     # every Reason(…) in the grader and the crmlab command, both branches of a conditional code included
-    used = codes_given(["grading", "crmlab"], {"Reason": 0})
+    used = codes_given(["grading", "crmlab"], {".Reason": 0})
     assert {"no_submission", "not_graded_yet", "left_out", "late"} <= set(used)
     assert set(used) <= set(REASONS), {c: used[c] for c in set(used) - set(REASONS)}
     # every refusal a left-out file or a refused notebook can carry ("missing": no folder at all, which
@@ -41,6 +41,9 @@ def test_why_a_notebook_was_refused_is_read_in_the_readers_language():
     r = Reason("notebook_refused", {"name": "m01.ipynb", "why": {"why": "too_large", "params": {"limit_mb": 5}}})
     assert r.text("zh_CN") == "笔记本 m01.ipynb 没有被接收（超过 5 MB）：请提交笔记本文件本身"
     assert r.text("en_US") == "the notebook m01.ipynb was refused (larger than 5 MB): hand in the notebook file itself"
+    nothing = Reason("missing_notebook", {"expected": ["m01.ipynb"], "found": [{"word": "nothing"}]})
+    assert nothing.text("zh_CN") == "提交里没有 m01.ipynb（找到的是：没有文件）：请用原来的文件名提交"
+    assert nothing.text("en_US") == "no m01.ipynb in the submission (found: nothing)"
     # a grading state written before refusals were codes holds the English text: shown as it is
     old = Reason("not_a_folder", {"name": "s1/m01", "why": "a symbolic link"})
     assert old.text("en_US") == "s1/m01 in submitted/ is not a plain folder (a symbolic link); it was not graded"

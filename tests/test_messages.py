@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import crmlab.crm.messages
+import crmlab.grading.labels
 import crmlab.grading.reasons
 import crmlab.roleplay.messages
 from crmlab.crm import errors
@@ -22,7 +23,7 @@ from codes_used import codes_given  # noqa: E402
 
 # what the CRM, the role-play and the grader declare (more may come: every registered one is checked)
 DECLARED = {"crm", "crm.labels", "roleplay", "roleplay.moves", "roleplay.roles", "roleplay.ends", "roleplay.mood",
-            "grading.reasons", "grading.refusals", "grading.words"}
+            "grading.reasons", "grading.refusals", "grading.words", "grading.statuses", "grading.verdicts"}
 
 
 def test_the_crm_the_role_play_and_the_grader_declare_their_catalogues_in_the_vocabularys_languages():

@@ -4,22 +4,19 @@ source gives is declared, and a message renders in the reader's language from it
 from __future__ import annotations
 
 import inspect
-import sys
-from pathlib import Path
 
 import pytest
+from codes_used import codes_given
 
-import crmlab.crm.messages
-import crmlab.grading.labels
-import crmlab.grading.reasons
-import crmlab.roleplay.messages
+import crmlab.crm.messages  # noqa: F401  (imported for the catalogues they declare)
+import crmlab.grading.labels  # noqa: F401
+import crmlab.grading.reasons  # noqa: F401
+import crmlab.roleplay.messages  # noqa: F401
 from crmlab.crm import errors
 from crmlab.crm.messages import Label
 from crmlab.messages import LANGS, Catalogue, catalogues, split_bilingual
 from crmlab.vocab import LOCALES
 
-sys.path.insert(0, str(Path(__file__).parent))
-from codes_used import codes_given  # noqa: E402
 
 # what the CRM, the role-play and the grader declare (more may come: every registered one is checked)
 DECLARED = {"crm", "crm.labels", "roleplay", "roleplay.moves", "roleplay.roles", "roleplay.ends", "roleplay.mood",

@@ -3,16 +3,12 @@ code gives is declared (grading/reasons.py). tests/test_messages.py checks every
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import pytest
+from codes_used import codes_given
 
 from crmlab.grading import reasons
 from crmlab.grading.reasons import REASONS, REFUSALS, Reason, placeholders
-
-sys.path.insert(0, str(Path(__file__).parent))
-from codes_used import codes_given  # noqa: E402
 
 
 @pytest.mark.parametrize("table", [REASONS, REFUSALS], ids=["reasons", "refusals"])

@@ -14,7 +14,7 @@ import crmlab.grading.reasons  # noqa: F401
 import crmlab.roleplay.messages  # noqa: F401
 from crmlab.crm import errors
 from crmlab.crm.messages import Label
-from crmlab.messages import LANGS, Catalogue, catalogues, split_bilingual
+from crmlab.messages import LANGS, LIST_SEPARATOR, SCRIPT, Catalogue, catalogues, split_bilingual
 from crmlab.vocab import LOCALES
 
 
@@ -25,6 +25,7 @@ DECLARED = {"crm", "crm.labels", "roleplay", "roleplay.moves", "roleplay.roles",
 
 def test_the_crm_the_role_play_and_the_grader_declare_their_catalogues_in_the_vocabularys_languages():
     assert LANGS == LOCALES
+    assert set(LIST_SEPARATOR) == set(SCRIPT) == set(LOCALES)   # a new language says how it joins and is written
     assert DECLARED <= set(catalogues()), DECLARED - set(catalogues())
 
 

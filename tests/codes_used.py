@@ -21,14 +21,25 @@ def _strings(node: ast.AST) -> set[str]:
     return set()
 
 
-def _at(func: ast.AST, calls: dict[str, int]) -> int | None:
+def _at(func: ast.AST, calls: dict[str, int], imported: dict[str, str]) -> int | None:
     """Where the code is among the arguments of a call: ``calls["Reason"]`` for ``Reason(…)``,
-    ``calls[".Reason"]`` for ``Reason(…)`` and ``anything.Reason(…)`` alike (None: not such a call)."""
+    ``calls[".Reason"]`` for ``Reason(…)`` and ``anything.Reason(…)`` alike, ``calls["render@messages"]``
+    for ``render(…)`` imported from a module named ``…messages`` (not crmlab.html's render) (None: not such
+    a call)."""
     if isinstance(func, ast.Name):
-        return calls.get(func.id, calls.get("." + func.id))
+        at = calls.get(func.id, calls.get("." + func.id))
+        if at is None and func.id in imported:
+            at = calls.get(f"{func.id}@{imported[func.id].rsplit('.', 1)[-1]}")
+        return at
     if isinstance(func, ast.Attribute):
         return calls.get("." + func.attr)
     return None
+
+
+def _imports(tree: ast.AST) -> dict[str, str]:
+    """name → the module it is imported from (``from .messages import render`` → render: messages)."""
+    return {a.asname or a.name: node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+            for a in node.names}
 
 
 def codes_given(folders: list[str], calls: dict[str, int], dict_key: str | None = None) -> dict[str, set[str]]:
@@ -40,9 +51,10 @@ def codes_given(folders: list[str], calls: dict[str, int], dict_key: str | None 
         for path in sorted((ROOT / folder).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
             where = str(path.relative_to(ROOT))
+            imported = _imports(tree)
             for node in ast.walk(tree):
                 args = []
-                at = _at(node.func, calls) if isinstance(node, ast.Call) else None
+                at = _at(node.func, calls, imported) if isinstance(node, ast.Call) else None
                 if at is not None:
                     args = node.args[at:at + 1] + [k.value for k in node.keywords if k.arg == "code"]
                 elif dict_key and isinstance(node, ast.Dict):

@@ -52,7 +52,7 @@ def test_the_check_names_a_missing_language_differing_placeholders_and_an_untran
 
 CRM_CALLS = {**{name: 0 for name, cls in vars(errors).items()
                 if inspect.isclass(cls) and issubclass(cls, errors.DomainError)},
-             "._err": 1, "render": 0, ".say": 0, "Part": 1, "Problem": 1}
+             "._err": 1, "render@messages": 0, ".say": 0, "Part": 1, "Problem": 1}
 
 
 @pytest.mark.parametrize("catalogue, folders, calls, dict_key", [

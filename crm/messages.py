@@ -3,12 +3,16 @@
 A message names the record and the rule it breaks. Values that are codes in the database (a stage,
 a status, a table) are passed as :class:`Label` and shown in the learner's language; ids and
 numbers are shown as they are. Adding a language means adding one column here, not editing code.
+Both tables are catalogues of crmlab's one message mechanism (``crmlab/messages.py``), which renders
+them and checks that every code has every language with the same placeholders.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-LANGS = ("zh_CN", "en_US")
+from crmlab.messages import LANGS, Catalogue, check_lang
+
+__all__ = ["LANGS", "MESSAGES", "LABELS", "CATALOGUE", "LABEL_CATALOGUE", "Label", "check_lang", "render"]
 
 # code -> (简体中文, English)
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -427,6 +431,10 @@ LABELS: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 
+CATALOGUE = Catalogue("crm", MESSAGES)
+LABEL_CATALOGUE = Catalogue("crm.labels", LABELS)
+
+
 @dataclass(frozen=True)
 class Label:
     """A code shown in the reader's language, e.g. ``Label("stage", "won")`` → 赢单 / won."""
@@ -434,24 +442,9 @@ class Label:
     code: str
 
     def text(self, lang: str) -> str:
-        pair = LABELS.get((self.namespace, self.code))
-        return self.code if pair is None else pair[LANGS.index(lang)]
-
-
-def check_lang(lang: str) -> str:
-    if lang not in LANGS:
-        raise ValueError(f"lang must be one of {LANGS}, not {lang!r}")
-    return lang
+        return LABEL_CATALOGUE.label((self.namespace, self.code), lang, default=self.code)
 
 
 def render(code: str, lang: str, params: dict) -> str:
     """The message ``code`` in ``lang`` with its parameters filled in (labels translated)."""
-    shown = {}
-    for key, value in params.items():
-        if isinstance(value, Label):
-            value = value.text(lang)
-        elif isinstance(value, (list, tuple)):
-            value = ("、" if lang == "zh_CN" else ", ").join(
-                v.text(lang) if isinstance(v, Label) else str(v) for v in value)
-        shown[key] = value
-    return MESSAGES[code][LANGS.index(lang)].format(**shown)
+    return CATALOGUE.render(code, lang, params)

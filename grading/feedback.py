@@ -19,9 +19,11 @@ import json
 import tomllib
 from pathlib import Path
 
+from crmlab import html
+from crmlab.messages import split_bilingual
+
 from .course import SHIPPED_COURSE, Course
-from .htmlpage import badge, esc, page, split_message
-from .labels import STATUS, VERDICT, Score, fmt, when
+from .labels import Score, fmt, status, verdict, when
 from .results import ClassResults, ModuleInfo, Result, Student, load
 
 NEXT_STEP = {
@@ -57,67 +59,24 @@ def hints_of(course: Course, module: str) -> dict[str, dict]:
 
 def render(data: ClassResults, module: ModuleInfo, student: Student, r: Result, hints: dict,
            so_far: dict | None = None) -> str:
-    title = f"{module.id} {module.title_zh} · {module.title_en}"
-    who = f"{student.name} ({student.id})" if student.name else student.id
-    out = [f"<h1>{esc(title)}</h1>",
-           f"<p class='sub'>反馈 <span class='en'>Feedback</span> · {esc(who)} · {esc(data.course_id)}</p>"]
-
-    # the summary: status, score (automatic + by hand = total), what to do
-    score = r.score(module)
-    if score is not None:
-        top = f"<div class='score'>{fmt(score.total)} <small>/ {fmt(score.max_total)}</small></div>"
-        if score.manual_max:
-            top += f"<div class='note'>{esc(score.text('zh'))}<br><span class='en'>{esc(score.text('en'))}</span></div>"
-    else:
-        top = "<div class='score'>— <small>/ " + fmt(module.max_total) + "</small></div>" \
-              "<div class='note'>没有分数（不是 0 分）<br><span class='en'>no score (not a zero)</span></div>"
-    out.append(f"<div class='summary'><div>{badge(r.status, STATUS)}</div>{top}</div>")
-    if r.reason:
-        zh, en = r.reason_in("zh_CN"), r.reason_in("en_US")
-        out.append("<p class='reason'><span class='label'>原因 Reason:</span> "
-                   + (f"{esc(zh)}<br><span class='en'>{esc(en)}</span>" if zh != en else esc(en)) + "</p>")
-    if r.status in NEXT_STEP:
-        zh, en = NEXT_STEP[r.status]
-        out.append(f"<p>{esc(zh)}<br><span class='en'>{esc(en)}</span></p>")
-
-    if r.has_score:
-        out.append("<h2>每个检查点 <span class='en'>Checkpoint by checkpoint</span></h2>")
-        out.append("<table><tr><th>检查点 <span class='en'>Checkpoint</span></th><th class='num'>得分 "
-                   "<span class='en'>Points</span></th><th>结果 <span class='en'>Result</span></th></tr>")
-        for c in module.cells:
-            out.append(f"<tr><td>{esc(c.title)} <span class='cid'>{esc(c.name)}</span></td>"
-                       f"<td class='num'>{_points(r, c)}</td><td>{badge(r.verdict(c), VERDICT)}</td></tr>")
-        out.append("</table>")
-        todo = [c for c in module.cells if c.name in r.verdicts and r.verdicts[c.name].status != "right"]
-        if todo:
-            out.append("<h2>还差在哪里 <span class='en'>What to look at again</span></h2>")
-        for c in todo:
+    """The page (grading/templates/feedback.html.j2): what is shown, worked out here; how, in the template."""
+    cards = []
+    for c in module.cells:
+        if c.name in r.verdicts and r.verdicts[c.name].status != "right":
             v = r.verdicts[c.name]
-            zh, en = split_message(v.message)
-            hint = hints.get(c.name, {})
-            out.append(f"<div class='card {esc(v.status)}'><h3>{esc(c.title)} <span class='cid'>{esc(c.name)}</span> "
-                       f"{badge(v.status, VERDICT)}</h3>"
-                       f"<p><span class='label'>检查的内容 What was checked:</span> {esc(zh)}"
-                       + (f"<br><span class='en'>{esc(en)}</span>" if en else "") + "</p>"
-                       + (f"<div class='hint'><span class='label'>提示 Hint:</span> {esc(hint.get('zh', ''))}<br>"
-                          f"<span class='en'>{esc(hint.get('en', ''))}</span></div>" if hint else "") + "</div>")
-        manual = [c for c in module.cells if c.manual or c.name in r.manual or c.name in r.comments]
-        if manual:
-            out.append("<h2>老师评分 <span class='en'>Graded by your instructor</span></h2><table>")
-            for c in manual:
-                given = r.scores.get(c.name) if c.manual else r.manual.get(c.name)
-                points = (f"{fmt(given)} / {fmt(c.max_score)}" if given is not None else
-                          f"{esc(VERDICT['pending'].zh)} <span class='en'>{esc(VERDICT['pending'].en)}</span>")
-                comment = r.comments.get(c.name)
-                out.append(f"<tr><td>{esc(c.title)} <span class='cid'>{esc(c.name)}</span></td>"
-                           f"<td class='num'>{points}</td><td>"
-                           + (f"<span class='label'>评语 Comment:</span> {esc(comment)}" if comment else "") + "</td></tr>")
-            out.append("</table>")
-    if so_far:
-        out.append(render_so_far(so_far))
-    out.append("<p class='note'>本页只有你的得分、检查的内容和提示，不含答案。<br><span class='en'>This page holds your "
-               "scores, what each checkpoint checks and hints, never the answers.</span></p>")
-    return page(f"{module.id} · {student.id}", "\n".join(out))
+            zh, en = split_bilingual(v.message)
+            cards.append({"cell": c, "status": v.status, "zh": zh, "en": en, "hint": hints.get(c.name, {})})
+    manual = [(c, r.scores.get(c.name) if c.manual else r.manual.get(c.name), r.comments.get(c.name))
+              for c in module.cells if c.manual or c.name in r.manual or c.name in r.comments]
+    return html.render("crmlab.grading", "feedback.html.j2",
+                       title=f"{module.id} · {student.id}", heading=f"{module.id} {module.title_zh} · {module.title_en}",
+                       who=f"{student.name} ({student.id})" if student.name else student.id,
+                       course_id=data.course_id, r=r, score=r.score(module), max_total=module.max_total,
+                       reason=(r.reason_in("zh_CN"), r.reason_in("en_US")) if r.reason else None,
+                       next_step=NEXT_STEP.get(r.status),
+                       checkpoints=[(c, _points(r, c), r.verdict(c)) for c in module.cells] if r.has_score else [],
+                       cards=cards, manual=manual, so_far=so_far, **(_so_far_values(so_far) if so_far else {}),
+                       **WORDS)
 
 
 # -- the student's scores so far ---------------------------------------------------------------------
@@ -159,38 +118,23 @@ def scores_so_far(course: Course, data: ClassResults, student: str, modules: lis
 
 
 def render_so_far(so_far: dict) -> str:
-    out = ["<h2 id='scores'>你目前的成绩 <span class='en'>Your scores so far</span></h2>",
-           "<table><tr><th>模块 <span class='en'>Module</span></th><th>状态 <span class='en'>Status</span></th>"
-           "<th class='num'>得分 <span class='en'>Points</span></th></tr>"]
-    for row in so_far["modules"]:
-        score = Score.of_row(row)
-        if score is None:
-            points = f"— / {fmt(row['max_points'])}"
-        else:
-            points = f"{fmt(score.total)} / {fmt(score.max_total)}" + (
-                f"<br><span class='note'>{esc(score.text('zh'))}<br><span class='en'>{esc(score.text('en'))}</span></span>"
-                if score.manual_max else "")
-        out.append(f"<tr><td>{esc(row['module'])} {esc(row['title_zh'])} <span class='en'>{esc(row['title_en'])}</span>"
-                   f"</td><td>{badge(row['status'], STATUS)}</td><td class='num'>{points}</td></tr>")
-    out.append("</table>")
+    """The scores-so-far section alone (grading/templates/so_far.html.j2), as the end of a released page."""
+    return html.render("crmlab.grading", "so_far.html.j2", so_far=so_far, **_so_far_values(so_far), **WORDS)
+
+
+def _so_far_values(so_far: dict) -> dict:
     pct, share = so_far["coursework_pct"], so_far["coursework_share"]
-    if pct is None:
-        out.append("<p>还没有可以计入的模块成绩。<br><span class='en'>No module score counts yet.</span></p>")
-    else:
-        counted = ", ".join(so_far["counted"])
-        out.append(f"<p><span class='label'>估计 Estimate:</span> 已计入的模块（{esc(counted)}）平时成绩为 "
-                   f"<b>{fmt(pct)} %</b>，按 {fmt(100 * share)} % 计入总评，约 <b>{fmt(round(pct * share, 1))}</b> 分"
-                   + (f"；另外 {fmt(100 * so_far['peer_share'])} % 来自期末的客户关系管理表演秀。" if so_far["peer_share"] else "。")
-                   + f"<br><span class='en'>Coursework so far ({esc(counted)}): <b>{fmt(pct)} %</b>; it makes "
-                   f"{fmt(100 * share)} % of the course grade, about <b>{fmt(round(pct * share, 1))}</b> points"
-                   + (f"; the other {fmt(100 * so_far['peer_share'])} % come from the CRM show at the end of term."
-                      if so_far["peer_share"] else ".") + "</span></p>")
-    out.append(f"<p class='note'>截至 {esc(when(so_far['released_at']))}，只有你自己的成绩。<br><span class='en'>As of "
-               f"{esc(when(so_far['released_at']))}; your own scores only.</span></p>")
-    # the same as data, for `crmlab my-scores` (grading/scores.py); "</" cannot end the script early
-    payload = json.dumps(so_far, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")
-    out.append(f"<script type='application/json' id='{SCORES_ID}'>{payload}</script>")
-    return "\n".join(out)
+    # the JSON inside the page goes through the template's tojson: "<", ">", "&" and "'" are escaped there,
+    # so nothing in it can end the script early (grading/scores.py reads it back with json.loads)
+    return {"so_far_rows": [(row, Score.of_row(row)) for row in so_far["modules"]],
+            "counted": ", ".join(so_far["counted"]), "scores_id": SCORES_ID, "as_of": when(so_far["released_at"]),
+            "pct": fmt(pct), "share": fmt(100 * share),
+            "estimate": None if pct is None else fmt(round(pct * share, 1)),
+            "peer": fmt(100 * so_far["peer_share"]) if so_far["peer_share"] else None}
+
+
+# the words of the grading vocabulary a template uses (grading/labels.py)
+WORDS = {"fmt": fmt, "status": status, "verdict": verdict}
 
 
 def _points(r: Result, c) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from crmlab.messages import Catalogue
+
 
 @dataclass(frozen=True)
 class Label:
@@ -43,6 +45,11 @@ VERDICT = {
     "manual": Label("老师已评", "graded by hand"),
     "pending": Label("待老师评分", "to be graded by hand"),
 }
+
+
+# the same words as catalogues of crmlab's message mechanism, so tests/test_messages.py checks them with the rest
+STATUS_CATALOGUE = Catalogue("grading.statuses", {k: (v.zh, v.en) for k, v in STATUS.items()})
+VERDICT_CATALOGUE = Catalogue("grading.verdicts", {k: (v.zh, v.en) for k, v in VERDICT.items()})
 
 
 def status(code: str) -> Label:

@@ -4,15 +4,20 @@ A reason is a code and its parameters (:class:`Reason`), stored as such in the g
 pages, exports and reports render it in the language they need. Parameters are ids, names and numbers;
 a list is shown joined. What a student chose (a file name, an error message of their code) is passed
 through :func:`printable` first: it reaches HTML pages, spreadsheets and the instructor's terminal.
+Why something was refused is passed as its code too (``{"why": "symlink"}``, with the file's ``name`` for a
+file left out), so each reader reads it in their own language. Both tables are catalogues of crmlab's one
+message mechanism (``crmlab/messages.py``).
 """
 from __future__ import annotations
 
 import json
-import string
 import unicodedata
 from dataclasses import dataclass, field
 
-LANGS = ("zh_CN", "en_US")
+from crmlab.messages import LANGS, Catalogue, join, locale, placeholders
+
+__all__ = ["LANGS", "REASONS", "REFUSALS", "CATALOGUE", "REFUSAL_CATALOGUE", "WORDS", "WORD_CATALOGUE", "Reason", "refusal", "render", "dumps",
+           "loads", "printable", "placeholders"]
 
 # code -> (简体中文, English)
 REASONS: dict[str, tuple[str, str]] = {
@@ -102,8 +107,10 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "more": ("还有 {n} 个同样没有接收", "and {n} more of the same"),
 }
 
-def placeholders(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+# words a reason's parameter can be instead of a value (``{"word": "nothing"}``)
+WORDS: dict[str, tuple[str, str]] = {
+    "nothing": ("没有文件", "nothing"),
+}
 
 
 @dataclass(frozen=True)
@@ -116,27 +123,30 @@ class Reason:
             raise KeyError(f"unknown reason code {self.code!r}")
 
     def text(self, lang: str = "en_US") -> str:
-        zh, en = REASONS[self.code]
-        template = zh if lang.startswith("zh") else en
-        return template.format(**{k: _show(v, lang) for k, v in self.params.items()})
+        return CATALOGUE.render(self.code, locale(lang), self.params)
 
     def as_dict(self) -> dict:
         return {"code": self.code, "params": self.params}
 
 
 def refusal(why: str, lang: str, **params) -> str:
-    zh, en = REFUSALS[why]
-    return (zh if lang.startswith("zh") else en).format(**params)
+    return REFUSAL_CATALOGUE.render(why, locale(lang), params)
 
 
 def _show(value, lang: str) -> str:
     if isinstance(value, list):
-        return ("、" if lang.startswith("zh") else ", ").join(_show(v, lang) for v in value)
+        return join((_show(v, lang) for v in value), lang)
     if isinstance(value, dict) and value.get("why") == "more":
         return refusal("more", lang, **value["params"])
-    if isinstance(value, dict) and "why" in value:   # a file left out: its name and why
-        why = refusal(value["why"], lang, **value.get("params", {}))
-        return f"{value['name']}（{why}）" if lang.startswith("zh") else f"{value['name']} ({why})"
+    if isinstance(value, dict) and "why" in value:
+        # a refusal as its code; a state written before refusals were codes holds its English text
+        why = (refusal(value["why"], lang, **value.get("params", {})) if value["why"] in REFUSALS
+               else str(value["why"]))
+        if "name" not in value:
+            return why
+        return f"{value['name']}（{why}）" if lang.startswith("zh") else f"{value['name']} ({why})"   # a file left out
+    if isinstance(value, dict) and "word" in value:
+        return WORD_CATALOGUE.label(value["word"], locale(lang))
     if isinstance(value, dict) and "cell" in value:   # a changed cell: how many lines
         removed, added = value.get("removed", 0), value.get("added", 0)
         if lang.startswith("zh"):
@@ -148,6 +158,11 @@ def _show(value, lang: str) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+CATALOGUE = Catalogue("grading.reasons", REASONS, show=_show)
+REFUSAL_CATALOGUE = Catalogue("grading.refusals", REFUSALS)
+WORD_CATALOGUE = Catalogue("grading.words", WORDS)
 
 
 def render(reasons: list[Reason], lang: str = "en_US") -> str:

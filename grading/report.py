@@ -14,9 +14,11 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+from crmlab import html
+from crmlab.messages import split_bilingual
+
 from .course import Course
-from .htmlpage import badge, bilingual, esc, page, split_message
-from .labels import STATUS, VERDICT, fmt, status, when
+from .labels import STATUS, VERDICT, fmt, status, verdict, when
 from .results import ClassResults, ModuleInfo, load
 
 VERDICTS = ("right", "partly", "wrong", "no_answer")
@@ -34,10 +36,11 @@ def _figure(width: float, height: float):
     return Figure(figsize=(width, height), dpi=110), chart_rc()
 
 
-def _img(fig, alt: str) -> str:
+def _img(fig, alt: str) -> dict:
+    """A chart for the page: its alternative text and the PNG as a data URI (the template writes the img)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
-    return f"<img alt='{esc(alt)}' src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}'>"
+    return {"alt": alt, "src": f"data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}"}
 
 
 def message_kind(message: str) -> str:
@@ -81,7 +84,7 @@ def summarise(data: ClassResults, module: str) -> dict:
     }
 
 
-def _status_chart(s: dict) -> str:
+def _status_chart(s: dict) -> dict:
     fig, rc = _figure(6.5, 2.4)
     import matplotlib
     with matplotlib.rc_context(rc):
@@ -98,7 +101,7 @@ def _status_chart(s: dict) -> str:
         return _img(fig, "status counts")
 
 
-def _histogram(values: list[float], top: float, xlabel: str, bins=None) -> str:
+def _histogram(values: list[float], top: float, xlabel: str, bins=None) -> dict:
     fig, rc = _figure(6.5, 2.6)
     import matplotlib
     with matplotlib.rc_context(rc):
@@ -113,7 +116,7 @@ def _histogram(values: list[float], top: float, xlabel: str, bins=None) -> str:
         return _img(fig, xlabel)
 
 
-def _verdict_chart(m: ModuleInfo, s: dict) -> str:
+def _verdict_chart(m: ModuleInfo, s: dict) -> dict:
     cells = [c for c in m.cells if not c.manual]
     fig, rc = _figure(6.5, 0.45 * len(cells) + 1.0)
     import matplotlib
@@ -140,76 +143,26 @@ def _kinds(s: dict) -> list[str]:
 
 
 def render(data: ClassResults, module: str, generated=None) -> str:
+    """The page (grading/templates/report.html.j2): the numbers and charts here, the layout in the template."""
     m, s = data.module(module), summarise(data, module)
-    out = [f"<h1>{esc(m.id)} {esc(m.title_zh)} · {esc(m.title_en)}</h1>",
-           f"<p class='sub'>班级报告 <span class='en'>Class report</span> · {esc(data.course_id)} · "
-           f"{s['students']} 名学生 <span class='en'>students</span>"
-           + (f" · 生成于 <span class='en'>as of</span> {esc(when(generated))}" if generated else "") + "</p>"]
-
-    out.append(f"<h2>{bilingual('提交状态', 'Status of the submissions')}</h2><table><tr><th>状态 "
-               "<span class='en'>Status</span></th><th class='num'>人数 <span class='en'>Students</span></th></tr>")
-    for k in _kinds(s):
-        if s["status"].get(k):
-            out.append(f"<tr><td>{badge(k, STATUS)}</td><td class='num'>{s['status'][k]}</td></tr>")
-    out.append("</table>" + _status_chart(s))
-
-    pts = s["auto_points"]
-    out.append(f"<h2>{bilingual('自动评分得分分布', 'Distribution of the automatic points')}</h2>")
-    if pts:
-        out.append(f"<p>{len(pts)} 份有分数 <span class='en'>submissions with a score</span> · 中位数 "
-                   f"<span class='en'>median</span> {fmt(statistics.median(pts))} / {fmt(s['auto_max'])} · 平均 "
-                   f"<span class='en'>mean</span> {statistics.mean(pts):.1f}"
-                   + (f" · {s['manual_pending']} 份待人工评分 <span class='en'>waiting for manual grading</span>"
-                      if s["manual_pending"] else "") + "</p>")
-        out.append(_histogram(pts, s["auto_max"], "自动评分得分 automatic points"))
-    else:
-        out.append("<p>还没有分数 <span class='en'>no scores yet</span></p>")
-
-    out.append(f"<h2>{bilingual('每个检查点', 'Checkpoint by checkpoint')}</h2><table><tr><th>检查点 "
-               "<span class='en'>Checkpoint</span></th><th class='num'>通过率 <span class='en'>Pass rate</span></th>"
-               + "".join(f"<th class='num'>{esc(VERDICT[v].zh)} <span class='en'>{esc(VERDICT[v].en)}</span></th>"
-                         for v in VERDICTS)
-               + "</tr>")
-    for c in m.cells:
-        if c.manual:
-            continue
-        rate = s["pass_rate"][c.name]
-        out.append(f"<tr><td>{esc(c.title)} <span class='cid'>{esc(c.name)}</span></td><td class='num'>"
-                   f"{'—' if rate is None else f'{rate:.0%}'}</td>"
-                   + "".join(f"<td class='num'>{s['verdicts'][c.name].get(v, 0)}</td>" for v in VERDICTS) + "</tr>")
-    out.append("</table>")
-    if any(s["verdicts"][c.name] for c in m.cells if not c.manual):
-        out.append(_verdict_chart(m, s))
-
-    out.append(f"<h2>{bilingual('最常见的错误', 'The most common mistakes')}</h2>")
-    out.append("<table><tr><th>检查点 <span class='en'>Checkpoint</span></th><th>检查结果 <span class='en'>"
-               "Message</span></th><th class='num'>人数 <span class='en'>Students</span></th></tr>")
-    for c in m.cells:
-        for msg, n in s["messages"].get(c.name, []):
-            zh, en = split_message(msg)
-            out.append(f"<tr><td><span class='cid'>{esc(c.name)}</span></td><td>{esc(zh)}"
-                       + (f"<br><span class='en'>{esc(en)}</span>" if en else "") + f"</td><td class='num'>{n}</td></tr>")
-    out.append("</table><p class='note'>数字和小时列表换成 # 和 […] 后归类 / numbers and lists of hours are "
-               "blanked (# and […]) to group messages.</p>")
-
-    secs = s["seconds"]
-    out.append(f"<h2>{bilingual('每份作业的评分用时', 'Grading time per submission')}</h2>")
-    if secs:
-        out.append(f"<p>中位数 <span class='en'>median</span> {statistics.median(secs):.1f} s · 最长 "
-                   f"<span class='en'>longest</span> {max(secs):.1f} s · 合计 <span class='en'>total</span> "
-                   f"{sum(secs):.0f} s</p>")
-        top = max(secs)
-        out.append(_histogram(secs, top, "秒 seconds", bins=min(20, max(5, len(secs) // 2))))
-
-    out.append(f"<h2>{bilingual('需要看一下的提交', 'Submissions that need a look')}</h2><table><tr><th>学生 "
-               "<span class='en'>Student</span></th><th>状态 <span class='en'>Status</span></th><th>原因 "
-               "<span class='en'>Reason</span></th></tr>")
+    auto_cells = [c for c in m.cells if not c.manual]
+    pts, secs = s["auto_points"], s["seconds"]
+    charts = {"status": _status_chart(s),
+              "points": _histogram(pts, s["auto_max"], "自动评分得分 automatic points") if pts else None,
+              "verdicts": _verdict_chart(m, s) if any(s["verdicts"][c.name] for c in auto_cells) else None,
+              "seconds": _histogram(secs, max(secs), "秒 seconds", bins=min(20, max(5, len(secs) // 2)))
+              if secs else None}
     names = {st.id: st.name for st in data.students}
-    for r in s["attention"]:
-        out.append(f"<tr><td>{esc(r.student)} {esc(names.get(r.student, ''))}</td><td>{badge(r.status, STATUS)}</td>"
-                   f"<td>{esc(r.reason_in('zh_CN'))}<br><span class='en'>{esc(r.reason)}</span></td></tr>")
-    out.append("</table>")
-    return page(f"{m.id} class report", "\n".join(out))
+    return html.render(
+        "crmlab.grading", "report.html.j2", title=f"{m.id} class report", m=m, s=s, course_id=data.course_id,
+        generated=when(generated) if generated else None, kinds=[k for k in _kinds(s) if s["status"].get(k)],
+        median=fmt(statistics.median(pts)) if pts else None, mean=f"{statistics.mean(pts):.1f}" if pts else None,
+        verdicts=VERDICTS, auto_cells=auto_cells, charts=charts,
+        rates={c.name: "—" if s["pass_rate"][c.name] is None else f"{s['pass_rate'][c.name]:.0%}" for c in auto_cells},
+        mistakes=[(c.name, *split_bilingual(msg), n) for c in m.cells for msg, n in s["messages"].get(c.name, [])],
+        seconds={"median": f"{statistics.median(secs):.1f}", "longest": f"{max(secs):.1f}",
+                 "total": f"{sum(secs):.0f}"} if secs else None,
+        attention=[(r, names.get(r.student, "")) for r in s["attention"]], fmt=fmt, status=status, verdict=verdict)
 
 
 def write_report(course: Course, module: str, out: str | Path | None = None) -> Path:

@@ -15,7 +15,8 @@ from pathlib import Path
 from .labels import Score, fmt, status, when
 from .terminal import pad, width
 
-SCORES = re.compile(r"<script type='application/json' id='crmlab-scores'>(.*?)</script>", re.S)
+# the scores-so-far JSON of a released page (grading/templates/so_far.html.j2 writes it through tojson)
+SCORES = re.compile(r"<script type=['\"]application/json['\"] id=['\"]crmlab-scores['\"]>(.*?)</script>", re.S)
 # nbgrader's fetch_feedback: <assignment>/feedback/<timestamp>/<notebook>.html, or with the course
 # id in front when Exchange.path_includes_course is set
 PAGES = ("*/feedback/*/*.html", "*/*/feedback/*/*.html")

@@ -151,17 +151,17 @@ def _grade(api, course: Course, module: str, student: str, timeout: float | None
                       reserved=reserved_names(m.data_file))
     if got.problem:
         return Outcome(module, student, "error", [Reason("not_a_folder", {
-            "name": f"{student}/{module}", "why": _refusal_text(got.problem["why"])})])
+            "name": f"{student}/{module}", "why": {"why": got.problem["why"]}})])
     notes: list[Reason] = collected_notes(course, module, student) + got.reasons()
     expected = _expected_notebooks(course, module)
     for name in sorted(expected):
         refused = got.refused(f"{name}.ipynb")
         if refused:
             return Outcome(module, student, "error", [Reason("notebook_refused", {
-                "name": f"{name}.ipynb", "why": _refusal_text(refused["why"], **refused.get("params", {}))})])
+                "name": f"{name}.ipynb", "why": {"why": refused["why"], "params": refused.get("params", {})}})])
     present = {p.stem for p in staged.glob("*.ipynb")}
     if not present & expected:
-        found = sorted(printable(x) for x in got.taken) or ["nothing"]
+        found = sorted(printable(x) for x in got.taken) or [{"word": "nothing"}]
         return Outcome(module, student, "missing", [Reason("missing_notebook", {
             "expected": sorted(f"{n}.ipynb" for n in expected), "found": found[:20]})] + notes)
     release = course.path("release", module=module)
@@ -256,12 +256,6 @@ def _grade(api, course: Course, module: str, student: str, timeout: float | None
 def reserved_names(data_file: str) -> frozenset[str]:
     """What the grader places in a working copy itself: a student's version of these is not taken."""
     return frozenset({data_file, *(data_file + s for s in ("-journal", "-wal", "-shm")), GROUP_FILE})
-
-
-def _refusal_text(why: str, **params) -> str:
-    from .reasons import REFUSALS, refusal
-
-    return refusal(why, "en_US", **params) if why in REFUSALS else why
 
 
 def collected_notes(course: Course, module: str, student: str) -> list[Reason]:

@@ -1,7 +1,15 @@
-"""Every learner-facing word of the role-play, in 简体中文 and English, in one table (as ``crm/messages.py``)."""
+"""Every learner-facing word of the role-play, in 简体中文 and English, in one table (as ``crm/messages.py``).
+
+The tables are catalogues of crmlab's one message mechanism (``crmlab/messages.py``). A parameter that is
+a code of one of the label tables is passed as the pair ``(TABLE, code)`` (e.g. ``(ROLES, "manager")``) and
+shown in the reader's language.
+"""
 from __future__ import annotations
 
-LANGS = ("zh_CN", "en_US")
+from crmlab.messages import LANGS, Catalogue, check_lang, join
+
+__all__ = ["LANGS", "MOVES", "ROLES", "ENDS", "MOOD", "MESSAGES", "CATALOGUE", "LABEL_CATALOGUES", "Refusal", "check_lang", "label",
+           "render"]
 
 # move kind -> (简体中文, English): what the student does
 MOVES: dict[str, tuple[str, str]] = {
@@ -73,28 +81,32 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def check_lang(lang: str) -> str:
-    if lang not in LANGS:
-        raise ValueError(f"lang must be one of {LANGS}, not {lang!r}")
-    return lang
+# the label tables as catalogues (checked like the messages; the tables stay plain dicts for their readers)
+LABEL_CATALOGUES = {name: Catalogue(name, table) for name, table in
+                    (("roleplay.moves", MOVES), ("roleplay.roles", ROLES), ("roleplay.ends", ENDS),
+                     ("roleplay.mood", MOOD))}
 
 
 def label(table: dict, code: str, lang: str) -> str:
-    pair = table.get(code)
-    return code if pair is None else pair[LANGS.index(lang)]
+    texts = table.get(code)
+    return code if texts is None else texts[LANGS.index(lang)]
+
+
+def _show(value, lang: str):
+    """A parameter in ``lang``: a ``(TABLE, code)`` pair as its label, a list joined, the rest as it is."""
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], dict):
+        return label(value[0], value[1], lang)
+    if isinstance(value, list):
+        return join((label(v[0], v[1], lang) if isinstance(v, tuple) else str(v) for v in value), lang)
+    return value
+
+
+CATALOGUE = Catalogue("roleplay", MESSAGES, show=_show)
 
 
 def render(code: str, lang: str, params: dict) -> str:
     """The message ``code`` in ``lang``; values given as (table, code) pairs are translated."""
-    shown = {}
-    for key, value in params.items():
-        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], dict):
-            value = label(value[0], value[1], lang)
-        elif isinstance(value, list):
-            value = ("、" if lang == "zh_CN" else ", ").join(
-                label(v[0], v[1], lang) if isinstance(v, tuple) else str(v) for v in value)
-        shown[key] = value
-    return MESSAGES[code][LANGS.index(lang)].format(**shown)
+    return CATALOGUE.render(code, lang, params)
 
 
 class Refusal(ValueError):

@@ -397,3 +397,38 @@ def test_hints_cover_every_checkpoint_of_m01_m06_and_m07_in_both_languages():
             assert re.search(r"[\u4e00-\u9fff]", h["zh"]) and h["en"] and not re.search(r"[\u4e00-\u9fff]", h["en"])
             for text in (h["zh"], h["en"]):   # plain text on the page: no Markdown left in it
                 assert not re.search(r"\*\w|\w\*|`|\*\*", text), text
+
+
+def test_what_a_student_or_a_check_wrote_reaches_the_page_as_text_and_the_scores_json_reads_back(tmp_path):
+    """The pages come from autoescaping templates: markup in a name, a check's message, a comment or a reason
+    is shown, never run, and a "</script>" in the scores data cannot end its script early."""
+    from types import SimpleNamespace
+
+    from crmlab.grading.feedback import render
+    from crmlab.grading.reasons import Reason
+    from crmlab.grading.results import Cell, ModuleInfo, Result, Student, Verdict
+    from crmlab.grading.scores import find_scores
+
+    evil = "<script>steal()</script>"
+    module = ModuleInfo("m01", f"认识{evil}", "Know </script><b>", [Cell("chk_a", 2, False, f"检查 {evil}"),
+                                                                   Cell("reflection", 4, True, "反思 'r'")])
+    reason = Reason("missing_notebook", {"expected": ["m01.ipynb"], "found": [f"{evil}.ipynb"]})
+    r = Result("m01", "s1", "graded", reason.text(), total=1.0, max_total=6.0, scores={"chk_a": 1.0, "reflection": None},
+               comments={"reflection": f"好 {evil} & 'quoted'"}, reasons=[reason],
+               verdicts={"chk_a": Verdict(1.0, 2.0, "partly", f"不对 {evil} / wrong {evil}")})
+    so_far = {"course_id": "c", "student": "s1", "released_at": "2026-06-30T18:00:00+08:00", "counted": [],
+              "modules": [{"module": "m01", "title_zh": module.title_zh, "title_en": module.title_en,
+                           "status": "graded", "points": 1.0, "max_points": 6.0, "manual_pending": True,
+                           "auto": 1.0, "auto_max": 2.0, "manual": None, "manual_max": 4.0}],
+              "coursework_pct": None, "coursework_share": 0.6, "peer_share": 0.4}
+    page = render(SimpleNamespace(course_id="c"), module, Student("s1", "明", "王"), r, {"chk_a": {"zh": evil, "en": evil}},
+                  so_far)
+    assert "<script>steal()" not in page and "<b>" not in page and "</script><b>" not in page
+    assert page.count("&lt;script&gt;steal()&lt;/script&gt;") >= 6        # title, cell, message ×2, hint ×2, comment, reason
+    text = _text(page)
+    assert f"不对 {evil}" in text and f"wrong {evil}" in text and f"好 {evil} & 'quoted'" in text
+    assert f"找到的是：{evil}.ipynb" in text and f"found: {evil}.ipynb" in text
+    fetched = tmp_path / "m01" / "feedback" / "2026-06-30 10:00:00 UTC"
+    fetched.mkdir(parents=True)
+    (fetched / "m01.html").write_text(page, encoding="utf-8")
+    assert find_scores(tmp_path) == [so_far]

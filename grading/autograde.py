@@ -173,11 +173,9 @@ def autograde(course: Course, module: str, workers: int | None = None, force: bo
     course.module(module)
     if not course.path("release", module=module).is_dir():
         raise CourseError(f"module {module} has not been assigned yet: run `crmlab assign {module}` first")
-    workers = max(1, int(workers or course.grading.get("workers", 2)))
-    mode = str(course.grading.get("sandbox", "auto"))
-    if mode not in ("auto", "required", "off"):
-        raise CourseError(f"[grading] sandbox = {mode!r} in crmlab.toml: use \"auto\", \"required\" or \"off\"")
-    limit = float(submission_timeout or course.grading["submission_timeout"])
+    workers = max(1, int(workers or course.grading.workers))
+    mode = course.grading.sandbox   # "auto", "required" or "off": checked when crmlab.toml is read
+    limit = float(submission_timeout or course.grading.submission_timeout)
     started = time.monotonic()
     with course_lock(course, f"crmlab autograde {module}"):
         try:

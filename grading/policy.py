@@ -27,6 +27,7 @@ from crmlab.roleplay.messages import Refusal
 
 from . import sandbox
 from .intake import BadNotebook, loads_strict
+from .settings import GradingSection
 from .reasons import printable
 
 MAX_REPLY = 100_000
@@ -64,9 +65,9 @@ POLICY_LIMITS = {"memory_mb": 1024, "cpu_seconds": 60, "processes": 16, "file_mb
 class SandboxedPolicy:
     """``with SandboxedPolicy(source, course.grading) as choose: play_policy(choose, …)``."""
 
-    def __init__(self, source: str, settings: dict | None = None, seconds: float = 2.0):
+    def __init__(self, source: str, settings: GradingSection, seconds: float = 2.0):
         self.source, self.seconds = source, seconds
-        self.settings = settings or {}
+        self.settings = settings   # the course's [grading]: its sandbox mode and limits (capped below)
         self.proc: subprocess.Popen | None = None
         self.turn = 0
 
@@ -94,11 +95,10 @@ class SandboxedPolicy:
 
     def _command(self) -> list[str]:
         cmd = [sys.executable, "-I", "-S", "host.py"]
-        mode = self.settings.get("sandbox", "auto")
+        mode = self.settings.sandbox
         why = sandbox.available() if mode != "off" else "sandbox = \"off\""
         if why is None:
-            limits = {k: self.settings.get(k, v) for k, v in POLICY_LIMITS.items()}
-            limits = {k: min(v, POLICY_LIMITS[k]) for k, v in limits.items()}
+            limits = {k: min(getattr(self.settings, k), cap) for k, cap in POLICY_LIMITS.items()}
             env = {"PATH": "/usr/bin:/bin", "HOME": str(self.private), "TMPDIR": str(self.private), "LANG": "C.UTF-8",
                    "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
             return sandbox.wrap(cmd, workdir=str(self.work), private=str(self.private), limits=limits, env=env,

@@ -177,8 +177,8 @@ def _grade(api, course: Course, module: str, student: str, timeout: float | None
     notes += _check_timestamp(staged)
 
     work = course.path("autograded", student, module)
-    limits = {k: grading[k] for k in sandbox.DEFAULT_LIMITS if k in grading}
-    limit = float(timeout or grading["submission_timeout"])
+    limits = grading.limits
+    limit = float(timeout or grading.submission_timeout)
     with tempfile.TemporaryDirectory(prefix="crmlab-back-") as back:
         with sandbox.Workspace(work, limits, scratch_root=course.private / "scratch") as ws:
             stopped = threading.Event()
@@ -222,12 +222,10 @@ def _grade(api, course: Course, module: str, student: str, timeout: float | None
             reasons.append(Reason("disk_limit", json.loads(disk)))
         elif memory:
             status = "limit"
-            reasons.append(Reason("memory_limit", {"limit_mb": int(limits.get("memory_mb", 3072))
-                                                   + int(limits.get("disk_mb", 500))}))
+            reasons.append(Reason("memory_limit", {"limit_mb": limits["memory_mb"] + limits["disk_mb"]}))
         elif limited:
             status = "limit"
-            reasons.append(Reason("resource_limit", {"cells": limited, "memory_mb": grading.get(
-                "memory_mb", sandbox.DEFAULT_LIMITS["memory_mb"])}))
+            reasons.append(Reason("resource_limit", {"cells": limited, "memory_mb": grading.memory_mb}))
         if expected - present:
             reasons.append(Reason("notebooks_missing", {"names": sorted(expected - present)}))
         if deleted:

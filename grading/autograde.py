@@ -6,7 +6,7 @@ hangs past that, or crashes, is killed and replaced. Every finished submission i
 interrupted run — even one killed with -9, whose workers die with it — resumes where it stopped.
 
 One run per course at a time (a lock on ``.crmlab/locks/grading``, which the system releases when the
-run ends however it ends); the sandbox is decided once, at the start (grading/sandbox.py :func:`decide`).
+run ends however it ends); the sandbox is decided once, at the start (grading/sandbox/tools.py :func:`decide`).
 """
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ def configure(c, config_file: str) -> None:
     c.OverwriteCells.add_missing_cells = True
     c.Autograde.autograde_preprocessors = AUTOGRADE_STEPS
     c.StudentData.course_root = str(course.root)
-    # every kernel in a sandbox of its own (grading/sandbox.py)
+    # every kernel in a sandbox of its own (grading/sandbox/)
     from .sandbox import SandboxedKernelManager
 
     c.Execute.kernel_manager_class = SandboxedKernelManager

@@ -5,7 +5,7 @@ A role-play module hands in a policy as source code (``def policy(view): …``).
 on hidden seeds, so it cannot run inside the student's kernel (which would see the seeds and could
 report any score), and it must not run in the grader's process either (student code there could
 read the course secret or write the gradebook). So :class:`SandboxedPolicy` starts one small Python
-process — under the same bubblewrap sandbox and limits as a student's kernel (``grading/sandbox.py``):
+process — under the same bubblewrap sandbox and limits as a student's kernel (``grading/sandbox/``):
 no network, a read-only system, nothing of the course — that holds only the policy. The grader sends
 it a view (plain JSON, one line) and reads back one choice; the session, its seeds and the scoring
 stay with the grader. The worst the policy can do is choose badly, fail, or be slow: a failure or a
@@ -58,7 +58,7 @@ for line in sys.stdin:
     out.flush()
 '''
 # processes: RLIMIT_NPROC counts every process and thread of the sandbox user; the policy runs as a user of
-# its own (a leased uid, grading/sandbox.py), so 16 are plenty
+# its own (a leased uid, grading/sandbox/), so 16 are plenty
 POLICY_LIMITS = {"memory_mb": 1024, "cpu_seconds": 60, "processes": 16, "file_mb": 10}
 
 

@@ -8,7 +8,7 @@ Each request is graded by nbgrader's own autograde (real kernels, real gradebook
    (``.crmlab/staged/…``; grading/intake.py: regular files only, no link followed, bounded), and put the
    notebooks right for nbgrader (old format upgraded, duplicated or foreign nbgrader marks removed);
    nbgrader reads the staged copy, never the submitted folder, which is left exactly as it was;
-2. **run** nbgrader's autograde with the kernel in its own working space (grading/sandbox.py
+2. **run** nbgrader's autograde with the kernel in its own working space (grading/sandbox/
    :class:`Workspace`), watched for the submission's time limit;
 3. **read back** what the kernel left that the checks need (an operational module's database),
    copied out by rules the kernel cannot steer; the working space is then removed;

@@ -202,7 +202,7 @@ def _grade(api, course: Course, module: str, student: str, timeout: float | None
         if stopped.is_set():
             return Outcome(module, student, "timeout", [Reason("submission_timeout", {"seconds": limit})] + notes)
         if not result.get("success"):
-            return _failure(module, student, result, grading["cell_timeout"], disk, memory, grading, notes)
+            return _failure(module, student, result, grading.cell_timeout, disk, memory, grading, notes)
         try:
             executed = executed_notebooks(work, expected)
         except intake.BadNotebook as exc:
@@ -212,11 +212,11 @@ def _grade(api, course: Course, module: str, student: str, timeout: float | None
         limited = _cells_with_errors(executed, LIMIT_ERRORS)
         if timed_out:
             status = "timeout"
-            reasons.append(Reason("cell_timeout", {"cells": timed_out, "seconds": grading["cell_timeout"]}))
+            reasons.append(Reason("cell_timeout", {"cells": timed_out, "seconds": grading.cell_timeout}))
         cut = _cells_where(executed, lambda out: OUTPUT_CUT in "".join(out.get("text", "")))
         if cut:
             status = "limit"
-            reasons.append(Reason("output_cut", {"cells": cut, "kib": grading.get("max_output_kb", 1024)}))
+            reasons.append(Reason("output_cut", {"cells": cut, "kib": grading.max_output_kb}))
         if disk:
             status = "limit"
             reasons.append(Reason("disk_limit", json.loads(disk)))
@@ -396,7 +396,7 @@ def _failure(module, student, result: dict, cell_timeout, disk, memory, grading,
         return Outcome(module, student, "limit", [Reason("disk_limit", json.loads(disk))] + notes)
     if memory:
         return Outcome(module, student, "limit", [Reason("memory_limit", {
-            "limit_mb": int(grading.get("memory_mb", 3072)) + int(grading.get("disk_mb", 500))})] + notes)
+            "limit_mb": grading.memory_mb + grading.disk_mb})] + notes)
     if re.search(r"Kernel died before replying to kernel_info|Kernel didn't respond|Failed to start the kernel|"
                  r"kernel_info", text):
         # nothing of the student's has run yet: the kernel starts in "/" with Python isolated

@@ -225,7 +225,9 @@ def _said(e: dict) -> str:
         known = (ModuleSection if loc[0] == "modules" else SECTIONS.get(loc[0], CourseSettings)).model_fields
         return f"unknown setting '{key}' (the settings of [{table}]: {', '.join(known)}; docs/settings.md)"
     if e["type"] == "missing":
-        return f"missing field '{key}'"
+        return f"missing table [{key}]" if len(loc) == 1 else f"missing field '{key}'"
+    if e["type"] in ("model_type", "dict_type"):
+        return f"'{key}' = {e['input']!r}: should be a table ([{key}] with its settings under it)"
     if e["type"] == "value_error":
         return f"'{key}' {e['ctx']['error']}"
     return f"'{key}' = {e['input']!r}: {e['msg'].replace('Input should', 'should')}"

@@ -54,6 +54,16 @@ def test_an_unknown_table_is_refused_naming_it(tmp_path):
         course.module_ids  # noqa: B018
 
 
+def test_a_missing_table_or_a_value_where_a_table_belongs_is_named(tmp_path):
+    start, end = TEMPLATE.index("[grading]"), TEMPLATE.index("[grades]")
+    course = _course_with(tmp_path, TEMPLATE[:start] + TEMPLATE[end:])
+    with pytest.raises(CourseError, match=r"crmlab\.toml: missing table \[grading\]$"):
+        course.settings  # noqa: B018
+    course = _course_with(tmp_path, TEMPLATE.replace("[modules.m01]", "[modules]\nm09 = 3\n[modules.m01]"))
+    with pytest.raises(CourseError, match=r"'modules\.m09' = 3: should be a table"):
+        Course.open(course.root).settings  # noqa: B018
+
+
 def test_the_command_says_an_unknown_key_in_one_line_with_exit_code_2(tmp_path):
     course = _course_with(tmp_path, TEMPLATE.replace("workers = 2 ", "worker = 2  "))
     r = run("roster", "list", "--course", str(course.root))

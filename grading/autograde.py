@@ -6,7 +6,7 @@ hangs past that, or crashes, is killed and replaced. Every finished submission i
 interrupted run — even one killed with -9, whose workers die with it — resumes where it stopped.
 
 One run per course at a time (a lock on ``.crmlab/locks/grading``, which the system releases when the
-run ends however it ends); the sandbox is decided once, at the start (grading/sandbox.py :func:`decide`).
+run ends however it ends); the sandbox is decided once, at the start (grading/sandbox/tools.py :func:`decide`).
 """
 from __future__ import annotations
 
@@ -173,11 +173,9 @@ def autograde(course: Course, module: str, workers: int | None = None, force: bo
     course.module(module)
     if not course.path("release", module=module).is_dir():
         raise CourseError(f"module {module} has not been assigned yet: run `crmlab assign {module}` first")
-    workers = max(1, int(workers or course.grading.get("workers", 2)))
-    mode = str(course.grading.get("sandbox", "auto"))
-    if mode not in ("auto", "required", "off"):
-        raise CourseError(f"[grading] sandbox = {mode!r} in crmlab.toml: use \"auto\", \"required\" or \"off\"")
-    limit = float(submission_timeout or course.grading["submission_timeout"])
+    workers = max(1, int(workers or course.grading.workers))
+    mode = course.grading.sandbox   # "auto", "required" or "off": checked when crmlab.toml is read
+    limit = float(submission_timeout or course.grading.submission_timeout)
     started = time.monotonic()
     with course_lock(course, f"crmlab autograde {module}"):
         try:

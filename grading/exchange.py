@@ -66,7 +66,7 @@ def exchange_root(course) -> Path:
     """The course's exchange directory: ``[course] exchange`` in crmlab.toml (on a multi-user hub, a
     folder every user can write, outside the instructor's course folder), else inside the course
     instance, so that one folder holds a class."""
-    return Path(course.settings["course"].get("exchange") or course.root / "exchange")
+    return Path(course.settings.course.exchange or course.root / "exchange")
 
 
 def personal_path(exchange: str | Path, course_id: str, student: str, module: str) -> Path:

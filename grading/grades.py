@@ -3,7 +3,8 @@
 The brief's rule: the course grade is the sum of the sub-projects' scores, and the "CRM show"
 (客户关系管理表演秀) is 40 % of the total. Each group is scored by the other groups' leaders on a
 0–10 whole-point scale; per group the highest and the lowest score are dropped and the rest
-averaged; every member of a group gets the group's score. Settings (``[grades]`` in crmlab.toml):
+averaged; every member of a group gets the group's score. Settings (``[grades]`` in crmlab.toml,
+declared in grading/settings.py):
 
     peer_share = 0.4                 # the show's part of the final grade (0 = no show)
     weights = { m01 = 1, m06 = 2 }   # optional: each module's percentage weighted; default: points summed
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from .course import Course, CourseError
 from .results import ClassResults, load
+from .settings import GradesSection
 
 WHOLE = re.compile(r"\s*\d+\s*")
 
@@ -97,27 +99,8 @@ def read_peer_scores(path: str | Path, groups: dict[str, str] | None = None) -> 
     return scores
 
 
-@dataclass
-class Settings:
-    peer_share: float = 0.4
-    weights: dict[str, float] | None = None
-    missing: str = "blank"
-
-    @classmethod
-    def of(cls, course: Course) -> "Settings":
-        g = course.settings.get("grades", {})
-        where = f"{course.root / 'crmlab.toml'} [grades]"
-        share = g.get("peer_share", 0.4)
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
-            raise GradesError(f"{where}: peer_share = {share!r} should be a share from 0 to 1 (0.4 is 40 %)")
-        weights = g.get("weights")
-        if weights is not None and (not isinstance(weights, dict) or not weights or any(
-                isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0 for w in weights.values())):
-            raise GradesError(f"{where}: weights should map modules to numbers ≥ 0, e.g. {{ m01 = 1, m06 = 2 }}")
-        missing = g.get("missing", "blank")
-        if missing not in ("blank", "zero"):
-            raise GradesError(f"{where}: missing = {missing!r}: use \"blank\" or \"zero\"")
-        return cls(float(share), {k: float(v) for k, v in weights.items()} if weights else None, missing)
+# the course's [grades], declared and checked with every other setting (grading/settings.py)
+Settings = GradesSection
 
 
 @dataclass

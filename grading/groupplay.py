@@ -53,20 +53,17 @@ class GroupPlay:
     @classmethod
     def of(cls, course: Course, module: str, groups: str | Path | None = None) -> "GroupPlay | None":
         """The module's settings, or None if the module has no group play (no ``group_scene``)."""
-        m = course.settings["modules"].get(module, {})
-        if "group_scene" not in m:
+        m = course.settings.modules.get(module)
+        if m is None or m.group_scene is None:
             return None
         where = f"{course.root / 'crmlab.toml'} [modules.{module}]"
-        scene = load_roleplay(m["group_scene"])
-        roles = m.get("group_roles") or list(scene.roles)
+        scene = load_roleplay(m.group_scene)
+        roles = m.group_roles or list(scene.roles)   # types and the share's range: checked with the file
         bad = [r for r in roles if r not in scene.roles]
-        if not isinstance(roles, list) or bad:
+        if bad:
             raise CourseError(f"{where}: group_roles {roles!r}: the scene {scene.id} is played as "
                               f"{', '.join(scene.roles)}")
-        share = m.get("group_silent_share", 0.5)
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
-            raise CourseError(f"{where}: group_silent_share = {share!r} should be a share from 0 to 1")
-        return cls(module, scene.id, list(roles), float(share), Path(groups or course.root / "groups.csv"))
+        return cls(module, scene.id, list(roles), m.group_silent_share, Path(groups or course.root / "groups.csv"))
 
     def casts(self, course: Course) -> dict[str, dict[str, str]]:
         """group → {member: role}; {} when the course has no groups file (no CRM show)."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .reasons import Reason, printable
+from .settings import GradingSection
 
 # never taken, never reported: what Jupyter and Python leave beside a notebook (nbgrader ignores them too)
 IGNORED = (".ipynb_checkpoints", "__pycache__", "*.pyc", "feedback", ".sandbox")
@@ -37,15 +38,15 @@ CHUNK = 1 << 20
 @dataclass(frozen=True)
 class Limits:
     """How much of a submission is taken (``[grading] max_files``, ``max_file_mb``, ``max_submission_mb``)."""
-    max_files: int = 200
-    max_file_mb: float = 20.0
-    max_total_mb: float = 100.0
+    max_files: int = GradingSection.model_fields["max_files"].default
+    max_file_mb: float = GradingSection.model_fields["max_file_mb"].default
+    max_total_mb: float = GradingSection.model_fields["max_submission_mb"].default
     max_depth: int = 4
 
     @classmethod
-    def of(cls, grading: dict) -> "Limits":
-        return cls(int(grading.get("max_files", cls.max_files)), float(grading.get("max_file_mb", cls.max_file_mb)),
-                   float(grading.get("max_submission_mb", cls.max_total_mb)))
+    def of(cls, grading) -> "Limits":
+        """The limits of a course's ``[grading]`` (grading/settings.py)."""
+        return cls(grading.max_files, grading.max_file_mb, grading.max_submission_mb)
 
 
 @dataclass

@@ -33,11 +33,11 @@ def configure(c, config_file: str) -> None:
     c.CourseDirectory.course_id = course.course_id
     c.CourseDirectory.source_directory = "modules"
     c.CourseDirectory.db_url = course.db_url
-    c.Execute.timeout = int(course.grading["cell_timeout"])
+    c.Execute.timeout = course.grading.cell_timeout
     # the notebook has run and its outputs are saved: kill the kernel instead of waiting for it
     c.Execute.shutdown_kernel = "immediate"
-    c.LimitedExecute.max_output_kb = int(course.grading.get("max_output_kb", 1024))
-    c.LimitedExecute.max_total_output_kb = int(course.grading.get("max_total_output_kb", 20 * 1024))
+    c.LimitedExecute.max_output_kb = course.grading.max_output_kb
+    c.LimitedExecute.max_total_output_kb = course.grading.max_total_output_kb
     # the formgrader shows students' notebooks in the instructor's browser: a student's HTML or script
     # (in a markdown answer or an output) must not run there, with the instructor's rights on the server
     c.HTMLExporter.sanitize_html = True
@@ -46,12 +46,12 @@ def configure(c, config_file: str) -> None:
     c.OverwriteCells.add_missing_cells = True
     c.Autograde.autograde_preprocessors = AUTOGRADE_STEPS
     c.StudentData.course_root = str(course.root)
-    # every kernel in a sandbox of its own (grading/sandbox.py)
-    from .sandbox import DEFAULT_LIMITS, SandboxedKernelManager
+    # every kernel in a sandbox of its own (grading/sandbox/)
+    from .sandbox import SandboxedKernelManager
 
     c.Execute.kernel_manager_class = SandboxedKernelManager
-    c.SandboxedKernelManager.mode = str(course.grading.get("sandbox", "auto"))
-    c.SandboxedKernelManager.limits = {k: course.grading[k] for k in DEFAULT_LIMITS if k in course.grading}
+    c.SandboxedKernelManager.mode = course.grading.sandbox
+    c.SandboxedKernelManager.limits = course.grading.limits
     # operational modules (data_writable = true): the student's CRM database and action log stay writable
     c.SandboxedKernelManager.writable = {m: course.module(m).writable_files for m in course.module_ids
                                          if course.module(m).writable_files}

@@ -5,7 +5,7 @@ A role-play module hands in a policy as source code (``def policy(view): …``).
 on hidden seeds, so it cannot run inside the student's kernel (which would see the seeds and could
 report any score), and it must not run in the grader's process either (student code there could
 read the course secret or write the gradebook). So :class:`SandboxedPolicy` starts one small Python
-process — under the same bubblewrap sandbox and limits as a student's kernel (``grading/sandbox.py``):
+process — under the same bubblewrap sandbox and limits as a student's kernel (``grading/sandbox/``):
 no network, a read-only system, nothing of the course — that holds only the policy. The grader sends
 it a view (plain JSON, one line) and reads back one choice; the session, its seeds and the scoring
 stay with the grader. The worst the policy can do is choose badly, fail, or be slow: a failure or a
@@ -27,6 +27,7 @@ from crmlab.roleplay.messages import Refusal
 
 from . import sandbox
 from .intake import BadNotebook, loads_strict
+from .settings import GradingSection
 from .reasons import printable
 
 MAX_REPLY = 100_000
@@ -57,16 +58,16 @@ for line in sys.stdin:
     out.flush()
 '''
 # processes: RLIMIT_NPROC counts every process and thread of the sandbox user; the policy runs as a user of
-# its own (a leased uid, grading/sandbox.py), so 16 are plenty
+# its own (a leased uid, grading/sandbox/), so 16 are plenty
 POLICY_LIMITS = {"memory_mb": 1024, "cpu_seconds": 60, "processes": 16, "file_mb": 10}
 
 
 class SandboxedPolicy:
     """``with SandboxedPolicy(source, course.grading) as choose: play_policy(choose, …)``."""
 
-    def __init__(self, source: str, settings: dict | None = None, seconds: float = 2.0):
+    def __init__(self, source: str, settings: GradingSection, seconds: float = 2.0):
         self.source, self.seconds = source, seconds
-        self.settings = settings or {}
+        self.settings = settings   # the course's [grading]: its sandbox mode and limits (capped below)
         self.proc: subprocess.Popen | None = None
         self.turn = 0
 
@@ -94,11 +95,10 @@ class SandboxedPolicy:
 
     def _command(self) -> list[str]:
         cmd = [sys.executable, "-I", "-S", "host.py"]
-        mode = self.settings.get("sandbox", "auto")
+        mode = self.settings.sandbox
         why = sandbox.available() if mode != "off" else "sandbox = \"off\""
         if why is None:
-            limits = {k: self.settings.get(k, v) for k, v in POLICY_LIMITS.items()}
-            limits = {k: min(v, POLICY_LIMITS[k]) for k, v in limits.items()}
+            limits = {k: min(getattr(self.settings, k), cap) for k, cap in POLICY_LIMITS.items()}
             env = {"PATH": "/usr/bin:/bin", "HOME": str(self.private), "TMPDIR": str(self.private), "LANG": "C.UTF-8",
                    "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
             return sandbox.wrap(cmd, workdir=str(self.work), private=str(self.private), limits=limits, env=env,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from . import reasons as reason_codes
 from .course import Course, CourseError
 from .labels import Score
-from .state import StateStore
+from .state import StateStore, Verdict
 
 HEADING = re.compile(r"^#+\s*(.+?)\s*$", re.M)
 POINTS_SUFFIX = re.compile(r"\s*[(（][^()（）]*(?:points?|分)[^()（）]*[)）]\s*$", re.I)
@@ -50,14 +50,6 @@ class Cell:
     max_score: float
     manual: bool          # graded by the instructor in the formgrader (markdown answers)
     title: str            # the task's heading in the notebook, both languages, without the points
-
-
-@dataclass
-class Verdict:
-    points: float
-    max_points: float
-    status: str           # right, partly, wrong, no_answer
-    message: str
 
 
 @dataclass
@@ -169,7 +161,7 @@ def load(course: Course) -> ClassResults:
         verdicts = {}
         for module, student, check, points, max_points, status, message in state.con.execute(
                 "SELECT module, student, checkpoint, points, max_points, status, message FROM checks"):
-            verdicts.setdefault((module, student), {})[check] = Verdict(points, max_points, status, message)
+            verdicts.setdefault((module, student), {})[check] = Verdict(check, points, max_points, status, message)
     finally:
         state.close()
     with gradebook.opened(course) as gb:

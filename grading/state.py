@@ -53,6 +53,17 @@ CREATE TABLE IF NOT EXISTS checks (
 
 
 @dataclass
+class Verdict:
+    """The grader's verdict on one checkpoint (grading/verify.py gives it; the state's ``checks`` table keeps
+    it; grading/results.py reads it back for feedback, reports and exports)."""
+    check: str
+    points: float
+    max_points: float
+    status: str       # right, partly, wrong, no_answer
+    message: str = ""
+
+
+@dataclass
 class Outcome:
     module: str
     student: str
@@ -62,7 +73,7 @@ class Outcome:
     score: float | None = None
     max_score: float | None = None
     seconds: float = 0.0
-    checks: list = field(default_factory=list)   # verify.Verdict of each checkpoint checked by the grader
+    checks: list[Verdict] = field(default_factory=list)   # each checkpoint the grader checked
     text: str = ""                                # the reason as stored by a grader from before reason codes
 
     @property

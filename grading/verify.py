@@ -37,6 +37,7 @@ from pathlib import Path
 
 from .course import SHIPPED_COURSE, Course
 from .data import student_database
+from .state import Verdict
 
 MIME = "application/vnd.crmlab.answer+json"
 HANDIN = SHIPPED_COURSE / "handin" / "crmlab_handin.py"
@@ -68,15 +69,6 @@ class Context:
     answers: dict                                  # every answer handed in, by check
     cache: dict = field(default_factory=dict)      # work shared by the checks of one submission
     work_db: Path | None = None                    # the database as the executed notebook left it
-
-
-@dataclass
-class Verdict:
-    check: str
-    points: float
-    max_points: float
-    status: str       # right, partly, wrong, no_answer
-    message: str = ""
 
 
 def checks_of(course: Course, module: str) -> dict:

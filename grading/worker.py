@@ -8,7 +8,7 @@ Each request is graded by nbgrader's own autograde (real kernels, real gradebook
    (``.crmlab/staged/…``; grading/intake.py: regular files only, no link followed, bounded), and put the
    notebooks right for nbgrader (old format upgraded, duplicated or foreign nbgrader marks removed);
    nbgrader reads the staged copy, never the submitted folder, which is left exactly as it was;
-2. **run** nbgrader's autograde with the kernel in its own working space (grading/sandbox.py
+2. **run** nbgrader's autograde with the kernel in its own working space (grading/sandbox/
    :class:`Workspace`), watched for the submission's time limit;
 3. **read back** what the kernel left that the checks need (an operational module's database),
    copied out by rules the kernel cannot steer; the working space is then removed;
@@ -177,8 +177,8 @@ def _grade(api, course: Course, module: str, student: str, timeout: float | None
     notes += _check_timestamp(staged)
 
     work = course.path("autograded", student, module)
-    limits = {k: grading[k] for k in sandbox.DEFAULT_LIMITS if k in grading}
-    limit = float(timeout or grading["submission_timeout"])
+    limits = grading.limits
+    limit = float(timeout or grading.submission_timeout)
     with tempfile.TemporaryDirectory(prefix="crmlab-back-") as back:
         with sandbox.Workspace(work, limits, scratch_root=course.private / "scratch") as ws:
             stopped = threading.Event()
@@ -202,7 +202,7 @@ def _grade(api, course: Course, module: str, student: str, timeout: float | None
         if stopped.is_set():
             return Outcome(module, student, "timeout", [Reason("submission_timeout", {"seconds": limit})] + notes)
         if not result.get("success"):
-            return _failure(module, student, result, grading["cell_timeout"], disk, memory, grading, notes)
+            return _failure(module, student, result, grading.cell_timeout, disk, memory, grading, notes)
         try:
             executed = executed_notebooks(work, expected)
         except intake.BadNotebook as exc:
@@ -212,22 +212,20 @@ def _grade(api, course: Course, module: str, student: str, timeout: float | None
         limited = _cells_with_errors(executed, LIMIT_ERRORS)
         if timed_out:
             status = "timeout"
-            reasons.append(Reason("cell_timeout", {"cells": timed_out, "seconds": grading["cell_timeout"]}))
+            reasons.append(Reason("cell_timeout", {"cells": timed_out, "seconds": grading.cell_timeout}))
         cut = _cells_where(executed, lambda out: OUTPUT_CUT in "".join(out.get("text", "")))
         if cut:
             status = "limit"
-            reasons.append(Reason("output_cut", {"cells": cut, "kib": grading.get("max_output_kb", 1024)}))
+            reasons.append(Reason("output_cut", {"cells": cut, "kib": grading.max_output_kb}))
         if disk:
             status = "limit"
             reasons.append(Reason("disk_limit", json.loads(disk)))
         elif memory:
             status = "limit"
-            reasons.append(Reason("memory_limit", {"limit_mb": int(limits.get("memory_mb", 3072))
-                                                   + int(limits.get("disk_mb", 500))}))
+            reasons.append(Reason("memory_limit", {"limit_mb": limits["memory_mb"] + limits["disk_mb"]}))
         elif limited:
             status = "limit"
-            reasons.append(Reason("resource_limit", {"cells": limited, "memory_mb": grading.get(
-                "memory_mb", sandbox.DEFAULT_LIMITS["memory_mb"])}))
+            reasons.append(Reason("resource_limit", {"cells": limited, "memory_mb": grading.memory_mb}))
         if expected - present:
             reasons.append(Reason("notebooks_missing", {"names": sorted(expected - present)}))
         if deleted:
@@ -392,7 +390,7 @@ def _failure(module, student, result: dict, cell_timeout, disk, memory, grading,
         return Outcome(module, student, "limit", [Reason("disk_limit", json.loads(disk))] + notes)
     if memory:
         return Outcome(module, student, "limit", [Reason("memory_limit", {
-            "limit_mb": int(grading.get("memory_mb", 3072)) + int(grading.get("disk_mb", 500))})] + notes)
+            "limit_mb": grading.memory_mb + grading.disk_mb})] + notes)
     if re.search(r"Kernel died before replying to kernel_info|Kernel didn't respond|Failed to start the kernel|"
                  r"kernel_info", text):
         # nothing of the student's has run yet: the kernel starts in "/" with Python isolated

@@ -3,6 +3,7 @@ lowest, average), refused inputs named by row, and modules summed or weighted. N
 class results are built by hand (tests/test_feedback.py does the same on a class graded by nbgrader)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,6 +11,7 @@ import pytest
 
 from crmlab.grading.grades import GradesError, course_grades, peer_average, read_groups, read_peer_scores
 from crmlab.grading.results import Cell, ClassResults, ModuleInfo, Result, Student
+from crmlab.grading.settings import SettingsError, parse
 
 
 @pytest.mark.parametrize("scores, expected", [
@@ -91,7 +93,9 @@ def _class(results: dict[tuple[str, str], Result]) -> ClassResults:
 
 
 def _course(tmp_path, **grades):
-    return SimpleNamespace(root=tmp_path, settings={"grades": grades})
+    """A course whose [grades] are ``grades``, read as a crmlab.toml would be (grading/settings.py)."""
+    given = {"course": {"id": "c"}, "grading": {"cell_timeout": 20, "submission_timeout": 240}, "grades": grades}
+    return SimpleNamespace(root=tmp_path, settings=parse(given, tmp_path / "crmlab.toml"))
 
 
 def _results():
@@ -134,11 +138,17 @@ def test_weights_average_the_modules_percentages_and_no_show(tmp_path):
 
 
 @pytest.mark.parametrize("grades, words", [
-    ({"peer_share": 40}, "peer_share = 40"),
-    ({"missing": "ignore"}, "missing = 'ignore'"),
-    ({"weights": {"m01": "a lot"}}, "weights should map"),
-    ({"weights": {"m09": 1}}, "m09"),
+    ({"peer_share": 40}, "'grades.peer_share' = 40 should be a share from 0 to 1"),
+    ({"peer_share": True}, "'grades.peer_share' = True should be a share"),
+    ({"missing": "ignore"}, "'grades.missing' = 'ignore': should be 'blank' or 'zero'"),
+    ({"weights": {"m01": "a lot"}}, "'grades.weights' should map"),
+    ({"weight": {"m01": 1}}, "unknown setting 'grades.weight'"),
 ])
 def test_bad_settings_are_named(tmp_path, grades, words):
-    with pytest.raises(GradesError, match=words):
-        course_grades(_course(tmp_path, **grades), data=_class(_results()))
+    with pytest.raises(SettingsError, match="^" + re.escape(f"{tmp_path / 'crmlab.toml'}: {words}")):
+        _course(tmp_path, **grades)
+
+
+def test_weights_of_a_module_not_assigned_are_named(tmp_path):
+    with pytest.raises(GradesError, match="m09"):
+        course_grades(_course(tmp_path, weights={"m09": 1}), data=_class(_results()))

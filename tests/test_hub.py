@@ -111,7 +111,7 @@ def test_the_deploy_config_loads_and_gives_instructors_the_course_and_students_t
     c.Spawner.pre_spawn_hook(student)
     assert teacher.notebook_dir == str(course.root) and teacher.environment["JUPYTER_CONFIG_PATH"] == str(course.root)
     assert student.notebook_dir is None and student.environment["JUPYTER_CONFIG_PATH"] == str(tmp_path / "student")
-    assert course.settings["course"]["exchange"] == str(tmp_path / "exchange")
+    assert course.settings.course.exchange == str(tmp_path / "exchange")
 
 
 @pytest.fixture(scope="module")

@@ -33,9 +33,9 @@ def main() -> None:
     a = p.parse_args()
     if a.quick:
         a.students, a.modules = 6, "m01,m06"
-    from crmlab.grading.assign import _handout, generate
-    from crmlab.grading.course import Course
-    from crmlab.grading.exchange import release
+    from crmlab.grading.classroom.assign import _handout, generate
+    from crmlab.grading.classroom.course import Course
+    from crmlab.grading.classroom.exchange import release
 
     print(f"\nassign to a class of {a.students} students, {a.workers} workers; load before: {_uptime()}\n")
     print("| module | a hand-out in a worker | generate | hand-outs | release "

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from crmlab.grading.assign import assign
-from crmlab.grading.course import Course
+from crmlab.grading.classroom.assign import assign
+from crmlab.grading.classroom.course import Course
 from crmlab.grading.demo import roster, write_submission
 
 KINDS = ["correct", "correct", "partly_wrong", "blank"]  # no loops: this measures throughput
@@ -53,7 +53,7 @@ def kernel_and_execution(course: Course, sample: int) -> float:
     import nbformat
     from nbclient import NotebookClient
 
-    from crmlab.grading.sandbox import SandboxedKernelManager
+    from crmlab.grading.run.sandbox import SandboxedKernelManager
 
     folders = sorted(course.path("autograded").glob("*/m01"))[:sample]
     started = time.monotonic()

@@ -58,8 +58,8 @@ def class_list(course: Path) -> Path:
     """The course's own roster as an XLSX class list (importing it again updates every student)."""
     from openpyxl import Workbook
 
-    from crmlab.grading.course import Course
-    from crmlab.grading.roster import listing
+    from crmlab.grading.classroom.course import Course
+    from crmlab.grading.classroom.roster import listing
 
     wb = Workbook()
     wb.active.append(["2024级市场营销1班 学生名单"])
@@ -100,7 +100,7 @@ def main() -> None:
     for label, argv in commands:
         times = timed(argv, course, a.runs)
         rows.append((label, statistics.median(times), min(times), max(times)))
-    from crmlab.grading.terminal import table
+    from crmlab.grading.outputs.terminal import table
     scale = rows[1][1]
     print(table(["command", "median s", "fastest", "slowest", "÷ nbgrader import"],
                 [[label, f"{m:.2f}", f"{lo:.2f}", f"{hi:.2f}", f"{m / scale:.2f}"] for label, m, lo, hi in rows],

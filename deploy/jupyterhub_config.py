@@ -3,7 +3,7 @@
 Each student and each instructor is an operating-system user whose user name is their id on the
 roster (学号). The hub starts each one's JupyterLab as that user (LocalProcessSpawner), so the file
 system keeps them apart: a student's personal data folder in the exchange is readable by them alone
-(grading/exchange.py gives it to them at `crmlab assign`), the instructor's course folder by nobody
+(grading/classroom/exchange.py gives it to them at `crmlab assign`), the instructor's course folder by nobody
 else. Steps: docs/guide-instructor.md, "Many users". Tested by tests/test_hub.py, which starts this
 file (with a test authenticator and ports) with two students and an instructor.
 
@@ -32,7 +32,7 @@ BIN = str(Path(sys.executable).parent)   # the environment with crmlab, nbgrader
 
 def roster() -> set[str]:
     """Who may log in besides the instructors: the course's roster (restart the hub after an import)."""
-    from crmlab.grading.course import Course
+    from crmlab.grading.classroom.course import Course
 
     return set(Course.open(COURSE).students()) if COURSE.exists() else set()
 

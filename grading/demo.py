@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 from faker import Faker
 
-from .assign import assign
-from .autograde import RunSummary, autograde
-from .course import SHIPPED_COURSE, Course, CourseError
-from .groupplay import GroupPlay, play_as_group, transcript_name
+from crmlab.grading.classroom.assign import assign
+from crmlab.grading.run.autograde import RunSummary, autograde
+from crmlab.grading.classroom.course import SHIPPED_COURSE, Course, CourseError
+from crmlab.grading.classroom.groupplay import GroupPlay, play_as_group, transcript_name
 
 SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*\n?", re.S | re.M)
 
@@ -226,8 +226,8 @@ def run_demo(directory: str | Path, students: int = 30, workers: int = 2, seed: 
 
 def open_next(course: Course, module: str) -> dict[str, Path]:
     """What an instructor opens after grading: the class report and the feedback pages (written now)."""
-    from .feedback import write_feedback
-    from .report import write_report
+    from crmlab.grading.outputs.feedback import write_feedback
+    from crmlab.grading.outputs.report import write_report
 
     pages = write_feedback(course, module)
     return {"report": write_report(course, module), "feedback": pages[0] if pages else course.path("feedback")}
@@ -237,9 +237,9 @@ def print_summary(course: Course, summary: RunSummary, elapsed: float, module: s
                   opened: dict[str, Path] | None = None) -> None:
     """The demo's table: every student with their kind of submission, status and score (automatic + by hand
     = total), then why the others are not simply graded (in full), the copied numbers, and what to open next."""
-    from .labels import fmt, status
-    from .results import load
-    from .terminal import table
+    from crmlab.grading.outputs.labels import fmt, status
+    from crmlab.grading.outputs.results import load
+    from crmlab.grading.outputs.terminal import table
 
     data = load(course)
     info = data.module(module)

@@ -75,7 +75,7 @@ def check_cast(scenario: RolePlay, cast: dict[str, str]) -> None:
 
 
 def group_seed(scenario_id: str, group: str, secret: str = "") -> int:
-    """One seed per group and scene. A course mixes its secret in (``grading/groupplay.py``), so a group's
+    """One seed per group and scene. A course mixes its secret in (``grading/classroom/groupplay.py``), so a group's
     customer cannot be computed from the group's name."""
     return play_seed("", scenario_id, group=f"{group} {secret}" if secret else group)
 

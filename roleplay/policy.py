@@ -9,7 +9,7 @@ this role may make now), never the scenario's graph, rubric or seed; the choice 
 
 :func:`play_policy` runs a policy through a session to its end. The same function serves the student's
 notebook (their policy on their own seed) and the grader (the student's policy, run in a sandboxed
-process, on hidden seeds: ``grading/policy.py``): whatever runs the policy only ever answers with a
+process, on hidden seeds: ``grading/run/policy.py``): whatever runs the policy only ever answers with a
 choice, and the engine — in the caller's process — decides what that move does.
 """
 from __future__ import annotations

@@ -13,11 +13,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from crmlab import paths
 from crmlab.roleplay.messages import ENDS, MOVES, ROLES
 from crmlab.vocab import CHANNELS, LOCALES, REASONS, SEVERITIES, literal
 from crmlab.simulator.scenario import ScenarioError, _FieldProblem
 
-ROLEPLAY_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "roleplay"
+ROLEPLAY_DIR = paths.SCENARIOS / "roleplay"
 TEMPER_FILE = ROLEPLAY_DIR / "shared" / "temper.toml"
 MOOD_FIELDS = ("satisfaction", "trust", "anger")
 HEARING = ("listen", "ask", "empathise")

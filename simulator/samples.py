@@ -8,10 +8,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from crmlab import paths
+
 from .api import simulate
 from .scenario import LOCALES, SCENARIO_DIR, builtin_scenarios, load_scenario
 
-DATASETS = Path(__file__).resolve().parent.parent / "datasets"
+DATASETS = paths.DATASETS
 SEED, CUSTOMERS = 7, 30
 
 

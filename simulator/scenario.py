@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from crmlab import paths
 from crmlab.vocab import (ACTIVITY_TYPES, CAMPAIGN_CHANNELS, CHANNELS, LOCALES, OPEN_STAGES, REASONS,
                           RECOVERY_ACTIONS, SEVERITIES, STAGE_PROBABILITY, literal)
 
@@ -28,7 +29,7 @@ Reason = literal(REASONS)
 Severity = literal(SEVERITIES)
 RecoveryKind = literal(RECOVERY_ACTIONS)
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIO_DIR = paths.SCENARIOS
 LOCALES = ("zh_CN", "en_US")
 
 

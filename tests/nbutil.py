@@ -50,7 +50,7 @@ def set_submitted_code(course, module: str, student: str, grade_id: str, code: s
 
 def graded_by_student(course, module: str) -> dict:
     """Autograde every submission of ``module`` (two workers) → student → outcome."""
-    from crmlab.grading.autograde import autograde
+    from crmlab.grading.run.autograde import autograde
 
     summary = autograde(course, module, workers=2, progress=False)
     return {o.student: o for o in summary.outcomes}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from crmlab.grading.course import Course
-from crmlab.grading.lab import prepare_student_home
+from crmlab.grading.classroom.course import Course
+from crmlab.grading.classroom.lab import prepare_student_home
 
 
 def student_app(course: Course, student: str, action: str, module: str = "m01", **config):
@@ -20,7 +20,7 @@ def student_app(course: Course, student: str, action: str, module: str = "m01", 
     env = prepare_student_home(course, student) if student in course.students() else None
     config_dir = env["JUPYTER_CONFIG_DIR"] if env else None
     if config_dir is None:   # someone not on the roster, with a config of their own making
-        from crmlab.grading.exchange import student_config
+        from crmlab.grading.classroom.exchange import student_config
         config_dir = course.root / "elsewhere" / student.replace("/", "_")
         config_dir.mkdir(parents=True, exist_ok=True)
         (config_dir / "nbgrader_config.py").write_text(student_config(course, student), encoding="utf-8")

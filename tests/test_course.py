@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from crmlab.grading.course import SHIPPED_COURSE
+from crmlab.grading.classroom.course import SHIPPED_COURSE
 
 MODULES = sorted(tomllib.loads((SHIPPED_COURSE / "crmlab.toml").read_text(encoding="utf-8"))["modules"])
 NOTEBOOKS = sorted(SHIPPED_COURSE.glob("modules/*/*.ipynb"))
@@ -75,7 +75,7 @@ def test_learner_text_is_bilingual(path):
 
 
 def test_course_instance_settings_name_a_missing_field(tmp_path):
-    from crmlab.grading.course import Course, CourseError
+    from crmlab.grading.classroom.course import Course, CourseError
 
     course = Course.init(tmp_path / "c", "settings-course")
     assert course.course_id == "settings-course" and course.module_ids == MODULES
@@ -91,8 +91,8 @@ def test_student_data_keeps_its_seed_secret(tmp_path):
     """A student's database names its data without giving the seed away, and the seed depends on the
     course's own secret: the same course id and student in two instances get different data, and
     nobody can recompute a student's data (or its ground truth) from the public ids."""
-    from crmlab.grading.course import Course
-    from crmlab.grading.data import student_database
+    from crmlab.grading.classroom.course import Course
+    from crmlab.grading.classroom.data import student_database
     from crmlab.simulator import simulate, student_seed
 
     a, b = Course.init(tmp_path / "a", "same-id"), Course.init(tmp_path / "b", "same-id")
@@ -113,7 +113,7 @@ def test_student_data_keeps_its_seed_secret(tmp_path):
 
 
 def test_a_due_time_without_its_time_zone_is_refused_naming_the_field(tmp_path):
-    from crmlab.grading.course import Course, CourseError
+    from crmlab.grading.classroom.course import Course, CourseError
 
     course = Course.init(tmp_path / "c", "due-course")
     toml = course.root / "crmlab.toml"
@@ -127,8 +127,8 @@ def test_a_due_time_without_its_time_zone_is_refused_naming_the_field(tmp_path):
 
 
 def test_the_course_time_zone_is_its_own_and_a_bad_one_is_named(tmp_path):
-    from crmlab.grading.course import Course, CourseError
-    from crmlab.grading.labels import when
+    from crmlab.grading.classroom.course import Course, CourseError
+    from crmlab.grading.outputs.labels import when
 
     course = Course.init(tmp_path / "c", "tz-course")
     assert course.now().utcoffset().total_seconds() == 8 * 3600                 # Asia/Shanghai, the shipped default
@@ -150,8 +150,8 @@ def test_the_course_time_zone_is_its_own_and_a_bad_one_is_named(tmp_path):
 def test_a_module_declares_its_tables_and_its_students_get_those(tmp_path):
     """m06 reads calls, tickets, agents and meta: its students' databases hold those and the tables their keys
     point at, with the rows the whole database would have; an unknown table is refused naming the field."""
-    from crmlab.grading.course import Course, CourseError
-    from crmlab.grading.data import student_database
+    from crmlab.grading.classroom.course import Course, CourseError
+    from crmlab.grading.classroom.data import student_database
 
     course = Course.init(tmp_path / "c", "tables-course")
     assert course.module("m01").tables is None                   # m01 explores the whole database

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crmlab.grading.terminal import width
+from crmlab.grading.outputs.terminal import width
 
 CRMLAB = str(Path(sys.executable).with_name("crmlab"))
 
@@ -84,8 +84,8 @@ def test_the_summary_ends_with_the_report_and_feedback_to_open(demo):
 def test_the_copied_numbers_of_an_operational_module_are_computed_outside_ipython(tmp_path):
     """m04's solution cells call display() (a notebook's builtin): the demo runs them in its own process to
     get the numbers a copier hands in, where display was once a NameError."""
-    from crmlab.grading.assign import assign
-    from crmlab.grading.course import Course
+    from crmlab.grading.classroom.assign import assign
+    from crmlab.grading.classroom.course import Course
     from crmlab.grading.demo import answers_of, as_literals, demo_spec
 
     course = Course.init(tmp_path / "c", "copy-course", secret="copy-secret")

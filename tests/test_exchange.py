@@ -1,4 +1,4 @@
-"""The course's exchange (grading/exchange.py) with real nbgrader: `assign` releases one common version
+"""The course's exchange (grading/classroom/exchange.py) with real nbgrader: `assign` releases one common version
 and each student's own data; a student's fetch brings *their* database and never another's;
 `crmlab collect` brings the newest submissions into submitted/; `crmlab lab` prepares a student's home.
 Students are played on one machine with their own nbgrader config, as `crmlab lab --user` does."""
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from crmlab.grading.assign import assign
-from crmlab.grading.course import Course, CourseError
-from crmlab.grading.data import student_database
-from crmlab.grading.lab import lab_launch, student_home
+from crmlab.grading.classroom.assign import assign
+from crmlab.grading.classroom.course import Course, CourseError
+from crmlab.grading.classroom.data import student_database
+from crmlab.grading.classroom.lab import lab_launch, student_home
 from students import student_app
 
 CRMLAB = str(Path(sys.executable).with_name("crmlab"))
@@ -97,7 +97,7 @@ def test_nobody_gets_data_that_is_not_theirs(course, who):
 
 
 def test_autograde_before_collect_says_the_submissions_wait_in_the_exchange(course):
-    from crmlab.grading.exchange import waiting
+    from crmlab.grading.classroom.exchange import waiting
 
     for s in ("s01", "s02"):
         if not (student_home(course, s) / "m01").exists():
@@ -141,7 +141,7 @@ def test_collect_brings_the_newest_submission_of_each_student(course):
     again = subprocess.run([CRMLAB, "collect", "m01", "--course", str(course.root)], capture_output=True, text=True)
     assert "new 0, updated 1, unchanged 1" in again.stdout, again.stdout + again.stderr
     assert "# second try" in course.path("submitted", "s02", "m01").joinpath("m01.ipynb").read_text(encoding="utf-8")
-    from crmlab.grading.exchange import waiting
+    from crmlab.grading.classroom.exchange import waiting
     assert waiting(course, "m01") == []                 # everything collected: nothing waits
 
 
@@ -167,7 +167,7 @@ def test_lab_for_a_student_keeps_jupyter_inside_their_home(course):
 # -- feedback back through the exchange ------------------------------------------------------------------
 def handed_in_and_graded(course) -> None:
     """s01 hands in the model answers and s02 the module untouched; both collected and graded."""
-    from crmlab.grading.autograde import autograde
+    from crmlab.grading.run.autograde import autograde
     from students import answer, model_answers
 
     for s in ("s01", "s02"):

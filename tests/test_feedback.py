@@ -19,15 +19,15 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from crmlab.grading.assign import assign
-from crmlab.grading.autograde import autograde
-from crmlab.grading.course import SHIPPED_COURSE, Course
+from crmlab.grading.classroom.assign import assign
+from crmlab.grading.run.autograde import autograde
+from crmlab.grading.classroom.course import SHIPPED_COURSE, Course
 from crmlab.grading.demo import solution_code, write_submission
-from crmlab.grading.export import export
-from crmlab.grading.feedback import write_feedback
-from crmlab.grading.grades import course_grades
-from crmlab.grading.report import summarise, write_report
-from crmlab.grading.results import load
+from crmlab.grading.outputs.export import export
+from crmlab.grading.outputs.feedback import write_feedback
+from crmlab.grading.outputs.grades import course_grades
+from crmlab.grading.outputs.report import summarise, write_report
+from crmlab.grading.outputs.results import load
 
 MODULE = "m01"
 CRMLAB = str(Path(sys.executable).with_name("crmlab"))
@@ -137,8 +137,8 @@ def _badges(page: str) -> list[tuple[str, str, str]]:
 def test_one_vocabulary_in_feedback_workbook_and_report(course, pages):
     """The words for a status or a verdict are the same on a student's page, in the instructor's workbook
     and in the class report (they were 已评分 / 未提交 / 不正确 on one and 已评 / 未交 / 错误 on another)."""
-    from crmlab.grading.labels import STATUS, VERDICT
-    from crmlab.grading.state import STATUSES
+    from crmlab.grading.outputs.labels import STATUS, VERDICT
+    from crmlab.grading.run.state import STATUSES
 
     wb = load_workbook(io.BytesIO(export(course, "xlsx")))
     header = [c.value for c in wb[MODULE][1]]
@@ -175,8 +175,8 @@ def test_times_are_shown_in_the_courses_local_time(course):
 
 
 def test_released_pages_end_with_the_students_own_scores_so_far_and_a_coursework_estimate(course):
-    from crmlab.grading.feedback import scores_so_far
-    from crmlab.grading.scores import find_scores, format_scores
+    from crmlab.grading.outputs.feedback import scores_so_far
+    from crmlab.grading.outputs.scores import find_scores, format_scores
 
     data = load(course)
     s1 = scores_so_far(course, data, "s1", [MODULE], "2026-06-30T18:00:00+08:00")
@@ -404,10 +404,10 @@ def test_what_a_student_or_a_check_wrote_reaches_the_page_as_text_and_the_scores
     is shown, never run, and a "</script>" in the scores data cannot end its script early."""
     from types import SimpleNamespace
 
-    from crmlab.grading.feedback import render
-    from crmlab.grading.reasons import Reason
-    from crmlab.grading.results import Cell, ModuleInfo, Result, Student, Verdict
-    from crmlab.grading.scores import find_scores
+    from crmlab.grading.outputs.feedback import render
+    from crmlab.grading.run.reasons import Reason
+    from crmlab.grading.outputs.results import Cell, ModuleInfo, Result, Student, Verdict
+    from crmlab.grading.outputs.scores import find_scores
 
     evil = "<script>steal()</script>"
     module = ModuleInfo("m01", f"认识{evil}", "Know </script><b>", [Cell("chk_a", 2, False, f"检查 {evil}"),

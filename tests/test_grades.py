@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from crmlab.grading.grades import GradesError, course_grades, peer_average, read_groups, read_peer_scores
-from crmlab.grading.results import Cell, ClassResults, ModuleInfo, Result, Student
-from crmlab.grading.settings import SettingsError, parse
+from crmlab.grading.outputs.grades import GradesError, course_grades, peer_average, read_groups, read_peer_scores
+from crmlab.grading.outputs.results import Cell, ClassResults, ModuleInfo, Result, Student
+from crmlab.grading.classroom.settings import SettingsError, parse
 
 
 @pytest.mark.parametrize("scores, expected", [
@@ -93,7 +93,7 @@ def _class(results: dict[tuple[str, str], Result]) -> ClassResults:
 
 
 def _course(tmp_path, **grades):
-    """A course whose [grades] are ``grades``, read as a crmlab.toml would be (grading/settings.py)."""
+    """A course whose [grades] are ``grades``, read as a crmlab.toml would be (grading/classroom/settings.py)."""
     given = {"course": {"id": "c"}, "grading": {"cell_timeout": 20, "submission_timeout": 240}, "grades": grades}
     return SimpleNamespace(root=tmp_path, settings=parse(given, tmp_path / "crmlab.toml"))
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crmlab.grading.assign import assign
-from crmlab.grading.autograde import autograde
-from crmlab.grading.course import Course
+from crmlab.grading.classroom.assign import assign
+from crmlab.grading.run.autograde import autograde
+from crmlab.grading.classroom.course import Course
 from crmlab.grading.demo import demo_spec, write_submission
-from crmlab.grading.export import export
-from crmlab.grading.state import StateStore, submission_digest
+from crmlab.grading.outputs.export import export
+from crmlab.grading.run.state import StateStore, submission_digest
 
 MODULE = "m01"
 AUTO_POINTS = 11.0

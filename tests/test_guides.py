@@ -152,7 +152,7 @@ def students_hand_in(course) -> None:
     """Step 5, in each student's JupyterLab: fetch, answer, submit (nbgrader's own apps, as the lab runs them)."""
     from students import answer, model_answers, student_app
 
-    from crmlab.grading.course import SHIPPED_COURSE
+    from crmlab.grading.classroom.course import SHIPPED_COURSE
     wrong = tomllib.loads((SHIPPED_COURSE / "demo" / "m01.toml").read_text(encoding="utf-8"))["wrong"]
     for s in (*MODEL, *PARTLY, *UNTOUCHED):
         app, home = student_app(course, s, "fetch")
@@ -178,7 +178,7 @@ def formgrader_grades(course) -> None:
 
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory):
-    from crmlab.grading.course import Course
+    from crmlab.grading.classroom.course import Course
 
     w = Walk(tmp_path_factory.mktemp("guide") / "home")
     w.home.mkdir()

@@ -22,12 +22,12 @@ import nbformat
 import numpy as np
 import pytest
 
-from crmlab.grading import sandbox
-from crmlab.grading.assign import assign
-from crmlab.grading.autograde import autograde
-from crmlab.grading.course import Course
+from crmlab.grading.run import sandbox
+from crmlab.grading.classroom.assign import assign
+from crmlab.grading.run.autograde import autograde
+from crmlab.grading.classroom.course import Course
 from crmlab.grading.demo import write_submission
-from crmlab.grading.export import export
+from crmlab.grading.outputs.export import export
 
 MODULE, AUTO_POINTS = "m01", 11.0
 pytestmark = pytest.mark.skipif(sandbox.available() is not None, reason=f"no sandbox here: {sandbox.available()}")
@@ -598,7 +598,7 @@ def test_collect_follows_no_link_and_takes_no_submission_in_someone_elses_name(t
     import pwd
     import shutil
 
-    from crmlab.grading.exchange import collect, exchange_root
+    from crmlab.grading.classroom.exchange import collect, exchange_root
 
     course = Course.init(tmp_path / "c", "collect-course", secret="s")
     course.add_students([{"id": s} for s in ("s1", "daemon", "nobody")])

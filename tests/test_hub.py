@@ -95,7 +95,7 @@ def test_the_deploy_config_loads_and_gives_instructors_the_course_and_students_t
     """Wherever the real hub cannot start: the file loads with traitlets, as JupyterHub loads it."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    from crmlab.grading.course import Course
+    from crmlab.grading.classroom.course import Course
 
     course = Course.init(tmp_path / "crm2026", "crm-deploy-test", exchange=tmp_path / "exchange")
     course.add_students([{"id": "s01"}, {"id": "s02"}])
@@ -262,8 +262,8 @@ def assignments(hub: str, user: str, token: str, action: str | None = None):
 
 @real_hub
 def test_a_class_on_jupyterhub_each_user_their_own_account(base, course, hub):
-    from crmlab.grading.course import Course
-    from crmlab.grading.data import student_database
+    from crmlab.grading.classroom.course import Course
+    from crmlab.grading.classroom.data import student_database
 
     tokens = {u: log_in(hub, u) for u in [TEACHER, *STUDENTS]}
     # who runs what: every server as its own OS user

@@ -28,9 +28,9 @@ import pytest
 from browser import MARKS, artifacts, chromium, free_port, jupyter_env, serve
 from students import answer, model_answers, student_app
 
-from crmlab.grading.course import Course
-from crmlab.grading.data import student_database
-from crmlab.grading.lab import student_home
+from crmlab.grading.classroom.course import Course
+from crmlab.grading.classroom.data import student_database
+from crmlab.grading.classroom.lab import student_home
 
 pytestmark = MARKS
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")

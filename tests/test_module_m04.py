@@ -22,11 +22,11 @@ import numpy as np
 import pytest
 from nbutil import cells, checkpoint_scores, run_cells
 
-from crmlab.grading import sandbox
-from crmlab.grading.assign import assign
-from crmlab.grading.autograde import autograde
-from crmlab.grading.course import SHIPPED_COURSE, Course
-from crmlab.grading.data import student_database
+from crmlab.grading.run import sandbox
+from crmlab.grading.classroom.assign import assign
+from crmlab.grading.run.autograde import autograde
+from crmlab.grading.classroom.course import SHIPPED_COURSE, Course
+from crmlab.grading.classroom.data import student_database
 from crmlab.grading.demo import as_literals, write_submission
 
 MODULE = "m04"
@@ -207,7 +207,7 @@ def test_clicks_in_the_console_are_replayed_in_the_sandbox_and_count(course, gra
 
 def test_every_student_works_on_other_records(course):
     """The rules pick different records (and numbers) on different students' data."""
-    from crmlab.grading.verify import Context, checks_of
+    from crmlab.grading.run.verify import Context, checks_of
 
     targets = {}
     targets_of = checks_of(course, MODULE)["chk_merge"].__globals__["_targets"]
@@ -246,7 +246,7 @@ def test_the_sandbox_leaves_only_the_module_s_named_files_writable(tmp_path):
 
 def test_the_grader_reads_a_database_as_committed(tmp_path):
     """A transaction the kernel left unfinished (killed mid-write) is rolled back in the grader's copy."""
-    from crmlab.grading.verify import settled_copy
+    from crmlab.grading.run.verify import settled_copy
 
     db = tmp_path / "work" / "crm.db"
     db.parent.mkdir()

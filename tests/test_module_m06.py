@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from nbutil import cells, checkpoint_scores, graded_by_student, run_cells, set_submitted_code
 
-from crmlab.grading.assign import assign
-from crmlab.grading.course import SHIPPED_COURSE, Course
-from crmlab.grading.data import student_database
+from crmlab.grading.classroom.assign import assign
+from crmlab.grading.classroom.course import SHIPPED_COURSE, Course
+from crmlab.grading.classroom.data import student_database
 from crmlab.grading.demo import as_literals, write_submission
-from crmlab.grading.verify import Context, Wrong, checks_of
+from crmlab.grading.run.verify import Context, Wrong, checks_of
 
 MODULE = "m06"
 NOTEBOOK = SHIPPED_COURSE / "modules" / MODULE / f"{MODULE}.ipynb"

@@ -2,7 +2,7 @@
 
 The played conversation is handed in as the transcript the player saved; the grader replays it with its
 own scenario, the student's seed and database (course/checks/m07.py). The response policy is played by
-the grader on hidden seeds, the policy's code in a sandboxed process (grading/policy.py). These tests
+the grader on hidden seeds, the policy's code in a sandboxed process (grading/run/policy.py). These tests
 show the solution earns every automatic point, the released notebook none, that a classmate's
 transcript, an edited one and one with a move beyond the role's authority earn nothing, that a
 dismissive policy scores below the best-practice one on the hidden seeds, and that the complaint is
@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 
 from nbutil import checkpoint_scores, graded_by_student, set_submitted_code
-from crmlab.grading.assign import assign
-from crmlab.grading.course import SHIPPED_COURSE, Course
-from crmlab.grading.data import student_database
+from crmlab.grading.classroom.assign import assign
+from crmlab.grading.classroom.course import SHIPPED_COURSE, Course
+from crmlab.grading.classroom.data import student_database
 from crmlab.grading.demo import solution_code, write_submission
-from crmlab.grading.groupplay import GroupPlay, play_as_group, transcript_name
-from crmlab.grading.verify import Context, Partial, Wrong, checks_of
+from crmlab.grading.classroom.groupplay import GroupPlay, play_as_group, transcript_name
+from crmlab.grading.run.verify import Context, Partial, Wrong, checks_of
 from crmlab.roleplay import Session, load_roleplay, play_seed
 
 MODULE = "m07"
@@ -258,7 +258,7 @@ def test_the_student_s_seed_draws_their_own_guest(course):
 
 def test_the_policy_cannot_reach_the_grader(course, tmp_path):
     """The policy's process sees no course, no secret and no network; it only answers with choices."""
-    from crmlab.grading.policy import SandboxedPolicy
+    from crmlab.grading.run.policy import SandboxedPolicy
     from crmlab.roleplay.policy import play_policy
 
     (tmp_path / "flag").write_text("x")
@@ -291,7 +291,7 @@ def test_a_group_of_three_each_handing_in_all_get_the_group_s_points(course, gra
 
 
 def test_the_cast_is_enforced_and_another_group_s_transcript_earns_nothing(course, graded):
-    from crmlab.grading.groupplay import group_result
+    from crmlab.grading.classroom.groupplay import group_result
 
     for member in ("g2a", "g2b"):
         assert graded[member].status == "graded" and _scores(course, member)["chk_group"] == 0

@@ -17,10 +17,10 @@ import pytest
 from browser import MARKS, artifacts, chromium, free_port, jupyter_env, lab_argv, serve, voila_page
 from students import answer, model_answers
 
-from crmlab.grading.assign import assign
-from crmlab.grading.autograde import autograde
-from crmlab.grading.course import Course
-from crmlab.grading.verify import checks_of
+from crmlab.grading.classroom.assign import assign
+from crmlab.grading.run.autograde import autograde
+from crmlab.grading.classroom.course import Course
+from crmlab.grading.run.verify import checks_of
 from crmlab.roleplay import play_seed, replay, score
 
 TOKEN = "crmlab-roleplay-test"

@@ -1,4 +1,4 @@
-"""The class list (grading/roster.py): XLSX or CSV as a school's office hands it out — Chinese or English
+"""The class list (grading/classroom/roster.py): XLSX or CSV as a school's office hands it out — Chinese or English
 headers, Chinese names, ids stored as numbers — and errors that name the row and the column."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from crmlab.grading.roster import RosterError, read_roster, split_name
+from crmlab.grading.classroom.roster import RosterError, read_roster, split_name
 
 CRMLAB = str(Path(sys.executable).with_name("crmlab"))
 
@@ -45,8 +45,8 @@ def test_a_chinese_name_is_family_first_whatever_its_spacing(name, parts):
 
 
 def test_names_with_spaces_reach_the_roster_family_first(tmp_path):
-    from crmlab.grading.course import Course
-    from crmlab.grading.results import load
+    from crmlab.grading.classroom.course import Course
+    from crmlab.grading.outputs.results import load
 
     path = xlsx(tmp_path / "r.xlsx", [["学号", "姓名"], ["s01", "王 芳"], ["s02", "刘\u3000洋"], ["s03", "Wei Zhang"]])
     course = Course.init(tmp_path / "c", "names-course")
@@ -103,7 +103,7 @@ def test_a_bad_cell_is_refused_naming_its_row_and_column(tmp_path, rows, message
 
 
 def test_roster_import_from_xlsx_puts_chinese_names_in_the_gradebook_or_changes_nothing(tmp_path):
-    from crmlab.grading.course import Course
+    from crmlab.grading.classroom.course import Course
 
     course = Course.init(tmp_path / "c", "roster-course")
     good = xlsx(tmp_path / "good.xlsx", [["学号", "姓名", "邮箱"], ["s01", "张伟", "s01@example.edu"],
@@ -135,7 +135,7 @@ def crmlab(*args, cwd=None, env=None):
 
 
 def test_roster_import_counts_the_roster_and_warns_of_empty_names(tmp_path):
-    from crmlab.grading.course import Course
+    from crmlab.grading.classroom.course import Course
 
     course = Course.init(tmp_path / "c", "count-course")
     # a title row, a header, four students and a blank row: 6 rows of the file, 4 students
@@ -153,7 +153,7 @@ def test_roster_import_counts_the_roster_and_warns_of_empty_names(tmp_path):
 
 
 def test_roster_list_and_remove(tmp_path):
-    from crmlab.grading.course import Course
+    from crmlab.grading.classroom.course import Course
 
     course = Course.init(tmp_path / "c", "list-course")
     course.add_students([{"id": "s10", "last_name": "欧阳", "first_name": "娜娜", "email": "s10@example.edu"},
@@ -165,7 +165,7 @@ def test_roster_list_and_remove(tmp_path):
     assert [ln.split()[0] for ln in lines[1:4]] == ["s2", "s3", "s10"]             # roster order: s2 before s10
     assert "欧阳娜娜" in lines[3] and "Wei Zhang" in lines[2] and lines[-1] == "3 students on the roster of list-course"
     # the e-mail column starts at the same terminal column whatever the width of the names (a CJK character takes 2)
-    from crmlab.grading.terminal import width
+    from crmlab.grading.outputs.terminal import width
     at = [width(ln[:ln.rindex(" ") + 1]) for ln in lines if "@" in ln]
     assert len(at) == 2 and len(set(at)) == 1
 

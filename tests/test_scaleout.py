@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crmlab.grading.assign import assign
-from crmlab.grading.autograde import autograde
-from crmlab.grading.course import Course
+from crmlab.grading.classroom.assign import assign
+from crmlab.grading.run.autograde import autograde
+from crmlab.grading.classroom.course import Course
 from crmlab.grading.demo import demo_spec, write_submission
 
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))

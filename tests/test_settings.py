@@ -1,4 +1,4 @@
-"""A course's settings (crmlab.toml) as grading/settings.py declares them: an unknown key, a missing one or
+"""A course's settings (crmlab.toml) as grading/classroom/settings.py declares them: an unknown key, a missing one or
 a wrong value is refused in one line naming the file and the key; docs/settings.md is the declarations'
 reference; ``course init`` writes its values as TOML whatever the template's layout."""
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from crmlab.grading import course as course_module
-from crmlab.grading.course import SHIPPED_COURSE, Course, CourseError, settings_text
-from crmlab.grading.settings import DOC, SECTIONS, reference
-from crmlab.grading.tomledit import set_value, value
+from crmlab.grading.classroom import course as course_module
+from crmlab.grading.classroom.course import SHIPPED_COURSE, Course, CourseError, settings_text
+from crmlab.grading.classroom.settings import DOC, SECTIONS, reference
+from crmlab.grading.classroom.tomledit import set_value, value
 
 
 def run(*args):
@@ -102,7 +102,7 @@ def test_the_shipped_template_holds_every_setting_it_shows_with_the_declared_def
 
 def test_the_reference_is_generated_from_the_declarations():
     assert DOC.read_text(encoding="utf-8") == reference(), \
-        "docs/settings.md is stale: python -m crmlab.grading.settings --write"
+        "docs/settings.md is stale: python -m crmlab.grading.classroom.settings --write"
     for name, model in SECTIONS.items():
         for key, field in model.model_fields.items():
             assert field.description and field.json_schema_extra["zh"], f"[{name}] {key}: help in both languages"

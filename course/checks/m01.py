@@ -1,4 +1,4 @@
-"""Checks of module m01, run by the grader on the answers handed in (grading/verify.py).
+"""Checks of module m01, run by the grader on the answers handed in (grading/run/verify.py).
 
 Each recomputes the right answer from the student's own database with SQL written independently
 of the notebook's pandas solution. Grader-only: never released to students.
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from crmlab.grading.verify import Wrong, close, mapping, sequence
+from crmlab.grading.run.verify import Wrong, close, mapping, sequence
 
 
 def chk_active(answer, ctx):

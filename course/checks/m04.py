@@ -16,7 +16,7 @@ import sqlite3
 
 from crmlab.crm import check_state
 from crmlab.crm.migrate import SETTINGS
-from crmlab.grading.verify import Partial, Wrong, close, mapping, within
+from crmlab.grading.run.verify import Partial, Wrong, close, mapping, within
 
 OPEN = ("qualified", "proposal", "negotiation")
 MAX_DISCOUNT = SETTINGS["max_discount"][0]   # the rep's authority in a fresh CRM (the notebook's MAX_DISCOUNT)

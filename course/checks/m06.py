@@ -1,4 +1,4 @@
-"""Checks of module m06, run by the grader on the answers handed in (grading/verify.py).
+"""Checks of module m06, run by the grader on the answers handed in (grading/run/verify.py).
 
 The measured figures are recomputed from the student's own database with SQL; the busiest hour
 is sized with Erlang C written out from the textbook formula (independent of crmlab.simulator.queueing);
@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from crmlab.grading.verify import Wrong, close, mapping, number, sequence
+from crmlab.grading.run.verify import Wrong, close, mapping, number, sequence
 from crmlab.simulator import load_scenario
 from crmlab.simulator import queueing as q
 from crmlab.simulator.callcentre import simulate_calls, summarise

@@ -1,4 +1,4 @@
-"""Checks of module m07 (complaint handling with the three roles), run by the grader (grading/verify.py).
+"""Checks of module m07 (complaint handling with the three roles), run by the grader (grading/run/verify.py).
 
 - ``chk_customer``: the guest's history, recomputed with SQL on the grader's copy of the student's data
   for the persona the grader draws itself (the student's seed, the student's database).
@@ -9,11 +9,11 @@
   earns nothing.
 - ``chk_policy``: the student's response policy (source code) is played by the grader on hidden seeds
   (course secret × the student's data) against both of the chain's complaint scenes, the policy itself
-  in a sandboxed process (grading/policy.py); partial credit by the mean rubric score. A conversation
+  in a sandboxed process (grading/run/policy.py); partial credit by the mean rubric score. A conversation
   in which the policy makes a move the role may not make, or fails, scores 0.
 - ``chk_crm``: the complaint as recorded in the CRM the notebook left (``ctx.work_db``), against the
   replayed conversation (its guest, its remedy, how it ended) and the agent the task's rule names.
-- ``chk_group``: the CRM show's group play (grading/groupplay.py). The group's transcript is the first,
+- ``chk_group``: the CRM show's group play (grading/classroom/groupplay.py). The group's transcript is the first,
   in the group's order, of those its members handed in that replays with the cast (course groups file ×
   ``group_roles``) and the group's secret seed; every member gets its score, less ``group_silent_share``
   for a member who played no turn. Another group's transcript, an edited one or a turn beyond the
@@ -28,10 +28,10 @@ import sqlite3
 import statistics
 
 from crmlab.crm import check_state
-from crmlab.grading.data import student_database
-from crmlab.grading.groupplay import GroupPlay, group_result, member_share
-from crmlab.grading.policy import SandboxedPolicy
-from crmlab.grading.verify import Partial, Wrong, close
+from crmlab.grading.classroom.data import student_database
+from crmlab.grading.classroom.groupplay import GroupPlay, group_result, member_share
+from crmlab.grading.run.policy import SandboxedPolicy
+from crmlab.grading.run.verify import Partial, Wrong, close
 from crmlab.roleplay import load_roleplay, play_seed, replay, score
 from crmlab.roleplay.messages import Refusal
 from crmlab.roleplay.policy import play_policy

@@ -7,7 +7,7 @@ needs only when it runs, so ``crmlab --help`` and the commands that read results
 feedback, grades) answer in about a second (benchmarks/typed_commands.py).
 
 The course a command works on is ``--course DIR``, else the course folder you are in (or below), else
-the environment variable ``CRMLAB_COURSE`` (grading/course.py, ``Course.locate``).
+the environment variable ``CRMLAB_COURSE`` (grading/classroom/course.py, ``Course.locate``).
 """
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ class HelpFormatter(argparse.HelpFormatter):
     """Help with a Chinese line under each English one: lines kept, each wrapped by display width."""
 
     def _split_lines(self, text, width):
-        from crmlab.grading.terminal import wrap
+        from crmlab.grading.outputs.terminal import wrap
         return [part for line in text.splitlines() for part in (wrap(line, width) or [""])]
 
     def _fill_text(self, text, width, indent):
-        from crmlab.grading.terminal import wrap
+        from crmlab.grading.outputs.terminal import wrap
         return "\n".join(indent + part for line in text.splitlines() for part in (wrap(line, width - len(indent)) or [""]))
 
     def add_usage(self, usage, actions, groups, prefix=None):
@@ -94,7 +94,7 @@ _default_show = warnings.showwarning
 
 def _expected(exc: BaseException) -> bool:
     """An error that is the input's, not crmlab's: shown as a message, exit code 2, no traceback."""
-    from crmlab.grading.course import CourseError
+    from crmlab.grading.classroom.course import CourseError
     known = (CourseError, UsageError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
     scenario = sys.modules.get("crmlab.simulator.scenario")   # only where a scenario was read (importing it costs 0.5 s)
     return isinstance(exc, known) or (scenario is not None and isinstance(exc, scenario.ScenarioError))

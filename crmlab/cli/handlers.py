@@ -20,7 +20,7 @@ def _say(message: str) -> None:
 
 
 def _course(a):
-    from crmlab.grading.course import Course
+    from crmlab.grading.classroom.course import Course
     return Course.locate(a.course)
 
 
@@ -35,7 +35,7 @@ def demo(a) -> int:
 
 
 def course_init(a) -> int:
-    from crmlab.grading.course import Course
+    from crmlab.grading.classroom.course import Course
     course = Course.init(a.dir, a.course_id, a.locale, db_url=a.db_url, exchange=a.exchange)
     print(f"course instance created: {course.root} (course id {course.course_id}; modules: "
           f"{', '.join(course.module_ids)})")
@@ -43,7 +43,7 @@ def course_init(a) -> int:
 
 
 def roster_import(a) -> int:
-    from crmlab.grading.roster import read_roster
+    from crmlab.grading.classroom.roster import read_roster
     course = _course(a)
     roster = read_roster(a.file)   # every row checked before anything is added
     added, updated = course.add_students(roster.students)
@@ -56,8 +56,8 @@ def roster_import(a) -> int:
 
 
 def roster_list(a) -> int:
-    from crmlab.grading.roster import listing
-    from crmlab.grading.terminal import table
+    from crmlab.grading.classroom.roster import listing
+    from crmlab.grading.outputs.terminal import table
     course = _course(a)
     people = listing(course)
     if people:
@@ -67,7 +67,7 @@ def roster_list(a) -> int:
 
 
 def roster_remove(a) -> int:
-    from crmlab.grading.roster import remove_student
+    from crmlab.grading.classroom.roster import remove_student
     course = _course(a)
     for student in a.students:
         kept = remove_student(course, student, force=a.force)
@@ -78,7 +78,7 @@ def roster_remove(a) -> int:
 
 
 def assign(a) -> int:
-    from crmlab.grading.assign import assign
+    from crmlab.grading.classroom.assign import assign
     course = _course(a)
     students = assign(course, a.module, a.student or None, workers=a.workers)
     print(f"{a.module}: hand-outs with each student's own data in {course.path('outbox')} ({len(students)} students)")
@@ -88,7 +88,7 @@ def assign(a) -> int:
 def lab(a) -> int:
     import os
 
-    from crmlab.grading.lab import lab_launch
+    from crmlab.grading.classroom.lab import lab_launch
     course = _course(a)
     launch = lab_launch(course, a.user, port=a.port, ip=a.ip, token=a.token)
     role = "instructor" if launch.who == "instructor" else f"student {launch.who}"
@@ -99,7 +99,7 @@ def lab(a) -> int:
 
 
 def collect(a) -> int:
-    from crmlab.grading.exchange import collect
+    from crmlab.grading.classroom.exchange import collect
     course = _course(a)
     got = collect(course, a.module)
     print(f"{a.module}: collected into {course.path('submitted')} — new {len(got['new'])}, "
@@ -112,9 +112,9 @@ def collect(a) -> int:
 
 
 def autograde(a) -> int:
-    from crmlab.grading.autograde import autograde
-    from crmlab.grading.exchange import waiting
-    from crmlab.grading.labels import status
+    from crmlab.grading.run.autograde import autograde
+    from crmlab.grading.classroom.exchange import waiting
+    from crmlab.grading.outputs.labels import status
     course = _course(a)
     s = autograde(course, a.module, workers=a.workers, force=a.force, students=a.student or None,
                   submission_timeout=a.submission_timeout, scheduler=a.scheduler)
@@ -136,7 +136,7 @@ def autograde(a) -> int:
 
 
 def feedback(a) -> int:
-    from crmlab.grading.feedback import write_feedback
+    from crmlab.grading.outputs.feedback import write_feedback
     course = _course(a)
     paths = write_feedback(course, a.module, a.student or None)
     print(f"{a.module}: feedback for {len(paths)} students in {course.path('feedback')}/<student>/{a.module}/index.html")
@@ -144,7 +144,7 @@ def feedback(a) -> int:
 
 
 def release_feedback(a) -> int:
-    from crmlab.grading.feedback import release_feedback
+    from crmlab.grading.outputs.feedback import release_feedback
     course = _course(a)
     got = release_feedback(course, a.module, a.student or None)
     print(f"{a.module}: feedback released to {len(got.pop('released'))} students through the exchange "
@@ -156,15 +156,15 @@ def release_feedback(a) -> int:
 
 
 def report(a) -> int:
-    from crmlab.grading.report import write_report
+    from crmlab.grading.outputs.report import write_report
     _writable(a.out, "--out")
     print(f"written {write_report(_course(a), a.module, a.out)}")
     return 0
 
 
 def groups(a) -> int:
-    from crmlab.grading.groupplay import member_share, results, role_label
-    from crmlab.grading.terminal import pad
+    from crmlab.grading.classroom.groupplay import member_share, results, role_label
+    from crmlab.grading.outputs.terminal import pad
     course = _course(a)
     play, found = results(course, a.module, a.groups)
     print(f"{a.module}: CRM show — scene {play.scene}, roles {', '.join(play.roles)}, groups from {play.groups_file}; "
@@ -190,7 +190,7 @@ def groups(a) -> int:
 
 
 def export(a) -> int:
-    from crmlab.grading.export import export
+    from crmlab.grading.outputs.export import export
     if a.format == "xlsx" and not a.out:
         raise UsageError("an XLSX workbook needs a file: add --out grades.xlsx")
     _writable(a.out, "--out")
@@ -207,7 +207,7 @@ def export(a) -> int:
 
 
 def grades(a) -> int:
-    from crmlab.grading.grades import course_grades, to_csv
+    from crmlab.grading.outputs.grades import course_grades, to_csv
     course = _course(a)
     settings = course.settings.grades
     _writable(a.out, "--out")
@@ -236,7 +236,7 @@ def grades(a) -> int:
 
 
 def my_scores(a) -> int:
-    from crmlab.grading.scores import find_scores, format_scores
+    from crmlab.grading.outputs.scores import find_scores, format_scores
     found = find_scores(a.dir)
     if not found:
         print("还没有取回反馈：在 Assignment List 里点 Fetch Feedback / no feedback fetched yet: click Fetch Feedback "
@@ -247,7 +247,7 @@ def my_scores(a) -> int:
 
 
 def student_config(a) -> int:
-    from crmlab.grading.lab import write_student_config
+    from crmlab.grading.classroom.lab import write_student_config
     folder = write_student_config(_course(a), Path(a.out))
     print(f"written {folder}: put it on every student server's JUPYTER_CONFIG_PATH "
           "(deploy/jupyterhub_config.py does), or copy its files into /etc/jupyter/")

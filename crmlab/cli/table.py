@@ -78,7 +78,7 @@ def _modules_help() -> tuple[str, str]:
     """The shipped modules, for the help of a MODULE argument (a course may add its own)."""
     import tomllib
 
-    from crmlab.grading.course import SHIPPED_COURSE
+    from crmlab.grading.classroom.course import SHIPPED_COURSE
     catalogue = tomllib.loads((SHIPPED_COURSE / "crmlab.toml").read_text(encoding="utf-8"))["modules"]
     en = "the module: " + ", ".join(f"{k} {v['title_en']}" for k, v in sorted(catalogue.items()))
     zh = "模块：" + "，".join(f"{k} {v['title_zh']}" for k, v in sorted(catalogue.items()))

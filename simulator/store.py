@@ -35,7 +35,8 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .engine import SIMULATOR_VERSION, Simulation, _take, bulk
+from .engine import SIMULATOR_VERSION, Simulation
+from .records import _take, bulk
 
 SCHEMA = Path(__file__).with_name("schema.sql")
 TRUTH_SCHEMA = Path(__file__).with_name("truth_schema.sql")

@@ -1,0 +1,28 @@
+"""The run's randomness: one seed, a named stream per concern, and the weighted picks every room draws with."""
+from __future__ import annotations
+
+import numpy as np
+
+STREAMS = ("people", "accounts", "purchases", "lines", "service", "calls", "sales", "campaigns", "survey",
+           "forecast")
+
+
+def streams(seed: int) -> dict[str, np.random.Generator]:
+    """Independent RNG streams, one per concern, all derived from ``seed``."""
+    children = np.random.SeedSequence(seed).spawn(len(STREAMS))
+    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
+
+
+def _pick(r: np.random.Generator, weights: list[float], n: int) -> np.ndarray:
+    """``n`` indices drawn with the given (unnormalised) weights."""
+    return _pick_cdf(r, _cdf(weights), n)
+
+
+def _cdf(weights: list[float]) -> np.ndarray:
+    cum = np.cumsum(weights)
+    return cum / cum[-1]
+
+
+def _pick_cdf(r: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
+    """:func:`_pick` with the weights' cumulative shares worked out already."""
+    return np.minimum(np.searchsorted(cdf, r.random(n), side="right"), cdf.size - 1)

@@ -28,6 +28,7 @@ from typing import Callable
 import numpy as np
 import simpy
 
+from . import layouts as L
 from .clock import Clock
 from .marketing import Marketing
 from .orders import OrderBook
@@ -146,15 +147,17 @@ class Simulation(Population, Service, Sales, Marketing, OrderBook, Policies):
 
     def kpis(self) -> dict:
         """Service and customer figures so far: what a manager would look at between steps."""
-        calls = [c for c in self.t.calls if c[9] != "escalation"]  # calls to agents
-        answered = [c for c in calls if not c[10]]
+        C = L.CALLS
+        calls = [c for c in self.t.calls if c[C.callback_of] != "escalation"]  # calls to agents
+        answered = [c for c in calls if not c[C.abandoned]]
         sla = self.scenario.service.sla_seconds / 60
         alive = self._alive_now()
         return {
             "day": self.day, "calls": len(calls),
             "abandon_rate": (len(calls) - len(answered)) / len(calls) if calls else 0.0,
-            "service_level": sum(1 for c in answered if c[8] - c[7] <= sla) / len(calls) if calls else 1.0,
-            "mean_wait_min": float(np.mean([c[8] - c[7] for c in answered])) if answered else 0.0,
+            "service_level": sum(1 for c in answered if c[C.answered_at] - c[C.arrived_at] <= sla) / len(calls)
+            if calls else 1.0,
+            "mean_wait_min": float(np.mean([c[C.answered_at] - c[C.arrived_at] for c in answered])) if answered else 0.0,
             "active_customers": int(alive.sum()), "mean_satisfaction": float(self.acc.sat[alive].mean()) if alive.any() else 0.0,
             "complaints": len(self.t.complaints),
         }

@@ -9,7 +9,7 @@ import numpy as np
 from .callcentre import RESUMED
 from .population import NEUTRAL
 from .purchases import MIN_PER_DAY
-from .records import _take
+from .records import SpecialOrder, _take
 
 
 class Marketing:
@@ -48,8 +48,8 @@ class Marketing:
         # comes: the responder's order at that minute; a lapsed responder may be won back and start
         # a new life then (purchases and contacts drawn from that minute; until then not active).
         resp = np.flatnonzero(responds)
-        self.t.special_orders.extend((i, at, "campaign", c.id, None, c.discount, 1.0, first + j) for i, at, j in
-                                     zip(members[resp].tolist(), when[resp].tolist(), resp.tolist()))
+        self.t.special_orders.extend(SpecialOrder(i, at, "campaign", c.id, None, c.discount, 1.0, first + j)
+                                     for i, at, j in zip(members[resp].tolist(), when[resp].tolist(), resp.tolist()))
         back = resp[gone[resp] & (r.random(resp.size) < c.reactivation)]
         back = back[np.unique(members[back], return_index=True)[1]]       # a name listed twice: one new life
         back = back[a.epoch_start[members[back]] <= now]                  # not already waiting for a new life
@@ -59,7 +59,7 @@ class Marketing:
                                      np.minimum(a.churn_at[idx], a.died_at[idx]).tolist()))
             a.epoch_start[idx] = at
             a.sat[idx] = np.maximum(a.sat[idx], NEUTRAL)
-            a.churn_at[idx] = at + r.exponential(1 / np.maximum(self._hazard(idx), 1e-300))
+            self._churn_clock(idx, at, r)
             self._start_life(idx)
 
     # -- the annual survey ------------------------------------------------------------------------

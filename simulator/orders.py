@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from .purchases import MIN_PER_YEAR, order_lines
-from .records import OrderLines, Orders, _filled
+from . import layouts as L
+from .records import OrderLines, Orders, SpecialOrder, _filled
 
 
 class OrderBook:
@@ -19,7 +20,7 @@ class OrderBook:
         ok = (t < now) & self._valid(owner, t)
         np.maximum.at(last, owner[ok], t[ok])
         if self.t.special_orders:
-            who, when = np.array([row[:2] for row in self.t.special_orders]).T
+            who, when = np.array([(row.account, row.minute) for row in self.t.special_orders]).T
             before = when < now
             np.maximum.at(last, who[before].astype(np.int64), when[before])
         return last
@@ -62,12 +63,12 @@ class OrderBook:
         opp.append(_filled(k, None)); disc.append(np.zeros(k)); scale.append(np.ones(k))
         member.append(np.full(k, -1))
         if self.t.special_orders:
-            sp = self.t.special_orders
-            owners.append(np.array([x[0] for x in sp])); times.append(np.array([x[1] for x in sp], float))
-            src.append(np.array([x[2] for x in sp], object)); camp.append(np.array([x[3] for x in sp], object))
-            opp.append(np.array([x[4] for x in sp], object)); disc.append(np.array([x[5] for x in sp], float))
-            scale.append(np.array([x[6] for x in sp], float))
-            member.append(np.array([x[7] for x in sp]))
+            sp = SpecialOrder(*zip(*self.t.special_orders))      # as columns
+            owners.append(np.array(sp.account)); times.append(np.array(sp.minute, float))
+            src.append(np.array(sp.source, object)); camp.append(np.array(sp.campaign, object))
+            opp.append(np.array(sp.opportunity, object)); disc.append(np.array(sp.discount, float))
+            scale.append(np.array(sp.scale, float))
+            member.append(np.array(sp.member))
         owner = np.concatenate(owners).astype(np.int64)
         t = np.concatenate(times)
         order = np.lexsort((owner, t))
@@ -78,7 +79,7 @@ class OrderBook:
         at = (a.first_contact[owner].astype(np.int64)
               + r.integers(0, 1 << 30, owner.size) % a.n_contacts[owner].astype(np.int64))   # the ordering contact
         self.t.orders = Orders(ids, owner, at, t, src, camp, opp, disc)
-        placed = self.t.campaign_members.cols[4]
+        placed = self.t.campaign_members.cols[L.CAMPAIGN_MEMBERS.order_id]
         for j in np.flatnonzero(member >= 0).tolist():
             placed[member[j]] = ids[j]
         if not lines:

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from .purchases import MIN_PER_YEAR, purchase_times
+from . import layouts as L
 from .records import _take
 
 NEUTRAL = 3.5            # satisfaction at which a customer churns at the kind's base rate
@@ -17,6 +18,13 @@ PROMOTER = 4.3           # satisfaction from which a customer recommends the com
 
 COMPASS = ("North", "South", "East", "West", "Central", "Old Town", "Lakeside", "Riverside")   # en_US name parts
 ZONES = ("高新区", "开发区", "新区", "东城区", "西城区", "南城区", "北城区", "经开区")              # zh_CN name parts
+
+
+def churn_hazard(base, sat, sensitivity: float, exp=np.exp):
+    """The churn hazard (per minute) at satisfaction ``sat``: the kind's base rate at :data:`NEUTRAL`, e times
+    higher for each ``1 / sensitivity`` points below it. Arrays, or one customer's plain floats with
+    ``exp=math.exp`` (numpy's costs a microsecond a call)."""
+    return base * exp(sensitivity * (NEUTRAL - sat))
 
 
 class Population:
@@ -35,8 +43,8 @@ class Population:
         if m:
             originals = np.sort(r.choice(orgs, m, replace=False))
             rows = self.t.accounts
-            names = [rows[i][1] for i in originals.tolist()]
-            cities = [rows[i][3] for i in originals.tolist()]
+            names = [rows[i][L.ACCOUNTS.name] for i in originals.tolist()]
+            cities = [rows[i][L.ACCOUNTS.city] for i in originals.tolist()]
             later = [(head.start_date - dt.timedelta(days=int(d))).isoformat() for d in r.integers(1, 3 * 365, m)]
             twins = self._new_accounts(self.acc.kind[originals].astype(int), since=np.zeros(m), created=later,
                                        source=None, lead=None, initial=True, names=names, cities=cities)
@@ -111,7 +119,7 @@ class Population:
         idx = self.acc.add(ids, kind=kinds, rate=rate, dropout=drop, service=serv, propensity=prop, hazard=hazard,
                            sat=sat0, churn_at=np.inf, died_at=np.inf, since=start, epoch_start=start,
                            first_contact=first_contact, n_contacts=n_con)
-        self.acc.churn_at[idx] = start + r.exponential(1 / np.maximum(self._hazard(idx), 1e-300))
+        self._churn_clock(idx, start, r)
         if not prospect:
             self._start_life(idx)
         return idx
@@ -154,8 +162,30 @@ class Population:
         self._contacts(idx, start, life_end)
 
     def _hazard(self, idx):
-        k = self.scenario.satisfaction.churn_sensitivity
-        return self.acc.hazard[idx] * np.exp(k * (NEUTRAL - self.acc.sat[idx]))
+        return churn_hazard(self.acc.hazard[idx], self.acc.sat[idx], self.scenario.satisfaction.churn_sensitivity)
+
+    def _churn_clock(self, idx: np.ndarray, start, r: np.random.Generator) -> None:
+        """Set the churn clock of a life starting at ``start`` (a new customer's, a prospect won, a lapsed
+        customer won back): when they would leave at the hazard of their satisfaction now (a draw of ``r``)."""
+        self.acc.churn_at[idx] = start + r.exponential(1 / np.maximum(self._hazard(idx), 1e-300))
+
+    def _experience(self, i: int, restart: float, delta: float | None = None, score: float | None = None):
+        """Satisfaction follows experiences (exponential smoothing: towards ``score``, or moved by ``delta``);
+        the churn clock restarts with the new hazard (memoryless, so redrawing the remaining time is exact:
+        ``restart`` is a standard exponential draw, scaled by the new hazard). A customer who left while the
+        contact was under way has gone: the experience changes nothing. (Once per contact: plain floats.)"""
+        d, now = self.acc.view, self.env.now
+        churn_at = d["churn_at"]
+        if not d["epoch_start"][i] <= now < churn_at[i]:
+            return
+        _, _, memory, sensitivity = self.feel
+        sats = d["sat"]
+        old = sats[i]
+        target = score if score is not None else old + delta
+        new = old + memory * (target - old)
+        sats[i] = new = 5.0 if new > 5.0 else 1.0 if new < 1.0 else new
+        h = churn_hazard(d["hazard"][i], new, sensitivity, math.exp)
+        churn_at[i] = now + restart / h if h > 0 else math.inf
 
     def _alive(self, i: int, now: float) -> bool:
         """A customer in their current life (a won-back customer's new life starts when they answer

@@ -7,9 +7,11 @@ import gc
 import itertools
 import operator
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
+
+from . import layouts as L
 
 
 @contextlib.contextmanager
@@ -103,9 +105,22 @@ class OrderLines:
         return np.round(self.list_price[product] * (1 - self.discount[self.order[part]]), 2), self.unit_cost[product]
 
 
+class SpecialOrder(NamedTuple):
+    """An order that is not part of a purchase stream (a lead's first order, a won deal's, a campaign's)."""
+    account: int                 # place in the accounts
+    minute: float
+    source: str                  # 'first', 'deal' or 'campaign'
+    campaign: str | None
+    opportunity: str | None
+    discount: float
+    scale: float                 # the order's size against a typical one
+    member: int                  # its row in campaign_members, or -1
+
+
 @dataclass
 class Tables:
-    """Rows as tuples, times as float minutes (stamped when written)."""
+    """Rows as tuples or lists in their table's columns (simulator/layouts.py), times as float minutes (stamped
+    when written)."""
     accounts: list = field(default_factory=list)
     contacts: list = field(default_factory=list)
     agents: list = field(default_factory=list)
@@ -116,21 +131,19 @@ class Tables:
     quotes: list = field(default_factory=list)
     activities: list = field(default_factory=list)
     commissions: list = field(default_factory=list)
-    campaign_members: Columns = field(default_factory=lambda: Columns(5))   # campaign, account, contacted, responded, order
+    campaign_members: Columns = field(default_factory=lambda: Columns(len(L.CAMPAIGN_MEMBERS)))
     tickets: list = field(default_factory=list)
     calls: list = field(default_factory=list)
     complaints: list = field(default_factory=list)
     csat: list = field(default_factory=list)
     surveys: list = field(default_factory=list)
     survey_responses: list = field(default_factory=list)
-    survey_answers: Columns = field(default_factory=lambda: Columns(3))     # response, item, answer
-    # orders that are not part of a purchase stream:
-    # (account, minute, source, campaign, opportunity, discount, size scale, campaign_members row or -1)
-    special_orders: list = field(default_factory=list)
+    survey_answers: Columns = field(default_factory=lambda: Columns(len(L.SURVEY_ANSWERS)))
+    special_orders: list[SpecialOrder] = field(default_factory=list)   # orders not part of a purchase stream
     # filled by finish()
     orders: Orders | None = None
     order_lines: OrderLines | None = None
-    latent: tuple = ()    # columns: account, tier, rate, dropout, service, propensity, hazard, sat, lost at, cause
+    latent: tuple = ()    # the ground truth per account as columns (L.LATENT_ACCOUNTS)
 
 
 class Accounts:

@@ -6,11 +6,15 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
+from . import layouts as L
 from .callcentre import RESUMED
 from .population import PROMOTER, head_locale
 from .purchases import MIN_PER_DAY, MIN_PER_YEAR
+from .records import SpecialOrder
 from .rng import _pick
 from crmlab.vocab import OPEN_STAGES
+
+LEAD, OPP = L.LEADS, L.OPPORTUNITIES   # the places of their rows' columns
 
 
 class Sales:
@@ -83,8 +87,8 @@ class Sales:
             idx = self._new_accounts(kinds[new], decided[new], self.clock.dates(decided[new]), source,
                                      [ids[j] for j in new.tolist()], names=[names[j] for j in new.tolist()])
             for j, i in zip(new.tolist(), idx.tolist()):   # (their lives started with the accounts)
-                rows[j][9] = self.acc_id(i)
-                self.t.special_orders.append((i, float(decided[j]), "first", None, None, 0.0, 1.0, -1))
+                rows[j][L.LEADS.account_id] = self.acc_id(i)
+                self.t.special_orders.append(SpecialOrder(i, float(decided[j]), "first", None, None, 0.0, 1.0, -1))
 
     def _lead(self, source: str, kind: int, cost: float, qualify: float, convert: float, at: float | None = None,
               _at: dict | None = None):
@@ -111,12 +115,12 @@ class Sales:
             lead_id, company, row = _at["lead_id"], _at["company"], _at["row"]
             yield RESUMED
         if r.random() >= qualify:
-            row[7] = "disqualified"
+            row[LEAD.status] = "disqualified"
             return
-        row[7], row[8] = "qualified", env.now
+        row[LEAD.status], row[LEAD.qualified_at] = "qualified", env.now
         idx = self._new_accounts(np.array([kind]), np.array([env.now]), [self.clock.date(env.now)], source, lead_id,
                                  names=[company], prospect=True)
-        row[9] = self.acc_id(int(idx[0]))
+        row[LEAD.account_id] = self.acc_id(int(idx[0]))
         env.process(self._opportunity(int(idx[0]), lead_id, "new"))
 
     def _referrals(self, _at: dict | None = None):
@@ -197,8 +201,8 @@ class Sales:
                     resumed = False
                     yield RESUMED
                 else:
-                    row[7] = stage
-                    row[11], row[12] = self._forecast(rep, stage)
+                    row[OPP.stage] = stage
+                    row[OPP.probability], row[OPP.expected_close] = self._forecast(rep, stage)
                     self.t.stage_history.append((opp_id, stage, env.now))
                     days = float(s.stage_days[stage].draw(r))
                     for kind_of_act, per_week in s.activities_per_week.items():
@@ -216,24 +220,24 @@ class Sales:
                     outcome = "lost"
                     break
             self.rep_load[rep] -= 1
-        row[7], row[8] = outcome, env.now
-        row[11], row[12] = float(outcome == "won"), env.now
+        row[OPP.stage], row[OPP.closed_at] = outcome, env.now
+        row[OPP.probability], row[OPP.expected_close] = float(outcome == "won"), env.now
         self.t.stage_history.append((opp_id, outcome, env.now))
         if outcome == "lost":
             reasons = list(s.lost_reasons)
             w = np.array([s.lost_reasons[x] for x in reasons])
-            row[9] = reasons[r.choice(len(reasons), p=w / w.sum())]
+            row[OPP.lost_reason] = reasons[r.choice(len(reasons), p=w / w.sum())]
             return
-        row[10] = amount
+        row[OPP.won_amount] = amount
         if env.now >= self.horizon:
             return
         self.t.commissions.append((opp_id, rep, round(amount * s.commission_rate, 2), env.now))
         scale = amount / max(self._typical_order(kind), 1e-9)
-        self.t.special_orders.append((i, env.now, "deal", None, opp_id, 0.0, scale, -1))
+        self.t.special_orders.append(SpecialOrder(i, env.now, "deal", None, opp_id, 0.0, scale, -1))
         a = self.acc
         if not np.isfinite(a.since[i]):  # a prospect becomes a customer
             a.since[i] = a.epoch_start[i] = env.now
-            a.churn_at[i] = env.now + self.rng["accounts"].exponential(1 / float(self._hazard(np.array([i]))[0]))
+            self._churn_clock(np.array([i]), env.now, self.rng["accounts"])
             self.customer_since[i] = self.clock.date(env.now)
             self._start_life(np.array([i]))
 

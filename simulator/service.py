@@ -3,18 +3,19 @@ call centre and the desks, each worked from the first attempt to resolution; eve
 customer's satisfaction and churn clock. Part of :class:`~crmlab.simulator.engine.Simulation` (a mixin: the
 state it reads is set up in ``Simulation.__init__`` and :meth:`Service._open_service_centre`).
 
-Over ≈400 lines: the contacts' hot path (draws → rows → one contact) is one piece of work measured as one
-(benchmarks/simulate_scale.py); split, its parts would be read only together."""
+A contact goes draws (:class:`Draws`, all at once) → row (:class:`ContactRow`, all at once) → one SimPy
+process (:meth:`Service._contact`); what it does to the customer is :meth:`Population._experience`."""
 from __future__ import annotations
 
+import functools
 import itertools
 import math
-from typing import Callable
+from typing import NamedTuple
 
 import numpy as np
 
+from . import layouts as L
 from .callcentre import RESUMED, CallCentre
-from .population import NEUTRAL
 from .purchases import MIN_PER_YEAR
 from .records import _take
 from .rng import _cdf, _pick_cdf
@@ -23,6 +24,61 @@ from crmlab.vocab import CHANNELS, SEVERITIES
 CHANNEL_DELAY = {"email": 1.0, "messaging": 0.3, "chat": 0.02, "visit": 0.0}  # × ticket_hours
 PHONE, VISIT = CHANNELS.index("phone"), CHANNELS.index("visit")
 OWN_FEED = 10_000         # a batch of this many contacts gets a feed of its own (:meth:`Simulation._join_pool`)
+TICKET, CALL = L.TICKETS, L.CALLS   # the places of their rows' columns
+
+
+class Draws(NamedTuple):
+    """What is random about a contact, drawn ahead (:meth:`Service._draws`: one column each, in this order)."""
+    pick_contact: float          # which of the account's contacts gets in touch
+    pick_agent: float            # which desk agent answers a written contact
+    patience: float
+    handle: float                # talking, or working on the ticket
+    first_hours: float           # first response of a written channel (× channel)
+    resolved_first: float        # (a flag)
+    escalate: float              # (a flag) if not resolved at once: to a manager …
+    manager_handle: float        # … who takes longer,
+    follow_up: float             # … or a follow-up later
+    calls_back: float            # (a flag) a caller who hung up tries again …
+    callback_after: float        # … after a while
+    cause: float                 # a complaint's cause and severity (places in their lists)
+    severity: float
+    noise: float                 # CSAT: noise, answered or not, when
+    responds: float              # (a flag)
+    response_after: float
+    restart_abandoned: float     # churn clocks restarted after a hang-up …
+    restart: float               # … and after the contact
+
+
+class ContactRow(NamedTuple):
+    """A contact as :meth:`Service._contact` takes it: what follows from its draws alone (:meth:`Service._rows`)."""
+    account_id: str
+    contact_id: str
+    channel: str
+    reason: str
+    route: CallCentre | None     # the queue of a call (None: written, or a visit)
+    kind: int                    # the customer's kind (its place)
+    patience: float
+    handle: float
+    delay: float                 # until the first response of a written contact
+    wait_pen: float              # what the wait costs the CSAT
+    first_agent: str | None      # the desk agent of a written contact (None: a call)
+    resolved_first: int          # (0 or 1)
+    escalate: int                # (0 or 1)
+    manager_handle: float
+    follow_up: float             # 0 if resolved at once
+    penalty: float               # CSAT lost to an unresolved or escalated contact
+    calls_back: bool
+    callback_after: float
+    cause: str | None            # a complaint's (None: not a complaint)
+    severity: str
+    noise: float
+    responds: bool               # answers the CSAT survey
+    response_after: float
+    restart_abandoned: float
+    restart: float
+
+
+_as_row = functools.partial(tuple.__new__, ContactRow)   # a row from a tuple of its values, all in C
 
 
 class Service:
@@ -109,8 +165,8 @@ class Service:
         self.env.process(self._feed(*batch, pool=self.pool_feed))
 
     def _draws(self, n: int) -> np.ndarray:
-        """Everything random about ``n`` contacts, one row each (columns in the order :meth:`_contact`
-        unpacks them), drawn at once: vectorised draws cost a fraction of one scalar draw each.
+        """Everything random about ``n`` contacts, one row each (the columns of :class:`Draws`), drawn at
+        once: vectorised draws cost a fraction of one scalar draw each.
         Only what no decision can change is drawn ahead; who answers and when stays live. A caller who
         tries again draws one row (:meth:`_contact`), so the row is filled column by column into one
         array (``column_stack`` of 18 arrays cost more than the draws for one row)."""
@@ -122,34 +178,34 @@ class Service:
             out[:, j] = draw(r, n)
         return out
 
-    def _contact_draw_columns(self) -> list[Callable[[np.random.Generator, int], np.ndarray]]:
-        """The columns of :meth:`_draws`, in order, each a draw of ``n`` values (the scenario's numbers
-        read once: a pydantic attribute costs more than a plain one)."""
+    def _contact_draw_columns(self) -> Draws:
+        """The columns of :meth:`_draws`, each a draw of ``n`` values, ``(r, n) → values`` (the scenario's
+        numbers read once: a pydantic attribute costs more than a plain one)."""
         sv, sat, cp = self.scenario.service, self.scenario.satisfaction, self.scenario.complaints
         fcr, escalation, callback, answers = sv.first_contact_resolution, sv.escalation, sv.callback, sat.csat_response_rate
         patience, handle, ticket_hours, again = sv.patience_minutes, sv.handle_minutes, sv.ticket_hours, sv.callback_minutes
         causes, severities = _cdf(list(cp.causes.values())), _cdf([cp.severity[s] for s in SEVERITIES])
         noise = sat.noise_sd
-        return [
-            lambda r, n: r.random(n),                       # which of the account's contacts gets in touch
-            lambda r, n: r.random(n),                       # which desk agent answers a written contact
-            (lambda r, n: patience.draw(r, n)) if patience else (lambda r, n: math.inf),
-            lambda r, n: handle.draw(r, n),                 # talking, or working on the ticket
-            lambda r, n: ticket_hours.draw(r, n) * 60,      # first response of a written channel (× channel)
-            lambda r, n: r.random(n) < fcr,
-            lambda r, n: r.random(n) < escalation,          # if not resolved at once: to a manager …
-            lambda r, n: handle.draw(r, n) * 1.5,           # … who takes longer,
-            lambda r, n: ticket_hours.draw(r, n) * 60,      # … or a follow-up later
-            lambda r, n: r.random(n) < callback,            # a caller who hung up tries again …
-            lambda r, n: again.draw(r, n),                  # … after a while
-            lambda r, n: _pick_cdf(r, causes, n),           # a complaint's cause and severity
-            lambda r, n: _pick_cdf(r, severities, n),
-            lambda r, n: r.normal(0, noise, n),             # CSAT: noise, answered or not, when
-            lambda r, n: r.random(n) < answers,
-            lambda r, n: r.exponential(120, n),
-            lambda r, n: r.standard_exponential(n),         # churn clocks restarted after a hang-up …
-            lambda r, n: r.standard_exponential(n),         # … and after the contact
-        ]
+        return Draws(   # (drawn in this order: the order of the fields)
+            pick_contact=lambda r, n: r.random(n),
+            pick_agent=lambda r, n: r.random(n),
+            patience=(lambda r, n: patience.draw(r, n)) if patience else (lambda r, n: math.inf),
+            handle=lambda r, n: handle.draw(r, n),
+            first_hours=lambda r, n: ticket_hours.draw(r, n) * 60,
+            resolved_first=lambda r, n: r.random(n) < fcr,
+            escalate=lambda r, n: r.random(n) < escalation,
+            manager_handle=lambda r, n: handle.draw(r, n) * 1.5,
+            follow_up=lambda r, n: ticket_hours.draw(r, n) * 60,
+            calls_back=lambda r, n: r.random(n) < callback,
+            callback_after=lambda r, n: again.draw(r, n),
+            cause=lambda r, n: _pick_cdf(r, causes, n),
+            severity=lambda r, n: _pick_cdf(r, severities, n),
+            noise=lambda r, n: r.normal(0, noise, n),
+            responds=lambda r, n: r.random(n) < answers,
+            response_after=lambda r, n: r.exponential(120, n),
+            restart_abandoned=lambda r, n: r.standard_exponential(n),
+            restart=lambda r, n: r.standard_exponential(n),
+        )
 
     def _feed(self, owner, times, life, chan, reason, draws, pool: int = 0, _at: dict | None = None):
         """Start each drawn contact at its time, if its customer is still in the life it was drawn
@@ -179,56 +235,57 @@ class Service:
                 if d["epoch_start"][i] == b and t < d["churn_at"][i] and t <= d["died_at"][i]:
                     env.process(contact(i, row))
 
-    def _rows(self, owner: np.ndarray, chan: np.ndarray, reason: np.ndarray, draws: np.ndarray) -> list[tuple]:
+    def _rows(self, owner: np.ndarray, chan: np.ndarray, reason: np.ndarray, draws: np.ndarray) -> list[ContactRow]:
         """The contacts' rows for :meth:`_contact`: what follows from their draws alone, worked out
         for all of them at once (who gets in touch, the handling time, a written channel's delay and
         the agent at the desk, the fixed part of the CSAT …). Only what a policy or another contact
         can change — priority, waiting for an agent, the recovery action, the customer's mood — is
         left to the contact."""
-        (pick_contact, pick_agent, patience, handle, first_hours, resolved_first, escalate, manager_handle,
-         follow_up, calls_back, callback_after, cause, severity, noise, responds, response_after,
-         restart_abandoned, restart) = draws.T
+        d = Draws(*draws.T)
         n, a, sat = owner.size, self.acc, self.scenario.satisfaction
         acc_ids = a.ids
-        handle = handle * self.reason_handle[reason]
-        delay = first_hours * self.channel_delay[chan]
+        handle = d.handle * self.reason_handle[reason]
+        delay = d.first_hours * self.channel_delay[chan]
         phone = chan == PHONE
         agent = np.empty(n, object)                       # the desk agent of a written contact (None: a call)
         desk, first, size = self.desks
         written = np.flatnonzero(~phone)
         on = reason[written]
-        agent[written] = desk[first[on] + (pick_agent[written] * size[on]).astype(np.int64)]
-        resolved_first, escalate = resolved_first.astype(bool), escalate.astype(bool)
+        agent[written] = desk[first[on] + (d.pick_agent[written] * size[on]).astype(np.int64)]
+        resolved_first, escalate = d.resolved_first.astype(bool), d.escalate.astype(bool)
         penalty = np.where(resolved_first, 0.0, sat.unresolved_penalty + np.where(escalate, sat.escalation_penalty, 0))
         complaint = reason == self.complaint_reason
         names = self.names_of
-        cause = np.where(complaint, names["cause"][cause.astype(np.int64)], None)
-        return list(zip(
-            _take(acc_ids, owner.tolist()), self._persons(owner, pick_contact), names["channel"][chan].tolist(),
-            names["reason"][reason].tolist(),
-            np.where(phone, names["route"][reason], None).tolist(),
-            a.kind[owner].astype(np.int64).tolist(), patience.tolist(), handle.tolist(), delay.tolist(),
-            (sat.wait_penalty_per_minute * np.minimum(delay, 600) / 20).tolist(),   # hours of waiting feel like
-            agent.tolist(),                                                            # minutes on hold
-            resolved_first.astype(np.int64).tolist(), (~resolved_first & escalate).astype(np.int64).tolist(),
-            manager_handle.tolist(),
-            np.where(resolved_first, 0.0, follow_up).tolist(), penalty.tolist(), calls_back.astype(bool).tolist(),
-            callback_after.tolist(), cause.tolist(), names["severity"][severity.astype(np.int64)].tolist(),
-            noise.tolist(), responds.astype(bool).tolist(), response_after.tolist(), restart_abandoned.tolist(),
-            restart.tolist()))
+        cause = np.where(complaint, names["cause"][d.cause.astype(np.int64)], None)
+        columns = ContactRow(
+            account_id=_take(acc_ids, owner.tolist()), contact_id=self._persons(owner, d.pick_contact),
+            channel=names["channel"][chan].tolist(), reason=names["reason"][reason].tolist(),
+            route=np.where(phone, names["route"][reason], None).tolist(),
+            kind=a.kind[owner].astype(np.int64).tolist(), patience=d.patience.tolist(), handle=handle.tolist(),
+            delay=delay.tolist(),
+            wait_pen=(sat.wait_penalty_per_minute * np.minimum(delay, 600) / 20).tolist(),   # hours of waiting feel
+            first_agent=agent.tolist(),                                                      # like minutes on hold
+            resolved_first=resolved_first.astype(np.int64).tolist(),
+            escalate=(~resolved_first & escalate).astype(np.int64).tolist(),
+            manager_handle=d.manager_handle.tolist(), follow_up=np.where(resolved_first, 0.0, d.follow_up).tolist(),
+            penalty=penalty.tolist(), calls_back=d.calls_back.astype(bool).tolist(),
+            callback_after=d.callback_after.tolist(), cause=cause.tolist(),
+            severity=names["severity"][d.severity.astype(np.int64)].tolist(), noise=d.noise.tolist(),
+            responds=d.responds.astype(bool).tolist(), response_after=d.response_after.tolist(),
+            restart_abandoned=d.restart_abandoned.tolist(), restart=d.restart.tolist())
+        return list(map(_as_row, zip(*columns)))
 
-    def _contact(self, i: int, row: tuple, _at: dict | None = None):
+    def _contact(self, i: int, row: ContactRow, _at: dict | None = None):
         """One service contact, from the first attempt to resolution; moves satisfaction. ``row``: the
         contact's row of :meth:`_rows`. The ticket row is recorded when the contact opens and completed
         when it closes (a snapshot in between shows it open). A caller who hung up may try again: a new
-        attempt with new draws, the same ticket and caller.
+        attempt with new draws (a new ``row``), the same ticket and caller.
 
         ``step`` says where the contact is, so that a run saved between steps resumes each contact from its
         saved locals (``_at``, simulator/checkpoint.py) at the yield it was waiting at."""
-        env, (base_csat, wait_per_minute, memory, sensitivity) = self.env, self.feel
-        (aid, contact, channel, reason_id, route, kind, patience, handle, delay, wait_pen, first_agent,
-         resolved_first, escalate, manager_handle, follow_up, penalty, calls_back, callback_after, cause, severity,
-         noise, responds, response_after, restart_abandoned, restart) = row
+        env, (base_csat, wait_per_minute, _, _) = self.env, self.feel
+        aid, reason_id, route = row.account_id, row.reason, row.route   # (the same for every attempt)
+        contact, wait_pen, first_agent = row.contact_id, row.wait_pen, row.first_agent
         if _at is None:
             step, ticket, callback_of = "open", None, None
         else:
@@ -241,19 +298,21 @@ class Service:
             if step == "open":
                 now = env.now
                 if ticket is None:
-                    ticket = [self.ticket_id(), aid, contact, channel, reason_id, now, None, None, "open", 0, None, 0]
+                    ticket = [self.ticket_id(), aid, contact, row.channel, reason_id, now, None, None, "open", 0, None,
+                              0]   # (L.TICKETS' columns)
                     self.t.tickets.append(ticket)
-                contact, tid = ticket[2], ticket[0]   # a new attempt after a hang-up: the same ticket and caller
+                # a new attempt after a hang-up: the same ticket and caller
+                contact, tid = ticket[TICKET.contact_id], ticket[TICKET.ticket_id]
                 if route is None:   # written, or a visit: answered after the channel's delay
-                    first_response = now + delay
-                    done = first_response + handle
+                    first_response = now + row.delay
+                    done = first_response + row.handle
                     step = "written"
                     yield env.timeout(done - now)
                     step = "handled"
                 else:               # a phone call: wait for an agent of the reason's team
-                    priority = self.priority_of[kind]
+                    priority = self.priority_of[row.kind]
                     step = "call"
-                    outcome = yield from route.take(priority, patience, handle)  # inline
+                    outcome = yield from route.take(priority, row.patience, row.handle)  # inline
                     step = "called"
             elif step in ("call", "manager"):          # resumed on a call (an agent's or a manager's)
                 outcome = yield from inner
@@ -265,14 +324,14 @@ class Service:
                 agent, answered, done, _ = outcome
                 call_id = self.call_id()
                 self.t.calls.append([call_id, tid, aid, contact, agent, reason_id, priority, now, answered, callback_of,
-                                     agent is None, done])
+                                     agent is None, done])   # (L.CALLS' columns)
                 if agent is None:   # hung up
-                    self._experience(i, restart_abandoned, delta=-self.scenario.satisfaction.abandon_penalty)
-                    if not calls_back:
-                        ticket[8] = "abandoned"
+                    self._experience(i, row.restart_abandoned, delta=-self.scenario.satisfaction.abandon_penalty)
+                    if not row.calls_back:
+                        ticket[TICKET.status] = "abandoned"
                         return
                     step = "callback"
-                    yield env.timeout(callback_after)
+                    yield env.timeout(row.callback_after)
                     step = "retry"
                 else:
                     first_response, first_agent = answered, agent
@@ -280,44 +339,37 @@ class Service:
                     step = "handled"
             if step == "retry":
                 if not (self._alive(i, env.now) and self.clock.is_open(env.now)):
-                    ticket[8] = "abandoned"
+                    ticket[TICKET.status] = "abandoned"
                     return
                 row = self._rows(np.array([i]), np.array([PHONE]), np.array([self.reasons.index(reason_id)]),
                                  self._draws(1))[0]   # a new attempt, new draws
-                (aid, contact, channel, reason_id, route, kind, patience, handle, delay, wait_pen, first_agent,
-                 resolved_first, escalate, manager_handle, follow_up, penalty, calls_back, callback_after, cause,
-                 severity, noise, responds, response_after, restart_abandoned, restart) = row
+                contact, wait_pen, first_agent = row.contact_id, row.wait_pen, row.first_agent
                 step, callback_of = "open", call_id
                 continue
             if step == "handled":
-                if escalate:   # not resolved at once: to a manager …
+                if row.escalate:   # not resolved at once: to a manager …
                     step = "manager"
-                    outcome = yield from self.managers.take(0, math.inf, manager_handle)
+                    outcome = yield from self.managers.take(0, math.inf, row.manager_handle)
                     step = "escalated"
-                else:          # … or a follow-up later (0 if resolved at once)
-                    resolved_at = done + follow_up
+                else:              # … or a follow-up later (0 if resolved at once)
+                    resolved_at = done + row.follow_up
             if step == "escalated":
                 agent, answered, resolved_at, _ = outcome
                 self.t.calls.append([self.call_id(), tid, aid, contact, agent, reason_id, 0, done,
-                                     answered, "escalation", False, resolved_at])
+                                     answered, "escalation", False, resolved_at])   # (L.CALLS' columns)
             break
-        csat = base_csat - wait_pen + noise - penalty
-        if cause is not None:
-            csat += self._complaint(aid, tid, ticket[5], resolved_at, cause, severity)
-        # the experience (inline :meth:`_experience`: once per contact)
-        acc, now = self.acc.view, env.now
-        churn_at = acc["churn_at"]
-        if acc["epoch_start"][i] <= now < churn_at[i]:
-            sats = acc["sat"]
-            old = sats[i]
-            new = old + memory * (csat - old)
-            sats[i] = new = 5.0 if new > 5.0 else 1.0 if new < 1.0 else new
-            h = acc["hazard"][i] * math.exp(sensitivity * (NEUTRAL - new))
-            churn_at[i] = now + restart / h if h > 0 else math.inf
-        ticket[6:] = first_response, resolved_at, "resolved", escalate, first_agent, resolved_first   # (0 or 1)
-        if responds:
+        csat = base_csat - wait_pen + row.noise - row.penalty
+        if row.cause is not None:
+            csat += self._complaint(aid, tid, ticket[TICKET.opened_at], resolved_at, row.cause, row.severity)
+        self._experience(i, row.restart, score=csat)
+        ticket[TICKET.first_response_at], ticket[TICKET.resolved_at], ticket[TICKET.status] = \
+            first_response, resolved_at, "resolved"
+        ticket[TICKET.escalated], ticket[TICKET.agent_id], ticket[TICKET.first_contact_resolution] = \
+            row.escalate, first_agent, row.resolved_first   # (0 or 1)
+        if row.responds:
             score = round(csat)
-            self.t.csat.append((tid, aid, resolved_at + response_after, 5 if score > 5 else 1 if score < 1 else score))
+            self.t.csat.append((tid, aid, resolved_at + row.response_after,
+                                5 if score > 5 else 1 if score < 1 else score))   # (L.CSAT's columns)
 
     def _complaint(self, account_id: str, ticket_id: str, opened: float, resolved_at: float, cause: str,
                    severity: str) -> float:
@@ -326,20 +378,3 @@ class Service:
         self.t.complaints.append((self.complaint_id(), ticket_id, account_id, cause, severity, action, cost, opened,
                                   resolved_at))
         return effect
-
-    def _experience(self, i: int, restart: float, delta: float | None = None, score: float | None = None):
-        """Satisfaction follows experiences (exponential smoothing); the churn clock restarts with
-        the new hazard (memoryless, so redrawing the remaining time is exact: ``restart`` is a
-        standard exponential draw, scaled by the new hazard). A customer who left while the contact
-        was under way has gone: the experience changes nothing."""
-        d, now = self.acc.view, self.env.now
-        churn_at = d["churn_at"]
-        if not d["epoch_start"][i] <= now < churn_at[i]:
-            return
-        sat, sats = self.scenario.satisfaction, d["sat"]
-        old = sats[i]
-        target = score if score is not None else old + delta
-        new = min(5.0, max(1.0, old + sat.memory * (target - old)))
-        sats[i] = new
-        h = d["hazard"][i] * math.exp(sat.churn_sensitivity * (NEUTRAL - new))
-        churn_at[i] = now + restart / h if h > 0 else math.inf

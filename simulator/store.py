@@ -1,8 +1,9 @@
 """Writing a finished run: the student-visible CRM database and the grader-only ground truth.
 
-Every table's rows are declared once (:class:`Rows`: one method per table giving its columns in key
-order, a chunk at a time); the SQLite writer, the Parquet writer and the benchmark's storage floor all
-take them from there. The layout and why (measured in ``docs/design.md``, "Storage"):
+Every table's columns are declared once (simulator/layouts.py: the rows' order, the names the INSERTs
+give, the places code reads a row by) and its rows made once (:class:`Rows`: one method per table giving
+its columns in key order, a chunk at a time); the SQLite writer, the Parquet writer and the benchmark's
+storage floor all take them from there. The layout and why (measured in ``docs/design.md``, "Storage"):
 
 - The big tables are clustered on their key (``WITHOUT ROWID``) and loaded in key order: no second
   copy of every key in an index beside a rowid table, and each insert lands at the end of the tree.
@@ -35,6 +36,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from . import layouts as L
 from .engine import SIMULATOR_VERSION, Simulation
 from .records import _take, bulk
 
@@ -133,15 +135,15 @@ class Rows:
     def __call__(self, table: str) -> Iterator[tuple[Sequence, ...]]:
         return getattr(self, table)()
 
-    def _stamped(self, rows: list, key: tuple[int, ...] | None, stamp: tuple[int, ...] = ()):
-        """Rows (tuples or lists) sorted by their key columns, turned into columns, with the float-minute
-        columns ``stamp`` as ISO text (vectorised)."""
+    def _stamped(self, rows: list, layout: L.Layout, key: tuple[str, ...] | None = None, stamp: tuple[str, ...] = ()):
+        """Rows (tuples or lists, in ``layout``'s order) sorted by their key columns, turned into columns, with
+        the float-minute columns ``stamp`` as ISO text (vectorised)."""
         if key is not None:
-            rows = sorted(rows, key=itemgetter(*key))
+            rows = sorted(rows, key=itemgetter(*layout.places(*key)))
         if not rows:
             return
         cols = list(zip(*rows))
-        for c in stamp:
+        for c in layout.places(*stamp):
             cols[c] = self.sim.clock.stamps(cols[c])
         yield tuple(cols)
 
@@ -160,57 +162,62 @@ class Rows:
         }
         if self.reveal_seed:
             meta["seed"] = str(sim.seed)
-        yield from self._stamped(sorted(meta.items()), None)
+        yield from self._stamped(sorted(meta.items()), L.META)
 
     def account_kinds(self):
-        yield from self._stamped([(k.id, k.name_zh, k.name_en) for k in self.sim.scenario.customer_kinds], None)
+        yield from self._stamped([(k.id, k.name_zh, k.name_en) for k in self.sim.scenario.customer_kinds], L.ACCOUNT_KINDS)
 
     def lead_sources(self):
         s, per = self.sim.scenario, self.money.per_base
         sources = [(x.id, x.name_zh, x.name_en, round(x.cost_per_lead * per, 2)) for x in s.acquisition.sources]
         if s.acquisition.referrals_per_promoter_year > 0:
             sources.append(("referral", "老客户推荐", "Referral by a customer", 0.0))
-        yield from self._stamped(sources, None)
+        yield from self._stamped(sources, L.LEAD_SOURCES)
 
     def accounts(self):
-        since = self.sim.customer_since
-        yield from self._stamped([row[:8] + (since.get(i, row[8]),) for i, row in enumerate(self.sim.t.accounts)], None)
+        since, at = self.sim.customer_since, L.ACCOUNTS.customer_since   # (the last column: prospects won since)
+        yield from self._stamped([row[:at] + (since.get(i, row[at]),) for i, row in enumerate(self.sim.t.accounts)],
+                                 L.ACCOUNTS)
 
     def contacts(self):
-        yield from self._stamped(self.sim.t.contacts, None)
+        yield from self._stamped(self.sim.t.contacts, L.CONTACTS)
 
     def products(self):
         per = self.money.per_base
         yield from self._stamped([(p.id, p.name_zh, p.name_en, p.category, round(p.unit_price * per, 2),
-                                   round(p.unit_cost * per, 2)) for p in self.sim.scenario.products], None)
+                                   round(p.unit_cost * per, 2)) for p in self.sim.scenario.products], L.PRODUCTS)
 
     def campaigns(self):
         sim, per = self.sim, self.money.per_base
         yield from self._stamped([(c.id, c.name_zh, c.name_en, c.channel, sim.clock.date(c.start_day * 1440),
                                    sim.clock.date((c.start_day + c.days) * 1440), c.offer_zh, c.offer_en, c.discount,
-                                   round(c.cost_per_contact * per, 2)) for c in sim.campaigns], None)
+                                   round(c.cost_per_contact * per, 2)) for c in sim.campaigns], L.CAMPAIGNS)
 
     def reps(self):
-        yield from self._stamped(self.sim.t.reps, None)
+        yield from self._stamped(self.sim.t.reps, L.REPS)
 
     # sales
     def leads(self):
-        yield from self._stamped(self.sim.t.leads, (0,), (6, 8))
+        yield from self._stamped(self.sim.t.leads, L.LEADS, ("lead_id",), ("created_at", "qualified_at"))
 
     def opportunities(self):
-        yield from self._stamped(self.sim.t.opportunities, (0,), (6, 8, 12))
+        yield from self._stamped(self.sim.t.opportunities, L.OPPORTUNITIES, ("opportunity_id",),
+                                 ("created_at", "closed_at", "expected_close"))
 
     def stage_history(self):
-        yield from self._stamped(self.sim.t.stage_history, (0, 1), (2,))
+        yield from self._stamped(self.sim.t.stage_history, L.STAGE_HISTORY, ("opportunity_id", "stage"), ("entered_at",))
 
     def quotes(self):
-        yield from self._stamped([q for q in self.sim.t.quotes if q[2] <= self.end], (0,), (2,))
+        at = L.QUOTES.quoted_at
+        yield from self._stamped([q for q in self.sim.t.quotes if q[at] <= self.end], L.QUOTES, ("quote_id",), ("quoted_at",))
 
     def activities(self):
-        yield from self._stamped([a for a in self.sim.t.activities if a[5] <= self.end], (0,), (5,))
+        at = L.ACTIVITIES.done_at
+        yield from self._stamped([a for a in self.sim.t.activities if a[at] <= self.end], L.ACTIVITIES, ("activity_id",),
+                                 ("done_at",))
 
     def commissions(self):
-        yield from self._stamped(self.sim.t.commissions, (0,), (3,))
+        yield from self._stamped(self.sim.t.commissions, L.COMMISSIONS, ("opportunity_id",), ("earned_at",))
 
     # orders, a chunk at a time
     def orders(self):
@@ -235,61 +242,67 @@ class Rows:
                    cost.tolist())
 
     def campaign_members(self):
-        yield from self._stamped(list(self.sim.t.campaign_members), (0, 1), (2, 3))
+        yield from self._stamped(list(self.sim.t.campaign_members), L.CAMPAIGN_MEMBERS, ("campaign_id", "account_id"),
+                                 ("contacted_at", "responded_at"))
 
     # service
     def agents(self):
-        yield from self._stamped(self.sim.t.agents, None)
+        yield from self._stamped(self.sim.t.agents, L.AGENTS)
 
     def skills(self):
         sv = self.sim.scenario.service
         yield from self._stamped([("general", "通用坐席", "General agents"), ("escalation", "主管（升级处理）", "Managers (escalations)")]
-                                 + [(x.skill, x.name_zh, x.name_en) for x in sv.teams], None)
+                                 + [(x.skill, x.name_zh, x.name_en) for x in sv.teams], L.SKILLS)
 
     def routing(self):
         sv = self.sim.scenario.service
         team_of = {reason: x.skill for x in sv.teams for reason in x.reasons}
-        yield from self._stamped([(reason, team_of.get(reason, "general")) for reason in sv.reasons], None)
+        yield from self._stamped([(reason, team_of.get(reason, "general")) for reason in sv.reasons], L.ROUTING)
 
     def tickets(self):
-        end, tickets = self.end, []
+        end, tickets, T = self.end, [], L.TICKETS
         for row in self.sim.t.tickets:
             row = list(row)
-            if row[6] is not None and row[6] > end:             # no first response yet: no agent either
-                row[6], row[10] = None, None
-            if (row[7] is not None and row[7] > end) or row[8] == "open":
-                row[7], row[8] = None, "open"
+            if row[T.first_response_at] is not None and row[T.first_response_at] > end:   # no first response yet:
+                row[T.first_response_at], row[T.agent_id] = None, None                     # no agent either
+            if (row[T.resolved_at] is not None and row[T.resolved_at] > end) or row[T.status] == "open":
+                row[T.resolved_at], row[T.status] = None, "open"
             tickets.append(row)
-        yield from self._stamped(tickets, (0,), (5, 6, 7))
+        yield from self._stamped(tickets, T, ("ticket_id",), ("opened_at", "first_response_at", "resolved_at"))
 
     def calls(self):
-        yield from self._stamped([c for c in self.sim.t.calls if c[11] <= self.end], (0,), (7, 8, 11))
+        at = L.CALLS.ended_at
+        yield from self._stamped([c for c in self.sim.t.calls if c[at] <= self.end], L.CALLS, ("call_id",),
+                                 ("arrived_at", "answered_at", "ended_at"))
 
     def complaints(self):
-        end = self.end
-        yield from self._stamped([c[:8] + ((None if c[8] is not None and c[8] > end else c[8]),)
-                                  for c in self.sim.t.complaints], (0,), (7, 8))
+        end, at = self.end, L.COMPLAINTS.closed_at   # (the last column: not closed yet at the snapshot)
+        yield from self._stamped([c[:at] + ((None if c[at] is not None and c[at] > end else c[at]),)
+                                  for c in self.sim.t.complaints], L.COMPLAINTS, ("complaint_id",),
+                                 ("registered_at", "closed_at"))
 
     def csat(self):
-        yield from self._stamped([c for c in self.sim.t.csat if c[2] <= self.end], (0,), (2,))
+        at = L.CSAT.answered_at
+        yield from self._stamped([c for c in self.sim.t.csat if c[at] <= self.end], L.CSAT, ("ticket_id",), ("answered_at",))
 
     # the annual survey
     def surveys(self):
-        yield from self._stamped(self.sim.t.surveys, None, (2,))
+        yield from self._stamped(self.sim.t.surveys, L.SURVEYS, None, ("sent_at",))
 
     def survey_items(self):
         items = self.sim.scenario.satisfaction.survey_items
-        yield from self._stamped([(i.id, i.text_zh, i.text_en) for i in items], None)
+        yield from self._stamped([(i.id, i.text_zh, i.text_en) for i in items], L.SURVEY_ITEMS)
 
     def _responses(self) -> list:
-        return [r for r in self.sim.t.survey_responses if r[4] <= self.end]
+        at = L.SURVEY_RESPONSES.answered_at
+        return [r for r in self.sim.t.survey_responses if r[at] <= self.end]
 
     def survey_responses(self):
-        yield from self._stamped(self._responses(), None, (4,))
+        yield from self._stamped(self._responses(), L.SURVEY_RESPONSES, None, ("answered_at",))
 
     def survey_answers(self):
-        answered = {r[0] for r in self._responses()}
-        yield from self._stamped([a for a in self.sim.t.survey_answers if a[0] in answered], None)
+        answered, by = {r[L.SURVEY_RESPONSES.response_id] for r in self._responses()}, L.SURVEY_ANSWERS.response_id
+        yield from self._stamped([a for a in self.sim.t.survey_answers if a[by] in answered], L.SURVEY_ANSWERS)
 
     def verify_orders(self) -> None:
         """The foreign keys of the orders and their lines, verified on the positions they were built from
@@ -300,9 +313,9 @@ class Rows:
         o, a = t.orders, sim.acc
         rows, prods = (t.order_lines.order, t.order_lines.product) if t.order_lines else (np.zeros(0), np.zeros(0))
         problems = []
-        if [r[0] for r in t.accounts] != a.ids:
+        if [r[L.ACCOUNTS.account_id] for r in t.accounts] != a.ids:
             problems.append("the accounts' rows are not the accounts' list")
-        if [r[0] for r in t.contacts] != sim.contact_ids:
+        if [r[L.CONTACTS.contact_id] for r in t.contacts] != sim.contact_ids:
             problems.append("the contacts' rows are not the contacts' list")
         if len(o) and not (0 <= o.account.min() and o.account.max() < a.n):
             problems.append("an order's account is outside the accounts")
@@ -314,7 +327,7 @@ class Rows:
             problems.append("an order line's product is outside the catalogue")
         if set(o.campaign[o.campaign != None].tolist()) - {c.id for c in sim.campaigns}:   # noqa: E711 (elementwise)
             problems.append("an order names an unknown campaign")
-        if set(o.opportunity[o.opportunity != None].tolist()) - {x[0] for x in t.opportunities}:   # noqa: E711
+        if set(o.opportunity[o.opportunity != None].tolist()) - {x[L.OPPORTUNITIES.opportunity_id] for x in t.opportunities}:   # noqa: E711
             problems.append("an order names an unknown opportunity")
         if len(o):
             first, count = a.first_contact[o.account].astype(np.int64), a.n_contacts[o.account].astype(np.int64)
@@ -345,7 +358,7 @@ def _connect_fresh(path: Path) -> sqlite3.Connection:
 
 
 def _insert(con: sqlite3.Connection, table: Table, chunks: Iterable[tuple[Sequence, ...]]) -> int:
-    sql = f"INSERT INTO {table.name} VALUES ({', '.join('?' * len(table.columns))})"
+    sql = L.CRM[table.name].insert()
     n = 0
     for cols in chunks:
         con.executemany(sql, zip(*cols, strict=True))
@@ -418,17 +431,17 @@ def write_truth(path: Path, sim: Simulation) -> None:
     try:
         con.executescript(TRUTH_SCHEMA.read_text(encoding="utf-8"))
         with con:
-            con.executemany("INSERT INTO meta VALUES (?, ?)", [("scenario", sim.scenario.scenario.id),
-                                                               ("seed", str(sim.seed))])
+            con.executemany(L.TRUTH_META.insert(), [("scenario", sim.scenario.scenario.id), ("seed", str(sim.seed))])
             cols = list(sim.t.latent)
-            cols[8] = sim.clock.stamps(cols[8])
-            con.executemany("INSERT INTO latent_accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", zip(*cols))
-            con.executemany("INSERT INTO latent_reps VALUES (?, ?)", sorted(getattr(sim, "rep_optimism", {}).items()))
+            at = L.LATENT_ACCOUNTS.churned_at
+            cols[at] = sim.clock.stamps(cols[at])
+            con.executemany(L.LATENT_ACCOUNTS.insert(), zip(*cols, strict=True))
+            con.executemany(L.LATENT_REPS.insert(), sorted(getattr(sim, "rep_optimism", {}).items()))
             ids = sim.acc.ids
-            con.executemany("INSERT INTO latent_duplicates VALUES (?, ?)",
-                            sorted((ids[a], ids[b]) for a, b in sim.duplicates.items()))
-            con.executemany("INSERT INTO latent_opportunities VALUES (?, ?)",
-                            sorted((o[0], sim.win_probability(o[7])) for o in sim.t.opportunities))
+            con.executemany(L.LATENT_DUPLICATES.insert(), sorted((ids[a], ids[b]) for a, b in sim.duplicates.items()))
+            O = L.OPPORTUNITIES
+            con.executemany(L.LATENT_OPPORTUNITIES.insert(),
+                            sorted((o[O.opportunity_id], sim.win_probability(o[O.stage])) for o in sim.t.opportunities))
     finally:
         con.close()
 

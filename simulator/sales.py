@@ -12,7 +12,7 @@ from .population import PROMOTER, head_locale
 from .purchases import MIN_PER_DAY, MIN_PER_YEAR
 from .records import SpecialOrder
 from .rng import _pick
-from crmlab.vocab import OPEN_STAGES
+from crmlab.vocab import CLOSED_STAGES, OPEN_STAGES
 
 LEAD, OPP = L.LEADS, L.OPPORTUNITIES   # the places of their rows' columns
 
@@ -253,6 +253,6 @@ class Sales:
     def win_probability(self, stage: str) -> float:
         """The true chance that an opportunity now in ``stage`` is won: it must clear every stage
         still to go (ground truth for forecasting exercises; 1 or 0 once closed)."""
-        if stage in ("won", "lost"):
+        if stage in CLOSED_STAGES:
             return float(stage == "won")
         return float(np.prod([self.scenario.sales.advance[x] for x in OPEN_STAGES[OPEN_STAGES.index(stage):]]))

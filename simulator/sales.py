@@ -77,9 +77,11 @@ class Sales:
             names.append(self._org_name(templates, pick[j], cities[j]) if kind.business else people[j])
         open_ = decided >= self.horizon
         money = round(cost * self.money, 2)
-        rows = [[ids[j], source, self.kinds[k].id, names[j], people[j], phones[j], float(created[j]),
-                 "open" if open_[j] else "converted" if converted[j] else "qualified" if qualified[j]
-                 else "disqualified", None if open_[j] or not qualified[j] else float(decided[j]), None, money]
+        rows = [LEAD.row(lead_id=ids[j], source_id=source, kind=self.kinds[k].id, company=names[j],
+                         contact_name=people[j], phone=phones[j], created_at=float(created[j]),
+                         status="open" if open_[j] else "converted" if converted[j] else "qualified" if qualified[j]
+                         else "disqualified", qualified_at=None if open_[j] or not qualified[j] else float(decided[j]),
+                         account_id=None, cost=money)
                 for j, k in enumerate(kinds.tolist())]
         self.t.leads.extend(rows)
         new = np.flatnonzero(converted & ~open_)
@@ -87,7 +89,7 @@ class Sales:
             idx = self._new_accounts(kinds[new], decided[new], self.clock.dates(decided[new]), source,
                                      [ids[j] for j in new.tolist()], names=[names[j] for j in new.tolist()])
             for j, i in zip(new.tolist(), idx.tolist()):   # (their lives started with the accounts)
-                rows[j][L.LEADS.account_id] = self.acc_id(i)
+                rows[j][LEAD.account_id] = self.acc_id(i)
                 self.t.special_orders.append(SpecialOrder(i, float(decided[j]), "first", None, None, 0.0, 1.0, -1))
 
     def _lead(self, source: str, kind: int, cost: float, qualify: float, convert: float, at: float | None = None,
@@ -106,8 +108,9 @@ class Sales:
             person = self.directory.names(1)[0]
             templates = k.name_templates.get(head_locale(self)) or ["{city}"]
             company = self._org_name(templates, float(r.random()), self.directory.pick_cities(1)[0])
-            row = [lead_id, source, k.id, company, person, self.directory.phones(1)[0], created, "open",
-                   None, None, round(cost * self.money, 2)]
+            row = LEAD.row(lead_id=lead_id, source_id=source, kind=k.id, company=company, contact_name=person,
+                           phone=self.directory.phones(1)[0], created_at=created, status="open", qualified_at=None,
+                           account_id=None, cost=round(cost * self.money, 2))
             self.t.leads.append(row)  # still open if the snapshot comes before it is qualified
             step = "qualifying"
             yield env.timeout(float(acq.days_to_qualify.draw(r)) * MIN_PER_DAY)
@@ -189,8 +192,10 @@ class Sales:
                 yield RESUMED if _at is not None else slot
                 rep = min(self.rep_load, key=lambda k: (self.rep_load[k], k))
                 self.rep_load[rep] += 1
-                row = [opp_id, self.acc_id(i), lead_id, rep, kind_of_deal, amount, env.now, "qualified", None, None,
-                       None, None, None]
+                row = OPP.row(opportunity_id=opp_id, account_id=self.acc_id(i), lead_id=lead_id, rep_id=rep,
+                              deal_type=kind_of_deal, amount=amount, created_at=env.now, stage="qualified",
+                              closed_at=None, lost_reason=None, won_amount=None, probability=None,
+                              expected_close=None)   # (the stage and the rep's forecast are set as it enters it)
                 self.t.opportunities.append(row)
                 outcome, stages, resumed = "won", OPEN_STAGES, False
             else:                   # resumed in a stage

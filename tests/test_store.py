@@ -40,6 +40,11 @@ def test_each_table_is_declared_with_the_columns_the_schema_makes():
     assert layouts.TICKETS.insert().startswith("INSERT INTO tickets (ticket_id, account_id, contact_id, channel")
     with pytest.raises(ValueError, match="column 'insert' is declared twice or shadows"):
         layouts.Layout("t", "a insert")
+    assert layouts.REPS.row(name="Ann", rep_id="S01") == ["S01", "Ann"]      # by name, in the table's order
+    with pytest.raises(ValueError, match="reps: no value for column 'name'"):
+        layouts.REPS.row(rep_id="S01")
+    with pytest.raises(ValueError, match=r"reps: no column \['title'\]"):
+        layouts.REPS.row(rep_id="S01", name="Ann", title="Dr")
 
 
 def test_the_check_clauses_are_read_from_the_statement_not_from_comments_or_strings():

@@ -42,7 +42,8 @@ from .sales import Sales
 from .scenario import Scenario
 from .service import Service
 
-# (Clock, Policy, Accounts, Tables … are imported here also for what names them as engine.X: older code, saved runs)
+# (Policy, Clock, Tables, Accounts … are also named here: a run saved by an older build names them engine.X, and
+# is loaded so as to be refused with a clear message, simulator/checkpoint.py)
 __all__ = ["SIMULATOR_VERSION", "Simulation", "Policy", "Clock", "Tables", "Accounts", "Ids", "Orders", "OrderLines",
            "Serials", "Columns", "STREAMS", "streams", "bulk"]
 

@@ -9,7 +9,7 @@ import numpy as np
 from .callcentre import RESUMED
 from .population import NEUTRAL
 from .purchases import MIN_PER_DAY
-from .records import SpecialOrder, _take
+from .records import SpecialOrder, take
 
 
 class Marketing:
@@ -42,7 +42,7 @@ class Marketing:
         responds &= when < self.horizon
         first = len(self.t.campaign_members)
         ids = self.acc.ids
-        self.t.campaign_members.extend([c.id] * members.size, _take(ids, members.tolist()), contacted.tolist(),
+        self.t.campaign_members.extend([c.id] * members.size, take(ids, members.tolist()), contacted.tolist(),
                                        np.where(responds, when, None).tolist(), [None] * members.size)
         # Nothing about an answer contends for anyone, so it is decided now and takes effect when it
         # comes: the responder's order at that minute; a lapsed responder may be won back and start
@@ -98,7 +98,7 @@ class Marketing:
         likert = np.clip(np.round(likert), 1, 5).astype(int)
         first = len(self.t.survey_responses) + 1
         rids = [f"{survey_id}-{first + j:05d}" for j in range(m)]
-        self.t.survey_responses.extend(zip(rids, [survey_id] * m, _take(a.ids, answering.tolist()),
+        self.t.survey_responses.extend(zip(rids, [survey_id] * m, take(a.ids, answering.tolist()),
                                            self._persons(answering, pick), answered.tolist(), nps.tolist()))
         items = [item.id for item in sat.survey_items]
         self.t.survey_answers.extend(np.repeat(np.asarray(rids, object), len(items)).tolist(), items * m,

@@ -7,7 +7,7 @@ import numpy as np
 
 from .purchases import MIN_PER_YEAR, order_lines
 from . import layouts as L
-from .records import OrderLines, Orders, SpecialOrder, _filled
+from .records import OrderLines, Orders, SpecialOrder, filled
 
 
 class OrderBook:
@@ -59,8 +59,8 @@ class OrderBook:
         ok = self._valid(owner, t) & (t < self.horizon)
         owners.append(owner[ok]); times.append(t[ok])
         k = int(ok.sum())
-        src.append(_filled(k, "repeat")); camp.append(_filled(k, None))   # one shared object, not k copies
-        opp.append(_filled(k, None)); disc.append(np.zeros(k)); scale.append(np.ones(k))
+        src.append(filled(k, "repeat")); camp.append(filled(k, None))   # one shared object, not k copies
+        opp.append(filled(k, None)); disc.append(np.zeros(k)); scale.append(np.ones(k))
         member.append(np.full(k, -1))
         if self.t.special_orders:
             sp = SpecialOrder(*zip(*self.t.special_orders))      # as columns

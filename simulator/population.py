@@ -11,7 +11,7 @@ import numpy as np
 
 from .purchases import MIN_PER_YEAR, purchase_times
 from . import layouts as L
-from .records import _take
+from .records import take
 
 NEUTRAL = 3.5            # satisfaction at which a customer churns at the kind's base rate
 PROMOTER = 4.3           # satisfaction from which a customer recommends the company
@@ -202,7 +202,7 @@ class Population:
         """For each account ``idx[k]``, the contact person at fraction ``pick[k]`` (in [0, 1)) of its list."""
         a = self.acc
         person = a.first_contact[idx].astype(np.int64) + (pick * a.n_contacts[idx]).astype(np.int64)
-        return _take(self.contact_ids, person.tolist())
+        return take(self.contact_ids, person.tolist())
 
     def acc_id(self, i: int) -> str:
         return self.acc.ids[i]

@@ -13,16 +13,17 @@ def streams(seed: int) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
 
 
-def _pick(r: np.random.Generator, weights: list[float], n: int) -> np.ndarray:
+def draw_weighted(r: np.random.Generator, weights: list[float], n: int) -> np.ndarray:
     """``n`` indices drawn with the given (unnormalised) weights."""
-    return _pick_cdf(r, _cdf(weights), n)
+    return draw_from_cdf(r, cumulative_shares(weights), n)
 
 
-def _cdf(weights: list[float]) -> np.ndarray:
+def cumulative_shares(weights: list[float]) -> np.ndarray:
+    """The weights' cumulative shares (the last is 1)."""
     cum = np.cumsum(weights)
     return cum / cum[-1]
 
 
-def _pick_cdf(r: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
-    """:func:`_pick` with the weights' cumulative shares worked out already."""
+def draw_from_cdf(r: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
+    """:func:`draw_weighted` with the weights' cumulative shares worked out already."""
     return np.minimum(np.searchsorted(cdf, r.random(n), side="right"), cdf.size - 1)

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import layouts as L
 from .engine import SIMULATOR_VERSION, Simulation
-from .records import _take, bulk
+from .records import take, bulk
 
 CHUNK = 200_000     # rows handed to SQLite (or Parquet) at a time: millions of lines never exist as tuples at once
 
@@ -122,7 +122,7 @@ class Rows:
         acc_ids, contact_ids = sim.acc.ids, sim.contact_ids
         for lo in range(0, len(o), CHUNK):
             part = slice(lo, lo + CHUNK)
-            yield (o.ids[part], _take(acc_ids, o.account[part].tolist()), _take(contact_ids, o.contact[part].tolist()),
+            yield (o.ids[part], take(acc_ids, o.account[part].tolist()), take(contact_ids, o.contact[part].tolist()),
                    sim.clock.stamps(o.minute[part]), o.source[part].tolist(), o.campaign[part].tolist(),
                    o.opportunity[part].tolist())
 
@@ -134,8 +134,8 @@ class Rows:
             order = lines.order[part]
             first = int(order[0])                   # lines are in order: a chunk's orders are one run of ids
             price, cost = lines.paid(part)
-            yield (_take(ids[first: int(order[-1]) + 1], (order - first).tolist()), lines.line_no[part].tolist(),
-                   _take(product_ids, lines.product[part].tolist()), lines.quantity[part].tolist(), price.tolist(),
+            yield (take(ids[first: int(order[-1]) + 1], (order - first).tolist()), lines.line_no[part].tolist(),
+                   take(product_ids, lines.product[part].tolist()), lines.quantity[part].tolist(), price.tolist(),
                    cost.tolist())
 
     def campaign_members(self):

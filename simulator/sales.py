@@ -11,7 +11,7 @@ from .callcentre import RESUMED
 from .population import PROMOTER, head_locale
 from .purchases import MIN_PER_DAY, MIN_PER_YEAR
 from .records import SpecialOrder
-from .rng import _pick
+from .rng import draw_weighted
 from crmlab.vocab import CLOSED_STAGES, OPEN_STAGES
 
 LEAD, OPP = L.LEADS, L.OPPORTUNITIES   # the places of their rows' columns
@@ -47,7 +47,7 @@ class Sales:
             span = min(month, self.horizon - env.now)
             m = int(r.poisson(src.leads_per_month * span / month))
             created = env.now + np.sort(r.random(m)) * span
-            pick = _pick(r, list(src.kind_mix.values()), m)
+            pick = draw_weighted(r, list(src.kind_mix.values()), m)
             kinds = np.array(mix)[pick]
             for k, at in zip(kinds[pipeline[pick]].tolist(), created[pipeline[pick]].tolist()):
                 env.process(self._lead(src.id, k, src.cost_per_lead, src.qualify_rate, src.convert_rate, at))

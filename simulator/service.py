@@ -17,8 +17,8 @@ import numpy as np
 from . import layouts as L
 from .callcentre import RESUMED, CallCentre
 from .purchases import MIN_PER_YEAR
-from .records import _take
-from .rng import _cdf, _pick_cdf
+from .records import take
+from .rng import cumulative_shares, draw_from_cdf
 from crmlab.vocab import CHANNELS, SEVERITIES
 
 CHANNEL_DELAY = {"email": 1.0, "messaging": 0.3, "chat": 0.02, "visit": 0.0}  # × ticket_hours
@@ -184,7 +184,7 @@ class Service:
         sv, sat, cp = self.scenario.service, self.scenario.satisfaction, self.scenario.complaints
         fcr, escalation, callback, answers = sv.first_contact_resolution, sv.escalation, sv.callback, sat.csat_response_rate
         patience, handle, ticket_hours, again = sv.patience_minutes, sv.handle_minutes, sv.ticket_hours, sv.callback_minutes
-        causes, severities = _cdf(list(cp.causes.values())), _cdf([cp.severity[s] for s in SEVERITIES])
+        causes, severities = cumulative_shares(list(cp.causes.values())), cumulative_shares([cp.severity[s] for s in SEVERITIES])
         noise = sat.noise_sd
         return Draws(   # (drawn in this order: the order of the fields)
             pick_contact=lambda r, n: r.random(n),
@@ -198,8 +198,8 @@ class Service:
             follow_up=lambda r, n: ticket_hours.draw(r, n) * 60,
             calls_back=lambda r, n: r.random(n) < callback,
             callback_after=lambda r, n: again.draw(r, n),
-            cause=lambda r, n: _pick_cdf(r, causes, n),
-            severity=lambda r, n: _pick_cdf(r, severities, n),
+            cause=lambda r, n: draw_from_cdf(r, causes, n),
+            severity=lambda r, n: draw_from_cdf(r, severities, n),
             noise=lambda r, n: r.normal(0, noise, n),
             responds=lambda r, n: r.random(n) < answers,
             response_after=lambda r, n: r.exponential(120, n),
@@ -258,7 +258,7 @@ class Service:
         names = self.names_of
         cause = np.where(complaint, names["cause"][d.cause.astype(np.int64)], None)
         columns = ContactRow(
-            account_id=_take(acc_ids, owner.tolist()), contact_id=self._persons(owner, d.pick_contact),
+            account_id=take(acc_ids, owner.tolist()), contact_id=self._persons(owner, d.pick_contact),
             channel=names["channel"][chan].tolist(), reason=names["reason"][reason].tolist(),
             route=np.where(phone, names["route"][reason], None).tolist(),
             kind=a.kind[owner].astype(np.int64).tolist(), patience=d.patience.tolist(), handle=handle.tolist(),

@@ -9,7 +9,8 @@ import sqlite3
 from pathlib import Path
 
 from .api import simulate
-from .scenario import LOCALES, SCENARIO_DIR, builtin_scenarios, load_scenario
+from .scenario import SCENARIO_DIR, builtin_scenarios, load_scenario
+from crmlab.vocab import LOCALES
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 SEED, CUSTOMERS = 7, 30

@@ -1,7 +1,10 @@
 """The market simulator: a real relational database, deterministic, truth kept apart, every CRM
 process present and consistent, feedback loops that act, a stepping API that replays exactly."""
+import ast
+import inspect
 import math
 import sqlite3
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -182,6 +185,18 @@ def test_skill_groups_answer_their_reasons_from_their_own_queue(tmp_path):
     first = calls[~escalated].assign(skill=lambda d: d["reason"].map(routing))
     lost = first.groupby("skill")["abandoned"].mean()
     assert lost["general"] < 0.03 and lost["care"] > 5 * lost["general"]
+
+
+def test_a_contact_takes_its_row_in_the_order_the_row_is_declared():
+    # _rows makes a contact's row by field name (ContactRow); _contact unpacks it into locals (cheaper than an
+    # attribute a field): every such unpacking must list ContactRow's fields, in their order
+    from crmlab.simulator.service import ContactRow, Service
+    tree = ast.parse(textwrap.dedent(inspect.getsource(Service._contact)))
+    unpacked = [[t.id for t in node.targets[0].elts] for node in ast.walk(tree)
+                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == "row"
+                and isinstance(node.targets[0], ast.Tuple)]
+    assert len(unpacked) == 2                        # the first attempt and a caller's next one
+    assert all(names == list(ContactRow._fields) for names in unpacked), unpacked
 
 
 def test_call_priority_follows_the_policy():

@@ -28,6 +28,9 @@ from .callcentre import RESUMED, CallCentre
 from .engine import SIMULATOR_VERSION, Simulation
 
 FORMAT = "crmlab saved run"
+# bump when what a saved run holds changes shape though the data would not (the processes' functions move to
+# another class, a contact's row becomes a record …): such a run cannot be resumed by this code
+LAYOUT = 2
 
 # each process's function → the locals its resume path reads (its parameters are saved too)
 RESUMABLE = {
@@ -57,7 +60,7 @@ def save_run(sim: Simulation, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
-    _Pickler(buf).dump({"format": FORMAT, "simulator_version": SIMULATOR_VERSION,
+    _Pickler(buf).dump({"format": FORMAT, "layout": LAYOUT, "simulator_version": SIMULATOR_VERSION,
                         "python": list(sys.version_info[:2]), "day": sim.day, "run": sim})
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(buf.getvalue())
@@ -81,6 +84,9 @@ def load_run(path: str | Path) -> Simulation:
     if saved["simulator_version"] != SIMULATOR_VERSION:
         raise ValueError(f"{path} was saved by simulator version {saved['simulator_version']}; this is version "
                          f"{SIMULATOR_VERSION}, which would go on differently: simulate the run again")
+    if saved.get("layout", 1) != LAYOUT:
+        raise ValueError(f"{path} was saved by an older build of simulator version {SIMULATOR_VERSION} (saved-run "
+                         f"layout {saved.get('layout', 1)}, this one reads {LAYOUT}): simulate the run again")
     for process in processes:              # every object is whole now: the processes' generators can be made
         process._generator = _rebuild(process.__dict__.pop("_saved_generator"))
     return saved["run"]

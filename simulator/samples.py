@@ -11,7 +11,8 @@ from pathlib import Path
 from crmlab import paths
 
 from .api import simulate
-from .scenario import LOCALES, SCENARIO_DIR, builtin_scenarios, load_scenario
+from .scenario import SCENARIO_DIR, builtin_scenarios, load_scenario
+from crmlab.vocab import LOCALES
 
 DATASETS = paths.DATASETS
 SEED, CUSTOMERS = 7, 30

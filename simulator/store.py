@@ -1,8 +1,9 @@
 """Writing a finished run: the student-visible CRM database and the grader-only ground truth.
 
-Every table's rows are declared once (:class:`Rows`: one method per table giving its columns in key
-order, a chunk at a time); the SQLite writer, the Parquet writer and the benchmark's storage floor all
-take them from there. The layout and why (measured in ``docs/design.md``, "Storage"):
+Every table's columns are declared once (simulator/layouts.py: the rows' order, the names the INSERTs
+give, the places code reads a row by) and its rows made once (simulator/rows.py, :class:`Rows`: one method
+per table giving its columns in key order, a chunk at a time); the SQLite writer, the Parquet writer and the benchmark's
+storage floor all take them from there. The layout and why (measured in ``docs/design.md``, "Storage"):
 
 - The big tables are clustered on their key (``WITHOUT ROWID``) and loaded in key order: no second
   copy of every key in an index beside a rowid table, and each insert lands at the end of the tree.
@@ -22,24 +23,21 @@ take them from there. The layout and why (measured in ``docs/design.md``, "Stora
 """
 from __future__ import annotations
 
-import datetime as dt
 import functools
-import hashlib
 import re
 import sqlite3
 import time
 from dataclasses import dataclass
-from operator import itemgetter
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
-import numpy as np
-
-from .engine import SIMULATOR_VERSION, Simulation, _take, bulk
+from . import layouts as L
+from .engine import Simulation
+from .records import bulk
+from .rows import Rows
 
 SCHEMA = Path(__file__).with_name("schema.sql")
 TRUTH_SCHEMA = Path(__file__).with_name("truth_schema.sql")
-CHUNK = 200_000     # rows handed to SQLite (or Parquet) at a time: millions of lines never exist as tuples at once
 INDEXES = {         # built after the load; per table, so that a database with some tables gets theirs
     "contacts": ["CREATE INDEX contacts_by_account ON contacts (account_id)"],
     "orders": ["CREATE INDEX orders_by_account ON orders (account_id)"],
@@ -116,222 +114,6 @@ def with_parents(tables: Iterable[str] | None, schema: Path = SCHEMA) -> list[st
     return [t for t in known if t in wanted]
 
 
-# -- the rows ---------------------------------------------------------------------------------------
-class Rows:
-    """Each table's rows as columns (lists, ready for SQLite), in key order, a chunk at a time: a method
-    per table, named after it, yielding tuples of equal-length columns. The records are the snapshot the
-    CRM shows at the horizon: what happens later is not known yet (a ticket resolved after the snapshot is
-    still open; a survey answered later is missing)."""
-
-    def __init__(self, sim: Simulation, reveal_seed: bool = True):
-        self.sim, self.reveal_seed = sim, reveal_seed
-        self.end = sim.horizon
-        head = sim.scenario.scenario
-        self.money = head.currencies[head.locale]
-
-    def __call__(self, table: str) -> Iterator[tuple[Sequence, ...]]:
-        return getattr(self, table)()
-
-    def _stamped(self, rows: list, key: tuple[int, ...] | None, stamp: tuple[int, ...] = ()):
-        """Rows (tuples or lists) sorted by their key columns, turned into columns, with the float-minute
-        columns ``stamp`` as ISO text (vectorised)."""
-        if key is not None:
-            rows = sorted(rows, key=itemgetter(*key))
-        if not rows:
-            return
-        cols = list(zip(*rows))
-        for c in stamp:
-            cols[c] = self.sim.clock.stamps(cols[c])
-        yield tuple(cols)
-
-    # lookups and people
-    def meta(self):
-        sim, s, head = self.sim, self.sim.scenario, self.sim.scenario.scenario
-        snapshot = head.start_date + dt.timedelta(days=head.days)
-        meta = {
-            "scenario": head.id, "title_zh": head.title_zh, "title_en": head.title_en,
-            "data_id": data_id(sim), "locale": head.locale, "customers": str(head.customers), "days": str(head.days),
-            "currency": self.money.code, "start_date": head.start_date.isoformat(), "snapshot_date": snapshot.isoformat(),
-            "profit_threshold": f"{round(head.profit_threshold * self.money.per_base, 2):g}",
-            "sla_seconds": f"{s.service.sla_seconds:g}", "sla_target": f"{s.service.sla_target:g}",
-            "open_hour": f"{s.service.open_hour:g}", "close_hour": f"{s.service.close_hour:g}",
-            "simulator_version": SIMULATOR_VERSION,
-        }
-        if self.reveal_seed:
-            meta["seed"] = str(sim.seed)
-        yield from self._stamped(sorted(meta.items()), None)
-
-    def account_kinds(self):
-        yield from self._stamped([(k.id, k.name_zh, k.name_en) for k in self.sim.scenario.customer_kinds], None)
-
-    def lead_sources(self):
-        s, per = self.sim.scenario, self.money.per_base
-        sources = [(x.id, x.name_zh, x.name_en, round(x.cost_per_lead * per, 2)) for x in s.acquisition.sources]
-        if s.acquisition.referrals_per_promoter_year > 0:
-            sources.append(("referral", "老客户推荐", "Referral by a customer", 0.0))
-        yield from self._stamped(sources, None)
-
-    def accounts(self):
-        since = self.sim.customer_since
-        yield from self._stamped([row[:8] + (since.get(i, row[8]),) for i, row in enumerate(self.sim.t.accounts)], None)
-
-    def contacts(self):
-        yield from self._stamped(self.sim.t.contacts, None)
-
-    def products(self):
-        per = self.money.per_base
-        yield from self._stamped([(p.id, p.name_zh, p.name_en, p.category, round(p.unit_price * per, 2),
-                                   round(p.unit_cost * per, 2)) for p in self.sim.scenario.products], None)
-
-    def campaigns(self):
-        sim, per = self.sim, self.money.per_base
-        yield from self._stamped([(c.id, c.name_zh, c.name_en, c.channel, sim.clock.date(c.start_day * 1440),
-                                   sim.clock.date((c.start_day + c.days) * 1440), c.offer_zh, c.offer_en, c.discount,
-                                   round(c.cost_per_contact * per, 2)) for c in sim.campaigns], None)
-
-    def reps(self):
-        yield from self._stamped(self.sim.t.reps, None)
-
-    # sales
-    def leads(self):
-        yield from self._stamped(self.sim.t.leads, (0,), (6, 8))
-
-    def opportunities(self):
-        yield from self._stamped(self.sim.t.opportunities, (0,), (6, 8, 12))
-
-    def stage_history(self):
-        yield from self._stamped(self.sim.t.stage_history, (0, 1), (2,))
-
-    def quotes(self):
-        yield from self._stamped([q for q in self.sim.t.quotes if q[2] <= self.end], (0,), (2,))
-
-    def activities(self):
-        yield from self._stamped([a for a in self.sim.t.activities if a[5] <= self.end], (0,), (5,))
-
-    def commissions(self):
-        yield from self._stamped(self.sim.t.commissions, (0,), (3,))
-
-    # orders, a chunk at a time
-    def orders(self):
-        sim, o = self.sim, self.sim.t.orders
-        acc_ids, contact_ids = sim.acc.ids, sim.contact_ids
-        for lo in range(0, len(o), CHUNK):
-            part = slice(lo, lo + CHUNK)
-            yield (o.ids[part], _take(acc_ids, o.account[part].tolist()), _take(contact_ids, o.contact[part].tolist()),
-                   sim.clock.stamps(o.minute[part]), o.source[part].tolist(), o.campaign[part].tolist(),
-                   o.opportunity[part].tolist())
-
-    def order_lines(self):
-        sim, lines = self.sim, self.sim.t.order_lines
-        ids, product_ids = sim.t.orders.ids, list(sim.products)
-        for lo in range(0, len(lines), CHUNK):
-            part = slice(lo, lo + CHUNK)
-            order = lines.order[part]
-            first = int(order[0])                   # lines are in order: a chunk's orders are one run of ids
-            price, cost = lines.paid(part)
-            yield (_take(ids[first: int(order[-1]) + 1], (order - first).tolist()), lines.line_no[part].tolist(),
-                   _take(product_ids, lines.product[part].tolist()), lines.quantity[part].tolist(), price.tolist(),
-                   cost.tolist())
-
-    def campaign_members(self):
-        yield from self._stamped(list(self.sim.t.campaign_members), (0, 1), (2, 3))
-
-    # service
-    def agents(self):
-        yield from self._stamped(self.sim.t.agents, None)
-
-    def skills(self):
-        sv = self.sim.scenario.service
-        yield from self._stamped([("general", "通用坐席", "General agents"), ("escalation", "主管（升级处理）", "Managers (escalations)")]
-                                 + [(x.skill, x.name_zh, x.name_en) for x in sv.teams], None)
-
-    def routing(self):
-        sv = self.sim.scenario.service
-        team_of = {reason: x.skill for x in sv.teams for reason in x.reasons}
-        yield from self._stamped([(reason, team_of.get(reason, "general")) for reason in sv.reasons], None)
-
-    def tickets(self):
-        end, tickets = self.end, []
-        for row in self.sim.t.tickets:
-            row = list(row)
-            if row[6] is not None and row[6] > end:             # no first response yet: no agent either
-                row[6], row[10] = None, None
-            if (row[7] is not None and row[7] > end) or row[8] == "open":
-                row[7], row[8] = None, "open"
-            tickets.append(row)
-        yield from self._stamped(tickets, (0,), (5, 6, 7))
-
-    def calls(self):
-        yield from self._stamped([c for c in self.sim.t.calls if c[11] <= self.end], (0,), (7, 8, 11))
-
-    def complaints(self):
-        end = self.end
-        yield from self._stamped([c[:8] + ((None if c[8] is not None and c[8] > end else c[8]),)
-                                  for c in self.sim.t.complaints], (0,), (7, 8))
-
-    def csat(self):
-        yield from self._stamped([c for c in self.sim.t.csat if c[2] <= self.end], (0,), (2,))
-
-    # the annual survey
-    def surveys(self):
-        yield from self._stamped(self.sim.t.surveys, None, (2,))
-
-    def survey_items(self):
-        items = self.sim.scenario.satisfaction.survey_items
-        yield from self._stamped([(i.id, i.text_zh, i.text_en) for i in items], None)
-
-    def _responses(self) -> list:
-        return [r for r in self.sim.t.survey_responses if r[4] <= self.end]
-
-    def survey_responses(self):
-        yield from self._stamped(self._responses(), None, (4,))
-
-    def survey_answers(self):
-        answered = {r[0] for r in self._responses()}
-        yield from self._stamped([a for a in self.sim.t.survey_answers if a[0] in answered], None)
-
-    def verify_orders(self) -> None:
-        """The foreign keys of the orders and their lines, verified on the positions they were built from
-        (``PRAGMA foreign_key_check`` would look up some 7 million keys): the accounts' and contacts' rows are
-        the lists the positions index, every position is inside its list, an order's contact is one of its
-        account's, and campaigns and opportunities named are in their tables."""
-        sim, t = self.sim, self.sim.t
-        o, a = t.orders, sim.acc
-        rows, prods = (t.order_lines.order, t.order_lines.product) if t.order_lines else (np.zeros(0), np.zeros(0))
-        problems = []
-        if [r[0] for r in t.accounts] != a.ids:
-            problems.append("the accounts' rows are not the accounts' list")
-        if [r[0] for r in t.contacts] != sim.contact_ids:
-            problems.append("the contacts' rows are not the contacts' list")
-        if len(o) and not (0 <= o.account.min() and o.account.max() < a.n):
-            problems.append("an order's account is outside the accounts")
-        if rows.size and not (0 <= rows.min() and rows.max() < len(o)):
-            problems.append("an order line's order is outside the orders")
-        if rows.size and (np.diff(rows) < 0).any():
-            problems.append("the order lines are not in their orders' order")
-        if prods.size and not (0 <= prods.min() and prods.max() < len(sim.products)):
-            problems.append("an order line's product is outside the catalogue")
-        if set(o.campaign[o.campaign != None].tolist()) - {c.id for c in sim.campaigns}:   # noqa: E711 (elementwise)
-            problems.append("an order names an unknown campaign")
-        if set(o.opportunity[o.opportunity != None].tolist()) - {x[0] for x in t.opportunities}:   # noqa: E711
-            problems.append("an order names an unknown opportunity")
-        if len(o):
-            first, count = a.first_contact[o.account].astype(np.int64), a.n_contacts[o.account].astype(np.int64)
-            if not ((first <= o.contact) & (o.contact < first + count)).all():
-                problems.append("an order's contact is not one of its account's")
-        if problems:
-            raise RuntimeError(f"simulator bug: {'; '.join(problems)}")
-
-
-@bulk()
-def data_id(sim: Simulation) -> str:
-    """A name for the data a run produced (scenario, seed, simulator version) that does not give the
-    seed away: per-student databases carry it instead of the seed, which would let anyone with the
-    simulator recompute the ground truth."""
-    key = f"{sim.scenario.scenario.id}\x1f{sim.seed}\x1f{SIMULATOR_VERSION}".encode()
-    return hashlib.sha256(key).hexdigest()[:16]
-
-
 # -- SQLite ---------------------------------------------------------------------------------------------
 def _connect_fresh(path: Path) -> sqlite3.Connection:
     """A new file written in one go: no journal, no syncing (a crash leaves a file that is thrown away)."""
@@ -344,7 +126,7 @@ def _connect_fresh(path: Path) -> sqlite3.Connection:
 
 
 def _insert(con: sqlite3.Connection, table: Table, chunks: Iterable[tuple[Sequence, ...]]) -> int:
-    sql = f"INSERT INTO {table.name} VALUES ({', '.join('?' * len(table.columns))})"
+    sql = L.CRM[table.name].insert()
     n = 0
     for cols in chunks:
         con.executemany(sql, zip(*cols, strict=True))
@@ -417,17 +199,17 @@ def write_truth(path: Path, sim: Simulation) -> None:
     try:
         con.executescript(TRUTH_SCHEMA.read_text(encoding="utf-8"))
         with con:
-            con.executemany("INSERT INTO meta VALUES (?, ?)", [("scenario", sim.scenario.scenario.id),
-                                                               ("seed", str(sim.seed))])
+            con.executemany(L.TRUTH_META.insert(), [("scenario", sim.scenario.scenario.id), ("seed", str(sim.seed))])
             cols = list(sim.t.latent)
-            cols[8] = sim.clock.stamps(cols[8])
-            con.executemany("INSERT INTO latent_accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", zip(*cols))
-            con.executemany("INSERT INTO latent_reps VALUES (?, ?)", sorted(getattr(sim, "rep_optimism", {}).items()))
+            at = L.LATENT_ACCOUNTS.churned_at
+            cols[at] = sim.clock.stamps(cols[at])
+            con.executemany(L.LATENT_ACCOUNTS.insert(), zip(*cols, strict=True))
+            con.executemany(L.LATENT_REPS.insert(), sorted(getattr(sim, "rep_optimism", {}).items()))
             ids = sim.acc.ids
-            con.executemany("INSERT INTO latent_duplicates VALUES (?, ?)",
-                            sorted((ids[a], ids[b]) for a, b in sim.duplicates.items()))
-            con.executemany("INSERT INTO latent_opportunities VALUES (?, ?)",
-                            sorted((o[0], sim.win_probability(o[7])) for o in sim.t.opportunities))
+            con.executemany(L.LATENT_DUPLICATES.insert(), sorted((ids[a], ids[b]) for a, b in sim.duplicates.items()))
+            O = L.OPPORTUNITIES
+            con.executemany(L.LATENT_OPPORTUNITIES.insert(),
+                            sorted((o[O.opportunity_id], sim.win_probability(o[O.stage])) for o in sim.t.opportunities))
     finally:
         con.close()
 

@@ -84,6 +84,13 @@ def test_only_a_run_of_this_simulator_version_is_resumed(tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoint, "SIMULATOR_VERSION", "999")
     with pytest.raises(ValueError, match=r"saved by simulator version \d+; this is version 999"):
         resume(tmp_path / "a.run")
+    monkeypatch.undo()
+    monkeypatch.setattr(checkpoint, "LAYOUT", checkpoint.LAYOUT - 1)   # as an older build of this version saved it
+    sim.checkpoint(tmp_path / "old.run")
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=rf"saved by an older build .*layout {checkpoint.LAYOUT - 1}, this one reads "
+                                         rf"{checkpoint.LAYOUT}\)"):
+        resume(tmp_path / "old.run")
     (tmp_path / "b.run").write_bytes(pickle.dumps({"something": "else"}))
     with pytest.raises(ValueError, match="not a saved simulator run"):
         resume(tmp_path / "b.run")

@@ -1,16 +1,20 @@
 """The market simulator: a real relational database, deterministic, truth kept apart, every CRM
 process present and consistent, feedback loops that act, a stepping API that replays exactly."""
+import ast
+import inspect
 import math
 import os
 import sqlite3
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from crmlab.simulator import builtin_scenarios, load_scenario, open_run, save, simulate, student_seed
+from crmlab.simulator import layouts
 from crmlab.simulator.dictionary import tables as dictionary_tables
 from crmlab.simulator.purchases import MIN_PER_DAY, MIN_PER_YEAR
 
@@ -105,7 +109,7 @@ def test_customers_won_during_the_run_buy_at_their_own_rate():
     sim.run()
     a, per_day = sim.acc, sim.season.by_day
     lives = {i for i, _, _ in a.past_epochs}   # won back by a campaign: more than one life
-    sources = [row[6] for row in sim.t.accounts]
+    sources = [row[layouts.ACCOUNTS.source_id] for row in sim.t.accounts]
     won = np.array([i for i in range(a.n) if sources[i] is not None and np.isfinite(a.since[i]) and i not in lives])
     initial = np.array([i for i in range(a.n) if sources[i] is None and i not in lives])
     owner, _ = sim._drawn()
@@ -195,6 +199,18 @@ def test_skill_groups_answer_their_reasons_from_their_own_queue(tmp_path):
     assert lost["general"] < 0.03 and lost["care"] > 5 * lost["general"]
 
 
+def test_a_contact_takes_its_row_in_the_order_the_row_is_declared():
+    # _rows makes a contact's row by field name (ContactRow); _contact unpacks it into locals (cheaper than an
+    # attribute a field): every such unpacking must list ContactRow's fields, in their order
+    from crmlab.simulator.service import ContactRow, Service
+    tree = ast.parse(textwrap.dedent(inspect.getsource(Service._contact)))
+    unpacked = [[t.id for t in node.targets[0].elts] for node in ast.walk(tree)
+                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == "row"
+                and isinstance(node.targets[0], ast.Tuple)]
+    assert len(unpacked) == 2                        # the first attempt and a caller's next one
+    assert all(names == list(ContactRow._fields) for names in unpacked), unpacked
+
+
 def test_call_priority_follows_the_policy():
     """Key accounts (universities, priority 0 in the scenario) queue ahead; a policy change applies
     to calls from then on. (That priority shortens waits is checked on the call centre alone, under
@@ -204,11 +220,11 @@ def test_call_priority_follows_the_policy():
     sim.run(until_day=100)
     sim.set_policy(priority={"university": 5})
     sim.finish()
-    calls = pd.DataFrame(sim.t.calls).rename(columns={2: "account", 6: "priority", 7: "arrived", 9: "callback_of"})
+    calls = pd.DataFrame(sim.t.calls, columns=layouts.CALLS.columns)
     calls = calls[calls["callback_of"] != "escalation"]
     kind = dict(zip(sim.acc.ids, (sim.kinds[int(k)].id for k in sim.acc.kind)))
-    uni = calls["account"].map(kind) == "university"
-    early, late = calls["arrived"] < 100 * 1440, calls["arrived"] >= 100 * 1440
+    uni = calls["account_id"].map(kind) == "university"
+    early, late = calls["arrived_at"] < 100 * 1440, calls["arrived_at"] >= 100 * 1440
     assert set(calls.loc[uni & early, "priority"]) == {0} and set(calls.loc[uni & late, "priority"]) == {5}
     assert set(calls.loc[~uni, "priority"]) == {1}
 
@@ -331,10 +347,9 @@ def test_understaffing_hurts_satisfaction_and_loses_customers():
             sim.set_policy(staffing=staffing)
         sim.finish()
         k = sim.kpis()
-        truth = pd.DataFrame(dict(zip(["id", "tier", "rate", "p", "serv", "prop", "haz", "sat", "churned", "cause"],
-                                      sim.t.latent)))   # the ground truth's columns
-        outcomes[label] = (k["abandon_rate"], k["mean_wait_min"], truth["sat"].mean(),
-                           (truth["cause"] == "dissatisfaction").sum())
+        truth = pd.DataFrame(dict(zip(layouts.LATENT_ACCOUNTS.columns, sim.t.latent)))   # the ground truth's columns
+        outcomes[label] = (k["abandon_rate"], k["mean_wait_min"], truth["final_satisfaction"].mean(),
+                           (truth["churn_cause"] == "dissatisfaction").sum())
     planned, short = outcomes["planned"], outcomes["one agent"]
     assert short[0] > planned[0] + 0.05 and short[1] > 2 * planned[1]
     assert short[2] < planned[2] - 0.1

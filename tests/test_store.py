@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from crmlab.simulator import open_run, save, simulate
-from crmlab.simulator import store
+from crmlab.simulator import layouts, store
 
 
 def _rows(path, table):
@@ -24,6 +24,27 @@ def test_a_table_comes_with_the_tables_its_keys_point_at():
     assert len(store.with_parents(None)) == 28
     with pytest.raises(ValueError, match="unknown table.*order_line\\b.*the tables are meta"):
         store.with_parents(["order_line"])
+
+
+def test_each_table_is_declared_with_the_columns_the_schema_makes():
+    # simulator/layouts.py declares each table's columns (the rows' order, the names the INSERTs give); the
+    # CREATE statements are schema.sql's and truth_schema.sql's: asked of SQLite itself, they agree, every table
+    for declared, schema in ((layouts.CRM, store.SCHEMA), (layouts.TRUTH, store.TRUTH_SCHEMA)):
+        con = sqlite3.connect(":memory:")
+        con.executescript(schema.read_text(encoding="utf-8"))
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
+        assert list(declared) == tables, schema.name
+        for name in tables:
+            assert declared[name].columns == tuple(r[1] for r in con.execute(f'PRAGMA table_info("{name}")')), name
+        con.close()
+    assert layouts.TICKETS.insert().startswith("INSERT INTO tickets (ticket_id, account_id, contact_id, channel")
+    with pytest.raises(ValueError, match="column 'insert' is declared twice or shadows"):
+        layouts.Layout("t", "a insert")
+    assert layouts.REPS.row(name="Ann", rep_id="S01") == ["S01", "Ann"]      # by name, in the table's order
+    with pytest.raises(ValueError, match="reps: no value for column 'name'"):
+        layouts.REPS.row(rep_id="S01")
+    with pytest.raises(ValueError, match=r"reps: no column \['title'\]"):
+        layouts.REPS.row(rep_id="S01", name="Ann", title="Dr")
 
 
 def test_the_check_clauses_are_read_from_the_statement_not_from_comments_or_strings():
@@ -65,7 +86,7 @@ def test_a_run_opened_for_some_tables_cannot_be_saved_with_others(tmp_path):
 def test_rows_that_break_a_check_are_refused_by_the_load(tmp_path):
     sim = open_run("education_services", 5, customers=40)
     sim.finish()
-    sim.t.tickets[0][8] = "lost"          # not a ticket status
+    sim.t.tickets[0][layouts.TICKETS.status] = "lost"          # not a ticket status
     with pytest.raises(RuntimeError, match="rows of tickets break its CHECK.*status IN"):
         save(sim, tmp_path / "bad.db")
 

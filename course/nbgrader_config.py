@@ -1,5 +1,5 @@
 """nbgrader configuration of a CRM-lab course. The course's settings live in crmlab.toml;
-this file turns them into nbgrader's (see grading/classroom/nbgrader_setup.py)."""
-from crmlab.grading.classroom.nbgrader_setup import configure
+this file turns them into nbgrader's (see grading/run/nbgrader_setup.py)."""
+from crmlab.grading.run.nbgrader_setup import configure
 
 configure(get_config(), __file__)  # noqa: F821 - get_config is provided by traitlets

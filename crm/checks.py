@@ -1,5 +1,8 @@
 """State checkpoints: does the database hold the target state a module asks for?
 
+Over 400 lines, one file: the kinds of condition are one table (``KINDS``: fields, check, what it says) from
+which the reference is generated; each kind is a few lines, split they would be read in many files.
+
 A condition is data — a dict, or a ``[[conditions]]`` table in TOML — with a ``kind``, the
 fields that kind reads, and optional ``points`` (default 1) and ``id``::
 

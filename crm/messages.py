@@ -1,5 +1,7 @@
 """Every learner-facing sentence of the CRM API, in 简体中文 and English, in one table.
 
+Over 400 lines, one file: it is a table, not code — the one place a translator reads and edits.
+
 A message names the record and the rule it breaks. Values that are codes in the database (a stage,
 a status, a table) are passed as :class:`Label` and shown in the learner's language; ids and
 numbers are shown as they are. Adding a language means adding one column here, not editing code.

@@ -237,7 +237,7 @@ def print_summary(course: Course, summary: RunSummary, elapsed: float, module: s
                   opened: dict[str, Path] | None = None) -> None:
     """The demo's table: every student with their kind of submission, status and score (automatic + by hand
     = total), then why the others are not simply graded (in full), the copied numbers, and what to open next."""
-    from crmlab.grading.outputs.labels import fmt, status
+    from crmlab.grading.classroom.labels import fmt, status
     from crmlab.grading.outputs.results import load
     from crmlab.grading.outputs.terminal import table
 

@@ -128,7 +128,7 @@ def test_a_due_time_without_its_time_zone_is_refused_naming_the_field(tmp_path):
 
 def test_the_course_time_zone_is_its_own_and_a_bad_one_is_named(tmp_path):
     from crmlab.grading.classroom.course import Course, CourseError
-    from crmlab.grading.outputs.labels import when
+    from crmlab.grading.classroom.labels import when
 
     course = Course.init(tmp_path / "c", "tz-course")
     assert course.now().utcoffset().total_seconds() == 8 * 3600                 # Asia/Shanghai, the shipped default

@@ -137,8 +137,8 @@ def _badges(page: str) -> list[tuple[str, str, str]]:
 def test_one_vocabulary_in_feedback_workbook_and_report(course, pages):
     """The words for a status or a verdict are the same on a student's page, in the instructor's workbook
     and in the class report (they were 已评分 / 未提交 / 不正确 on one and 已评 / 未交 / 错误 on another)."""
-    from crmlab.grading.outputs.labels import STATUS, VERDICT
-    from crmlab.grading.run.state import STATUSES
+    from crmlab.grading.classroom.labels import STATUS, VERDICT
+    from crmlab.grading.classroom.state import STATUSES
 
     wb = load_workbook(io.BytesIO(export(course, "xlsx")))
     header = [c.value for c in wb[MODULE][1]]
@@ -405,7 +405,7 @@ def test_what_a_student_or_a_check_wrote_reaches_the_page_as_text_and_the_scores
     from types import SimpleNamespace
 
     from crmlab.grading.outputs.feedback import render
-    from crmlab.grading.run.reasons import Reason
+    from crmlab.grading.classroom.reasons import Reason
     from crmlab.grading.outputs.results import Cell, ModuleInfo, Result, Student, Verdict
     from crmlab.grading.outputs.scores import find_scores
 

@@ -20,7 +20,7 @@ from crmlab.grading.run.autograde import autograde
 from crmlab.grading.classroom.course import Course
 from crmlab.grading.demo import demo_spec, write_submission
 from crmlab.grading.outputs.export import export
-from crmlab.grading.run.state import StateStore, submission_digest
+from crmlab.grading.classroom.state import StateStore, submission_digest
 
 MODULE = "m01"
 AUTO_POINTS = 11.0

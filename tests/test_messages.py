@@ -9,8 +9,8 @@ import pytest
 from codes_used import codes_given
 
 import crmlab.crm.messages  # noqa: F401  (imported for the catalogues they declare)
-import crmlab.grading.outputs.labels  # noqa: F401
-import crmlab.grading.run.reasons  # noqa: F401
+import crmlab.grading.classroom.labels  # noqa: F401
+import crmlab.grading.classroom.reasons  # noqa: F401
 import crmlab.roleplay.messages  # noqa: F401
 from crmlab.crm import errors
 from crmlab.crm.messages import Label

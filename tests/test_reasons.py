@@ -1,5 +1,5 @@
 """The grader's reasons: every code in both languages with the same placeholders, and every code the grading
-code gives is declared (grading/run/reasons.py). tests/test_messages.py checks every catalogue the same way."""
+code gives is declared (grading/classroom/reasons.py). tests/test_messages.py checks every catalogue the same way."""
 from __future__ import annotations
 
 import re
@@ -7,8 +7,8 @@ import re
 import pytest
 from codes_used import codes_given
 
-from crmlab.grading.run import reasons
-from crmlab.grading.run.reasons import REASONS, REFUSALS, Reason, placeholders
+from crmlab.grading.classroom import reasons
+from crmlab.grading.classroom.reasons import REASONS, REFUSALS, Reason, placeholders
 
 
 @pytest.mark.parametrize("table", [REASONS, REFUSALS], ids=["reasons", "refusals"])

@@ -114,7 +114,7 @@ def collect(a) -> int:
 def autograde(a) -> int:
     from crmlab.grading.run.autograde import autograde
     from crmlab.grading.classroom.exchange import waiting
-    from crmlab.grading.outputs.labels import status
+    from crmlab.grading.classroom.labels import status
     course = _course(a)
     s = autograde(course, a.module, workers=a.workers, force=a.force, students=a.student or None,
                   submission_timeout=a.submission_timeout, scheduler=a.scheduler)

@@ -1,1 +1,2 @@
-"""The course and its class: settings, roster, each student's data, releasing modules, the exchange, the lab, the gradebook, nbgrader's configuration."""
+"""The course and its records: settings, roster, each student's own data, releasing a module, the exchange and
+what it takes in (intake), the lab, the gradebook, the grading state, its reasons and the words for statuses."""

@@ -8,10 +8,19 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from crmlab.grading.classroom.course import Course
+from crmlab.grading.classroom.course import SHIPPED_COURSE, Course
 from crmlab.grading.classroom.data import check_student_id, place_student_data
 from crmlab.grading.classroom.nbgrader_api import check, nbgrader_api
-from crmlab.grading.run.verify import install_handin
+
+HANDIN = SHIPPED_COURSE / "handin" / "crmlab_handin.py"
+
+
+def install_handin(course: Course, module: str) -> None:
+    """Put ``crmlab_handin.py`` into the module's source folder, so nbgrader releases it with the
+    notebook and restores it before grading."""
+    dest = course.root / "modules" / module / HANDIN.name
+    if not dest.exists() or dest.read_bytes() != HANDIN.read_bytes():
+        dest.write_bytes(HANDIN.read_bytes())
 
 
 def generate(course: Course, module_id: str) -> Path:

@@ -1,5 +1,8 @@
 """The course's nbgrader exchange, with each student's own data delivered through it.
 
+Over 400 lines, one file: the five steps plugged into nbgrader's ``ExchangeFactory`` (personal release,
+fetch, collect, feedback release, the students' configuration) share one layout of the exchange, written below.
+
 nbgrader's exchange hands out *one* release for everybody (``outbound/<module>/``) and takes
 submissions in (``inbound/``). A CRM-lab module also needs *each student's own* ``crm.db``. We keep
 nbgrader's exchange and plug two classes into its ``ExchangeFactory``:
@@ -56,7 +59,7 @@ from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from nbgrader.utils import get_username, notebook_hash, parse_utc
 from traitlets import Bool, List, Unicode
 
-from crmlab.grading.run.reasons import printable
+from crmlab.grading.classroom.reasons import printable
 
 PERSONAL = "personal"
 SECRET = "submission_secret.txt"   # nbgrader's, written at submit
@@ -225,7 +228,7 @@ class PersonalReleaseFeedback(ExchangeReleaseFeedback):
 
 def _secret(submitted: Path) -> str | None:
     """The secret nbgrader wrote at submit, read as a student's file is read (no link, bounded)."""
-    from crmlab.grading.run.intake import read_file
+    from crmlab.grading.classroom.intake import read_file
 
     data = read_file(submitted.parent.parent, (submitted.parent.name, submitted.name), SECRET, limit_mb=0.01)
     return data.decode("utf-8", "replace") if data else None
@@ -241,7 +244,7 @@ def unreleasable(page: Path, submitted: Path) -> str | None:
 
 
 class SafeCollect(ExchangeCollect):
-    """nbgrader's collect, taking from the exchange only what may be taken (grading/run/intake.py).
+    """nbgrader's collect, taking from the exchange only what may be taken (grading/classroom/intake.py).
 
     nbgrader's own collect copies a student's inbound folder with ``shutil.copytree`` as the grader —
     often root — following every link in it (a link to the course secret arrives as its content), and
@@ -314,15 +317,15 @@ class SafeCollect(ExchangeCollect):
 
     def do_copy(self, src, dest, log=None):
         from crmlab.grading.classroom.course import Course
-        from crmlab.grading.run.intake import Limits, take
-        from crmlab.grading.run.reasons import Reason, dumps
+        from crmlab.grading.classroom.intake import Limits, take
+        from crmlab.grading.classroom.reasons import Reason, dumps
 
         course = Course.open(self.coursedir.root)
         module = self.coursedir.assignment_id
         student = Path(dest).parent.name
         tmp = Path(dest).with_name(f".{Path(dest).name}.collecting")
         shutil.rmtree(tmp, ignore_errors=True)
-        from crmlab.grading.run.worker import reserved_names
+        from crmlab.grading.classroom.intake import reserved_names
 
         got = take(Path(self.inbound_path), (Path(src).name,), tmp, Limits.of(course.grading),
                    reserved_names(course.module(module).data_file))
@@ -372,7 +375,7 @@ def release(course, module: str, students: list[str] | None = None) -> Path:
 
 
 def _timestamps(course, module: str) -> dict[str, str]:
-    from crmlab.grading.run.intake import read_file
+    from crmlab.grading.classroom.intake import read_file
 
     out = {}
     for student in course.submitted_students(module):
@@ -388,7 +391,7 @@ def collect(course, module: str) -> dict[str, list[str]]:
     Returns the students by what happened: ``new``, ``updated``, ``unchanged``, ``not_on_roster``
     (collected, but nobody of that id is on the roster: check the roster before grading), and ``refused``:
     inbound folders not collected, each with why (grading/classroom/exchange.py :class:`SafeCollect`)."""
-    from crmlab.grading.run.autograde import course_lock
+    from crmlab.grading.classroom.locks import course_lock
     from crmlab.grading.classroom.course import CourseError
     from crmlab.grading.classroom.nbgrader_api import check, nbgrader_api
 

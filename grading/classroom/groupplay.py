@@ -33,8 +33,8 @@ from crmlab.roleplay.messages import ROLES, Refusal
 from crmlab.roleplay.scenario import load_roleplay
 
 from crmlab.grading.classroom.course import Course, CourseError
+from crmlab.grading.classroom.intake import GROUP_FILE
 
-GROUP_FILE = "group.json"   # in each member's hand-out and working copy
 
 
 def transcript_name(scene: str) -> str:
@@ -149,7 +149,7 @@ def group_result(course: Course, play: GroupPlay, group: str, cast: dict[str, st
     seed. The others are listed with the reason they do not count (another group's, edited, a turn beyond
     the authority of the member who played it…)."""
     result = GroupResult(group, dict(cast), play.seed(course, group))
-    from crmlab.grading.run.intake import BadNotebook, loads_strict, read_file
+    from crmlab.grading.classroom.intake import BadNotebook, loads_strict, read_file
 
     for member in cast:   # the members' own folders: read as a student's file is read (no link, bounded)
         data = read_file(course.path("submitted"), (member, play.module), transcript_name(play.scene))

@@ -180,10 +180,30 @@ def _likely_header(rows: list[tuple[int, list]]) -> str:
     return f"columns found in row {best[0]}: " + ", ".join(_text(c) for c in best[1] if _text(c))
 
 
+
+def roster_key(student: str) -> tuple:
+    """Roster order: by student id, digits compared as numbers (s2 before s10)."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", student) if p)
+
+
+@dataclass(frozen=True)
+class Student:
+    id: str
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+
+    @property
+    def name(self) -> str:
+        """The name as a Chinese class list writes it (family name first, no space); a Latin name
+        keeps the space."""
+        if self.last_name and self.first_name and (self.last_name + self.first_name).isascii():
+            return f"{self.first_name} {self.last_name}"
+        return f"{self.last_name}{self.first_name}"
+
 # -- the roster in the course -------------------------------------------------------------------------
 def listing(course) -> list[dict]:
     """Every student on the roster, in roster order: id, name, email."""
-    from crmlab.grading.outputs.results import Student, roster_key
     from crmlab.grading.classroom import gradebook
 
     with gradebook.opened(course) as gb:
@@ -196,7 +216,7 @@ def work_of(course, student: str) -> list[str]:
     """What a student has handed in or been given in this course: the folders, and the modules with a
     grade or a grading outcome (empty: nothing would be lost by removing them)."""
     from crmlab.grading.classroom import gradebook
-    from crmlab.grading.run.state import StateStore
+    from crmlab.grading.classroom.state import StateStore
 
     found = [f"{step}/{student}/" for step in ("submitted", "autograded", "feedback")
              if course.path(step, student).is_dir() and any(course.path(step, student).iterdir())]
@@ -221,7 +241,7 @@ def remove_student(course, student: str, force: bool = False) -> Path | None:
     import time
 
     from crmlab.grading.classroom import gradebook
-    from crmlab.grading.run.state import StateStore
+    from crmlab.grading.classroom.state import StateStore
 
     if student not in course.students():
         raise RosterError(f"{student} is not on the roster of {course.course_id} (crmlab roster list shows who is)")

@@ -131,7 +131,7 @@ class GradingSection(Section):
     max_output_kb: int = setting(1024, en="output kept per cell while it runs; the rest is cut (status \"limit\")",
                                  zh="每个单元格保留的输出（KB），其余截断（状态 limit）", ge=1)
     max_total_output_kb: int = setting(20480, en="output kept per notebook", zh="每个笔记本保留的输出（KB）", ge=1)
-    # what is taken from a submission (grading/run/intake.py): regular files only, no links; the rest is left out, said
+    # what is taken from a submission (grading/classroom/intake.py): regular files only, no links; the rest is left out, said
     max_files: int = setting(200, en="files taken from a submission", zh="每份提交最多收取的文件数", ge=1)
     max_file_mb: float = setting(20.0, en="size of one file (a notebook larger than this is refused)",
                                  zh="单个文件的大小上限（MB；更大的笔记本被拒收）", gt=0)

@@ -20,7 +20,7 @@ import csv
 import io
 import json
 from crmlab.grading.classroom.course import Course
-from crmlab.grading.outputs.labels import status, verdict
+from crmlab.grading.classroom.labels import status, verdict
 from crmlab.grading.outputs.results import ClassResults, load
 from crmlab.grading.outputs.terminal import width as display_width
 

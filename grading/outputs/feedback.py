@@ -23,7 +23,7 @@ from crmlab import html
 from crmlab.messages import split_bilingual
 
 from crmlab.grading.classroom.course import SHIPPED_COURSE, Course
-from crmlab.grading.outputs.labels import Score, fmt, status, verdict, when
+from crmlab.grading.classroom.labels import Score, fmt, status, verdict, when
 from crmlab.grading.outputs.results import ClassResults, ModuleInfo, Result, Student, load
 
 NEXT_STEP = {
@@ -133,7 +133,7 @@ def _so_far_values(so_far: dict) -> dict:
             "peer": fmt(100 * so_far["peer_share"]) if so_far["peer_share"] else None}
 
 
-# the words of the grading vocabulary a template uses (grading/outputs/labels.py)
+# the words of the grading vocabulary a template uses (grading/classroom/labels.py)
 WORDS = {"fmt": fmt, "status": status, "verdict": verdict}
 
 

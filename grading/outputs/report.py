@@ -18,7 +18,7 @@ from crmlab import html
 from crmlab.messages import split_bilingual
 
 from crmlab.grading.classroom.course import Course
-from crmlab.grading.outputs.labels import STATUS, VERDICT, fmt, status, verdict, when
+from crmlab.grading.classroom.labels import STATUS, VERDICT, fmt, status, verdict, when
 from crmlab.grading.outputs.results import ClassResults, ModuleInfo, load
 
 VERDICTS = ("right", "partly", "wrong", "no_answer")

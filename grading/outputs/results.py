@@ -13,34 +13,14 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from crmlab.grading.run import reasons as reason_codes
+from crmlab.grading.classroom import reasons as reason_codes
 from crmlab.grading.classroom.course import Course, CourseError
-from crmlab.grading.outputs.labels import Score
-from crmlab.grading.run.state import StateStore, Verdict
+from crmlab.grading.classroom.labels import Score
+from crmlab.grading.classroom.roster import Student, roster_key  # noqa: F401  (results are told in roster order)
+from crmlab.grading.classroom.state import StateStore, Verdict
 
 HEADING = re.compile(r"^#+\s*(.+?)\s*$", re.M)
 POINTS_SUFFIX = re.compile(r"\s*[(（][^()（）]*(?:points?|分)[^()（）]*[)）]\s*$", re.I)
-
-
-def roster_key(student: str) -> tuple:
-    """Roster order: by student id, digits compared as numbers (s2 before s10)."""
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", student) if p)
-
-
-@dataclass(frozen=True)
-class Student:
-    id: str
-    first_name: str = ""
-    last_name: str = ""
-    email: str = ""
-
-    @property
-    def name(self) -> str:
-        """The name as a Chinese class list writes it (family name first, no space); a Latin name
-        keeps the space."""
-        if self.last_name and self.first_name and (self.last_name + self.first_name).isascii():
-            return f"{self.first_name} {self.last_name}"
-        return f"{self.last_name}{self.first_name}"
 
 
 @dataclass(frozen=True)

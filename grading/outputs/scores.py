@@ -12,7 +12,7 @@ import json
 import re
 from pathlib import Path
 
-from crmlab.grading.outputs.labels import Score, fmt, status, when
+from crmlab.grading.classroom.labels import Score, fmt, status, when
 from crmlab.grading.outputs.terminal import pad, width
 
 # the scores-so-far JSON of a released page (grading/templates/so_far.html.j2 writes it through tojson)

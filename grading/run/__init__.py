@@ -1,1 +1,2 @@
-"""The grading run: workers, the sandbox, what is taken from a student, the checks verified outside the kernel, the state and its reasons."""
+"""The grading run: nbgrader's grading configuration, workers and their watchdog, the kernel sandbox, the
+answers verified outside the kernel, a student's policy run sandboxed, the Dask cluster."""

@@ -32,10 +32,11 @@ from tqdm import tqdm
 from crmlab.grading.run import sandbox
 from crmlab.grading.run import worker as worker_module
 from crmlab.grading.classroom.course import Course, CourseError
+from crmlab.grading.classroom.locks import course_lock
 from crmlab.grading.classroom.data import STUDENT_ID
-from crmlab.grading.run.intake import Limits, take
-from crmlab.grading.run.reasons import Reason, printable
-from crmlab.grading.run.state import FINAL, Outcome, StateDamaged, StateStore
+from crmlab.grading.classroom.intake import Limits, reserved_names, take
+from crmlab.grading.classroom.reasons import Reason, printable
+from crmlab.grading.classroom.state import FINAL, Outcome, StateDamaged, StateStore
 
 GRACE = 30.0   # seconds past the submission limit before the coordinator kills a worker that did not stop it
 
@@ -47,47 +48,6 @@ class _Worker:
     ready: bool = False
     job: tuple[str, str] | None = None
     started: float = 0.0
-
-
-@contextmanager
-def course_lock(course: Course, what: str):
-    """Hold the course's grading lock for ``what``; a second grader gets a clear refusal naming the first.
-    It also waits (briefly) for workers of an earlier run that was killed to be gone."""
-    folder = course.private / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / "grading", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        holder = os.pread(fd, 1000, 0).decode("utf-8", "replace").strip()
-        os.close(fd)
-        try:
-            info = json.loads(holder)
-            who = f"{info['what']} (pid {info['pid']} on {info['host']}, since {info['since']})"
-        except (ValueError, KeyError):
-            who = "another grading run"
-        raise CourseError(f"{who} is working on this course; wait until it ends, or stop it, then run again") from None
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"what": what, "pid": os.getpid(), "host": socket.gethostname(),
-                                  "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode(), 0)
-        workers = os.open(folder / "workers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            for _ in range(300):   # workers of a run killed with -9 die with it; give them a moment
-                try:
-                    fcntl.flock(workers, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    fcntl.flock(workers, fcntl.LOCK_UN)
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            else:
-                raise CourseError("grading workers of an earlier run of this course are still running; stop them "
-                                  f"(see {course.private / 'logs'}) and run again")
-        finally:
-            os.close(workers)
-        yield
-    finally:
-        os.close(fd)
 
 
 def clean_leftovers(course: Course) -> None:
@@ -143,7 +103,7 @@ def _kill(w: _Worker) -> None:
 def plan(course: Course, module: str, students: list[str] | None, force: bool,
          state: StateStore) -> tuple[list[tuple[str, str]], list[Outcome], list[str]]:
     """Which submissions to grade, which are missing or cannot be graded at all, which are already
-    finished (skipped). A submission folder is inspected without following a link (grading/run/intake.py)."""
+    finished (skipped). A submission folder is inspected without following a link (grading/classroom/intake.py)."""
     roster = set(course.students())
     submitted = set(course.submitted_students(module))
     wanted = sorted(set(students) if students else roster | submitted)
@@ -152,7 +112,7 @@ def plan(course: Course, module: str, students: list[str] | None, force: bool,
     for s in wanted:
         if not STUDENT_ID.match(s):
             continue   # a folder in submitted/ that is no student id: course.submitted_students leaves those out
-        got = take(course.path("submitted"), (s, module), None, limits, worker_module.reserved_names(
+        got = take(course.path("submitted"), (s, module), None, limits, reserved_names(
             course.module(module).data_file))
         if got.problem and got.problem["why"] == "missing":
             missing.append(Outcome(module, s, "missing", [Reason("no_submission")]))

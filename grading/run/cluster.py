@@ -19,8 +19,8 @@ import time
 import traceback
 
 from crmlab.grading.classroom.course import Course
-from crmlab.grading.run.reasons import Reason, printable
-from crmlab.grading.run.state import Outcome
+from crmlab.grading.classroom.reasons import Reason, printable
+from crmlab.grading.classroom.state import Outcome
 
 _APIS: dict[str, object] = {}   # course root → nbgrader API, per Dask worker process
 

@@ -26,9 +26,9 @@ from pathlib import Path
 from crmlab.roleplay.messages import Refusal
 
 from crmlab.grading.run import sandbox
-from crmlab.grading.run.intake import BadNotebook, loads_strict
+from crmlab.grading.classroom.intake import BadNotebook, loads_strict
 from crmlab.grading.classroom.settings import GradingSection
-from crmlab.grading.run.reasons import printable
+from crmlab.grading.classroom.reasons import printable
 
 MAX_REPLY = 100_000
 

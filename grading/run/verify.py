@@ -37,10 +37,9 @@ from pathlib import Path
 
 from crmlab.grading.classroom.course import SHIPPED_COURSE, Course
 from crmlab.grading.classroom.data import student_database
-from crmlab.grading.run.state import Verdict
+from crmlab.grading.classroom.state import Verdict
 
 MIME = "application/vnd.crmlab.answer+json"
-HANDIN = SHIPPED_COURSE / "handin" / "crmlab_handin.py"
 
 
 class Wrong(Exception):
@@ -82,14 +81,6 @@ def checks_of(course: Course, module: str) -> dict:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return {name: fn for name, fn in vars(mod).items() if name.startswith("chk_") and callable(fn)}
-
-
-def install_handin(course: Course, module: str) -> None:
-    """Put ``crmlab_handin.py`` into the module's source folder, so nbgrader releases it with the
-    notebook and restores it before grading."""
-    dest = course.root / "modules" / module / HANDIN.name
-    if not dest.exists() or dest.read_bytes() != HANDIN.read_bytes():
-        dest.write_bytes(HANDIN.read_bytes())
 
 
 def handed_in(notebook: dict) -> dict[str, dict]:
@@ -182,8 +173,8 @@ def settled_copy(path: Path, folder: Path) -> Path | None:
 
 def executed_notebooks(folder: Path, names: set[str] | None = None) -> dict[str, dict]:
     """The executed notebooks nbgrader wrote (``names``: only these), read as a student's JSON is read:
-    NaN, infinities and overlong numbers are no numbers (grading/run/intake.py :func:`loads_strict`)."""
-    from crmlab.grading.run.intake import read_json
+    NaN, infinities and overlong numbers are no numbers (grading/classroom/intake.py :func:`loads_strict`)."""
+    from crmlab.grading.classroom.intake import read_json
 
     return {p.stem: read_json(p, limit_mb=200) for p in sorted(folder.glob("*.ipynb"))
             if names is None or p.stem in names}

@@ -5,7 +5,7 @@ Each request is graded by nbgrader's own autograde (real kernels, real gradebook
 (:func:`grade_one`):
 
 1. **take** what may be taken from ``submitted/<student>/<module>/`` into the grader's staging copy
-   (``.crmlab/staged/…``; grading/run/intake.py: regular files only, no link followed, bounded), and put the
+   (``.crmlab/staged/…``; grading/classroom/intake.py: regular files only, no link followed, bounded), and put the
    notebooks right for nbgrader (old format upgraded, duplicated or foreign nbgrader marks removed);
    nbgrader reads the staged copy, never the submitted folder, which is left exactly as it was;
 2. **run** nbgrader's autograde with the kernel in its own working space (grading/run/sandbox/
@@ -13,7 +13,7 @@ Each request is graded by nbgrader's own autograde (real kernels, real gradebook
 3. **read back** what the kernel left that the checks need (an operational module's database),
    copied out by rules the kernel cannot steer; the working space is then removed;
 4. **verify** the handed-in answers in this process (grading/run/verify.py) and turn what happened into
-   an :class:`~crmlab.grading.run.state.Outcome` with its status and reasons.
+   an :class:`~crmlab.grading.classroom.state.Outcome` with its status and reasons.
 
 A fault of the student's (a broken file, a loop, a crash) ends as their own status; a fault of the grader
 or the host (a kernel that could not start, a full disk, a bug of ours) as ``retry``, graded again by the
@@ -37,19 +37,19 @@ import time
 import traceback
 from pathlib import Path
 
-from crmlab.grading.run import intake
+from crmlab.grading.classroom import intake
+from crmlab.grading.classroom.intake import reserved_names
 
 from crmlab.grading.run import sandbox
 from crmlab.grading.classroom.course import Course
-from crmlab.grading.run.reasons import Reason, printable
-from crmlab.grading.run.state import Outcome
+from crmlab.grading.classroom.reasons import Reason, printable
+from crmlab.grading.classroom.state import Outcome
 from crmlab.grading.run.verify import BadAnswers, executed_notebooks, verify
 
 TIMEOUT_ERRORS = {"CellTimeoutError", "TimeoutError"}
 LIMIT_ERRORS = {"MemoryError", "File too large", "Resource temporarily unavailable", "No space left on device"}
 OUTPUT_CUT = "output cut by the grader"   # nbgrader_setup.LimitedExecute's note
 STAGED = ".crmlab/staged"                  # nbgrader's "submitted" step for the workers: the staging copies
-GROUP_FILE = "group.json"                  # grading/classroom/groupplay.py: placed by the grader
 
 
 class SandboxFailed(RuntimeError):
@@ -253,14 +253,9 @@ def _grade(api, course: Course, module: str, student: str, timeout: float | None
     return Outcome(module, student, status, reasons, score=score, max_score=max_score, checks=verdicts)
 
 
-def reserved_names(data_file: str) -> frozenset[str]:
-    """What the grader places in a working copy itself: a student's version of these is not taken."""
-    return frozenset({data_file, *(data_file + s for s in ("-journal", "-wal", "-shm")), GROUP_FILE})
-
-
 def collected_notes(course: Course, module: str, student: str) -> list[Reason]:
     """What ``crmlab collect`` left out of this student's submission or noticed about it (grading/classroom/exchange.py)."""
-    from crmlab.grading.run import reasons
+    from crmlab.grading.classroom import reasons
 
     path = course.private / "collect" / module / f"{student}.json"
     try:
@@ -312,7 +307,7 @@ def _lateness(due, staged: Path, zone) -> Reason | None:
         return None
     from nbgrader.utils import parse_utc
 
-    from crmlab.grading.outputs.labels import when as shown
+    from crmlab.grading.classroom.labels import when as shown
 
     when = parse_utc(stamp.read_text(encoding="utf-8").strip()).replace(tzinfo=dt.timezone.utc)
     if when <= due:

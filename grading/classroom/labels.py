@@ -23,7 +23,7 @@ class Label:
         return f"{self.zh} {self.en}"
 
 
-# a submission's status (grading/run/state.py STATUSES, and "pending": submitted, not graded yet)
+# a submission's status (grading/classroom/state.py STATUSES, and "pending": submitted, not graded yet)
 STATUS = {
     "graded": Label("已评分", "graded"),
     "late": Label("迟交", "late"),

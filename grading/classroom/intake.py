@@ -24,7 +24,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crmlab.grading.run.reasons import Reason, printable
+from crmlab.grading.classroom.reasons import Reason, printable
 from crmlab.grading.classroom.settings import GradingSection
 
 # never taken, never reported: what Jupyter and Python leave beside a notebook (nbgrader ignores them too)
@@ -386,3 +386,11 @@ def _upgrade(nb: dict) -> dict:
         return json.loads(json.dumps(nbformat.convert(node, 4)))
     except Exception as exc:   # nbformat's converters assume a well-formed old notebook
         raise BadNotebook(f"an old-format notebook that cannot be upgraded ({type(exc).__name__})") from None
+
+
+GROUP_FILE = "group.json"   # a group's seed and roles, in each member's hand-out and working copy (groupplay.py)
+
+
+def reserved_names(data_file: str) -> frozenset[str]:
+    """What the grader places in a working copy itself: a student's version of these is not taken."""
+    return frozenset({data_file, *(data_file + s for s in ("-journal", "-wal", "-shm")), GROUP_FILE})

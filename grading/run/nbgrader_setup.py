@@ -12,8 +12,8 @@ from traitlets import Integer, Unicode
 
 # nbgrader 0.9.6's default autograde pass, with the student's own data placed before execution
 AUTOGRADE_STEPS = [
-    "crmlab.grading.classroom.nbgrader_setup.StudentData",
-    "crmlab.grading.classroom.nbgrader_setup.LimitedExecute",
+    "crmlab.grading.run.nbgrader_setup.StudentData",
+    "crmlab.grading.run.nbgrader_setup.LimitedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -41,7 +41,7 @@ def configure(c, config_file: str) -> None:
     # the formgrader shows students' notebooks in the instructor's browser: a student's HTML or script
     # (in a markdown answer or an output) must not run there, with the instructor's rights on the server
     c.HTMLExporter.sanitize_html = True
-    c.HTMLExporter.filters = {"clean_html": "crmlab.grading.classroom.nbgrader_setup.clean_html"}
+    c.HTMLExporter.filters = {"clean_html": "crmlab.grading.run.nbgrader_setup.clean_html"}
     # a student who deletes a test cell gets it back and graded, rather than "needs manual grade"
     c.OverwriteCells.add_missing_cells = True
     c.Autograde.autograde_preprocessors = AUTOGRADE_STEPS

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crmlab.grading.run import reasons as reason_codes
+from crmlab.grading.classroom import reasons as reason_codes
 from crmlab.grading.classroom.course import CourseError
-from crmlab.grading.run.reasons import Reason
+from crmlab.grading.classroom.reasons import Reason
 
 # limit: the submission hit a resource limit of the sandbox (memory, disk, file size, processes)
 # tampered: read-only or test cells were edited or deleted, or links handed in; graded with the originals restored
@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS results (
     max_score   REAL,
     seconds     REAL NOT NULL DEFAULT 0,
     finished_at REAL NOT NULL,
-    reasons     TEXT NOT NULL DEFAULT '[]',            -- [{{"code", "params"}}]: grading/run/reasons.py
+    reasons     TEXT NOT NULL DEFAULT '[]',            -- [{{"code", "params"}}]: grading/classroom/reasons.py
     PRIMARY KEY (module, student)
 );
 -- each checkpoint verified in the grader's process (grading/run/verify.py): points and what was wrong
@@ -68,7 +68,7 @@ class Outcome:
     module: str
     student: str
     status: str
-    reasons: list[Reason] = field(default_factory=list)   # why, as codes (grading/run/reasons.py)
+    reasons: list[Reason] = field(default_factory=list)   # why, as codes (grading/classroom/reasons.py)
     digest: str = ""
     score: float | None = None
     max_score: float | None = None
@@ -88,7 +88,7 @@ class Outcome:
 def submission_digest(folder: Path, limits=None) -> str:
     """A digest of what a submission holds (each regular file's path and content, and what would be left
     out): a changed resubmission is graded again. Reads no link and no more than the intake limits."""
-    from crmlab.grading.run.intake import Limits, take
+    from crmlab.grading.classroom.intake import Limits, take
 
     folder = Path(folder)
     return take(folder.parent, (folder.name,), None, limits or Limits()).digest

@@ -154,3 +154,19 @@ def test_a_fork_storm_in_one_kernel_leaves_another_kernel_its_processes(tmp_path
     t.join()
     assert int(results["a"][0]) < 32
     assert results["b"][1] == str([0] * 20)
+
+
+def test_the_kernel_imports_the_student_packages_but_not_the_grader(work):
+    """What a notebook imports is there (the CRM, the simulator, the role-play, the shared vocabulary); the grader's
+    code is not: crmlab.grading's folder is not bound into the sandbox, and nor is the course's checks folder."""
+    import crmlab.paths
+
+    out = run(work,
+              "import crmlab.crm, crmlab.simulator, crmlab.roleplay, crmlab.vocab; print('student packages: ok')",
+              "import crmlab.grading",
+              "from crmlab.grading.run import verify",
+              f"import os; print(os.path.exists({str(crmlab.paths.COURSE / 'checks')!r}))")
+    assert out[0] == "student packages: ok"
+    assert out[1].startswith("ModuleNotFoundError") and "crmlab.grading" in out[1], out[1]
+    assert out[2].startswith("ModuleNotFoundError"), out[2]
+    assert out[3] == "False"

@@ -16,9 +16,9 @@ from .migrate import migrate   # light (sqlite3), and a submodule of the same na
 
 # the API and the checks need pandas: imported when first asked for, so that what only needs a part of
 # the package (the charts' font, the action log's name) starts fast, as the simulator's package does
-_LAZY = {"CRM": "ops", "check_state": "checks", "load_conditions": "checks", "Result": "checks", "KINDS": "checks"}
+_LAZY = {"CRM": "ops", "Console": "console", "check_state": "checks", "load_conditions": "checks", "Result": "checks", "KINDS": "checks"}
 
-__all__ = ["CRM", "check_state", "load_conditions", "Result", "KINDS", "migrate", "DomainError", "NotFound",
+__all__ = ["CRM", "Console", "check_state", "load_conditions", "Result", "KINDS", "migrate", "DomainError", "NotFound",
            "InvalidValue", "IllegalTransition", "Conflict", "MergedAway", "ClockError", "ConstraintViolation"]
 
 
@@ -26,4 +26,4 @@ def __getattr__(name):
     if name in _LAZY:
         import importlib
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module 'crm' has no attribute {name!r}")
+    raise AttributeError(f"module 'crmlab.crm' has no attribute {name!r}")

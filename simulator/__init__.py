@@ -7,7 +7,8 @@
 from .scenario import Scenario, ScenarioError, builtin_scenarios, load_scenario
 
 _API = ("SimResult", "simulate", "open_run", "resume", "save", "student_seed")
-__all__ = ["Scenario", "ScenarioError", "builtin_scenarios", "load_scenario", *_API]
+_CALLS = ("simulate_calls", "summarise")   # the call centre alone (module m06), and its queueing formulas
+__all__ = ["Scenario", "ScenarioError", "builtin_scenarios", "load_scenario", *_API, *_CALLS, "queueing"]
 
 
 def __getattr__(name):
@@ -16,4 +17,10 @@ def __getattr__(name):
     if name in _API:
         from . import api
         return getattr(api, name)
-    raise AttributeError(f"module 'simulator' has no attribute {name!r}")
+    if name in _CALLS:
+        from . import callcentre
+        return getattr(callcentre, name)
+    if name == "queueing":   # a submodule: imported by name (``from . import`` would come back here)
+        import importlib
+        return importlib.import_module(".queueing", __name__)
+    raise AttributeError(f"module 'crmlab.simulator' has no attribute {name!r}")

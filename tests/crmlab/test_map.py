@@ -107,3 +107,29 @@ def test_no_file_over_400_lines_without_a_reason_at_its_top(name):
     doc = ast.get_docstring(ast.parse(path.read_text())) or ""
     assert re.search(r"\b(over|more than) 400 lines\b", doc, re.I), \
         f"{path.relative_to(REPO)} has {len(lines)} lines and its docstring does not say why it stays one file"
+
+
+PUBLIC = ("crmlab.crm", "crmlab.simulator", "crmlab.roleplay")
+
+
+@pytest.mark.parametrize("notebook", sorted((REPO / "course" / "modules").glob("*/*.ipynb")), ids=lambda p: p.stem)
+def test_a_notebook_imports_only_the_public_names(notebook):
+    """A module's notebook takes what it uses from a package's public names (its ``__all__``), never from a room
+    inside it, and nothing of the grader's: a room can then be rebuilt without touching the course."""
+    import importlib
+    import json
+
+    public = {p: set(importlib.import_module(p).__all__) for p in PUBLIC}
+    found = []
+    for cell in json.loads(notebook.read_text())["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                found += [(a.name, None) for a in node.names if a.name.startswith("crmlab.") or a.name == "crmlab"]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "crmlab":
+                found += [(node.module, a.name) for a in node.names]
+    wrong = [f"{m}{'.' + n if n else ''}" for m, n in found if m not in public or n not in public[m]]
+    assert not wrong, f"{notebook.name} imports names that are not public: {wrong}"

@@ -5,7 +5,7 @@ A part of crmlab that speaks to people declares its own :class:`Catalogue` in it
 rule messages and labels (``crm/messages.py``), the role-play's (``roleplay/messages.py``), the grader's
 reasons (``grading/classroom/reasons.py``) — with the texts written as a tuple in the order of
 :data:`crmlab.vocab.LOCALES` (简体中文, English). Adding a language means adding one column to each table;
-:meth:`Catalogue.problems` (run on every catalogue by ``tests/test_messages.py``) names any code that lacks a
+:meth:`Catalogue.problems` (run on every catalogue by ``tests/crmlab/test_messages.py``) names any code that lacks a
 language or whose placeholders differ between the languages, so a reworded text cannot silently lose a value
 or a translation.
 

@@ -2,7 +2,7 @@
 
 The scenario schema (``simulator/scenario.py``: what a case may name), the simulator, the operational
 CRM API (``crm/ops/``: what an operation accepts) and the database's CHECK constraints
-(``simulator/schema.sql``, ``crm/schema_ops.sql``; ``tests/test_vocab.py`` reads every ``IN (…)`` list there
+(``simulator/schema.sql``, ``crm/schema_ops.sql``; ``tests/crmlab/test_vocab.py`` reads every ``IN (…)`` list there
 and compares it with this file) all take their values from here. The order is meaningful where it is
 a flow (stages) or a scale (severities, priorities); the simulator's row layouts index into these tuples,
 so a value is added at the end, with a new simulator version.

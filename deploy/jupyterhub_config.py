@@ -4,7 +4,7 @@ Each student and each instructor is an operating-system user whose user name is 
 roster (学号). The hub starts each one's JupyterLab as that user (LocalProcessSpawner), so the file
 system keeps them apart: a student's personal data folder in the exchange is readable by them alone
 (grading/classroom/exchange.py gives it to them at `crmlab assign`), the instructor's course folder by nobody
-else. Steps: docs/guide-instructor.md, "Many users". Tested by tests/test_hub.py, which starts this
+else. Steps: docs/guide-instructor.md, "Many users". Tested by tests/deploy/test_hub.py, which starts this
 file (with a test authenticator and ports) with two students and an instructor.
 
 Settings come from the environment, so this file is used as it is:

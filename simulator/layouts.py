@@ -3,7 +3,7 @@ and the store writes (simulator/store.py), the column names its INSERTs give, an
 that reads a row back (``row[TICKETS.status]``, not ``row[8]``).
 
 The CREATE statements stay in simulator/schema.sql and simulator/truth_schema.sql (what a database holds,
-byte for byte: types, keys, CHECKs, comments); tests/test_store.py checks each declaration here against
+byte for byte: types, keys, CHECKs, comments); tests/simulator/test_store.py checks each declaration here against
 ``PRAGMA table_info`` of a database made from them, and that every table there is declared here.
 """
 from __future__ import annotations

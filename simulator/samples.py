@@ -53,7 +53,7 @@ documentation; students get their own, larger data per module.
 |---|---|
 """ + "\n".join(f"| `crm_{loc}.db` | `{cmd.format(n=name, seed=SEED, c=CUSTOMERS, loc=loc)}` |" for loc in LOCALES) + f"""
 
-The test suite regenerates both files and compares every row (`tests/test_datasets.py`). The two
+The test suite regenerates both files and compares every row (`tests/simulator/test_datasets.py`). The two
 locales share every number except money (converted: {money}); names, titles, phones, e-mails and
 addresses follow the locale.
 

@@ -283,8 +283,8 @@ class Service:
         ``step`` says where the contact is, so that a run saved between steps resumes each contact from its
         saved locals (``_at``, simulator/checkpoint.py) at the yield it was waiting at."""
         env, (base_csat, wait_per_minute, _, _) = self.env, self.feel
-        # the row's fields as locals, in ContactRow's order (tests/test_simulator.py checks each such unpacking):
-        # a NamedTuple per row cost 0.26 µs to make and 30 ns a field read, some twenty a contact
+        # the row's fields as locals, in ContactRow's order (tests/simulator/test_simulator.py checks each such
+        # unpacking): a NamedTuple per row cost 0.26 µs to make and 30 ns a field read, some twenty a contact
         (account_id, contact, channel, reason, route, kind, patience, handle, delay, wait_pen, first_agent,
          resolved_first, escalate, manager_handle, follow_up, penalty, calls_back, callback_after, cause, severity,
          noise, responds, response_after, restart_abandoned, restart) = row

@@ -4,7 +4,7 @@ Feedback pages, the class report, the XLSX workbook, ``crmlab my-scores``, the d
 commands' output take their words from here, so a student's page, the instructor's workbook and the
 report say the same thing of the same submission. Codes (``graded``, ``partly``) stay the machine's:
 CSV and JSON exports and the grading state hold them. A new status or verdict is one more row here
-(``tests/test_feedback.py`` checks that every status the grading state allows has one).
+(``tests/grading/outputs/test_feedback.py`` checks that every status the grading state allows has one).
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ VERDICT = {
 }
 
 
-# the same words as catalogues of crmlab's message mechanism, so tests/test_messages.py checks them with the rest
+# the same words as catalogues of crmlab's message mechanism, so tests/crmlab/test_messages.py checks them with the rest
 STATUS_CATALOGUE = Catalogue("grading.statuses", {k: (v.zh, v.en) for k, v in STATUS.items()})
 VERDICT_CATALOGUE = Catalogue("grading.verdicts", {k: (v.zh, v.en) for k, v in VERDICT.items()})
 

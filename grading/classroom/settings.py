@@ -5,8 +5,8 @@ Every reader takes its values from :class:`CourseSettings` (``Course.settings``)
 default. Reading the file checks all of it at once and refuses, in one line naming the file and the key, a
 key that is not declared here (a typo would otherwise be a setting silently not set), a missing one, and a
 value of the wrong type or range. docs/settings.md is generated from these declarations
-(:func:`reference`; ``python -m crmlab.grading.classroom.settings --write``) and tests/test_settings.py fails when
-it is stale.
+(:func:`reference`; ``python -m crmlab.grading.classroom.settings --write``) and
+tests/grading/classroom/test_settings.py fails when it is stale.
 
 What needs another file stays with its reader: a module's ``tables`` against the database's tables
 (``Course.module``: importing the simulator's dictionary costs ≈0.4 s), ``[grades] weights`` against the
@@ -268,7 +268,7 @@ def reference() -> str:
     """docs/settings.md: every setting of crmlab.toml, from the declarations above."""
     out = ["# crmlab.toml: the settings of a course · 课程设置", "",
            "<!-- generated from grading/classroom/settings.py by `python -m crmlab.grading.classroom.settings --write`; "
-           "tests/test_settings.py fails when it is stale -->", "",
+           "tests/grading/classroom/test_settings.py fails when it is stale -->", "",
            "A course's settings live in its `crmlab.toml` (the shipped one: course/crmlab.toml). A key not listed "
            "here is refused, naming the key and the file.",
            "课程设置写在课程文件夹的 `crmlab.toml` 里（模板：course/crmlab.toml）。这里没有列出的键会被拒绝，并指出键名和文件。", ""]

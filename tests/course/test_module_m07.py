@@ -13,12 +13,12 @@ import contextlib
 import json
 import sqlite3
 import tomllib
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nbutil import checkpoint_scores, graded_by_student, set_submitted_code
+from paths import SUPPORT
 from crmlab.grading.classroom.assign import assign
 from crmlab.grading.classroom.course import SHIPPED_COURSE, Course
 from crmlab.grading.classroom.data import student_database
@@ -187,8 +187,8 @@ def policy(view):
     first = view["options"][0]
     return f"{first['move']}:{first['limit']}" if first["amount"] else first["move"]
 '''
-# the best practice now: read the guest (the module's solution, tests/reactive_policy.py)
-GOOD = (Path(__file__).parent / "reactive_policy.py").read_text(encoding="utf-8")
+# the best practice now: read the guest (the module's solution, tests/support/reactive_policy.py)
+GOOD = (SUPPORT / "reactive_policy.py").read_text(encoding="utf-8")
 GREEDY = '''
 def policy(view):   # a remedy beyond the specialist's authority as soon as one is possible
     can = [o["move"] for o in view["options"]]

@@ -1,12 +1,12 @@
 """Committed sample datasets are exactly what the simulator makes from their stated parameters."""
 import sqlite3
-from pathlib import Path
 
 import pytest
+from paths import REPO
 
 from crmlab.simulator import builtin_scenarios, simulate
 
-DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
+DATASETS_DIR = REPO / "datasets"
 DATASETS = sorted(DATASETS_DIR.glob("*/*.db"))
 
 

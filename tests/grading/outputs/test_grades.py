@@ -1,6 +1,6 @@
 """The course grade's rules on hand-computed cases: the CRM show's peer scoring (drop the highest and the
 lowest, average), refused inputs named by row, and modules summed or weighted. No nbgrader here: the
-class results are built by hand (tests/test_feedback.py does the same on a class graded by nbgrader)."""
+class results are built by hand (tests/grading/outputs/test_feedback.py does the same on a class graded by nbgrader)."""
 from __future__ import annotations
 
 import re

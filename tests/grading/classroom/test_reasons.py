@@ -1,5 +1,5 @@
 """The grader's reasons: every code in both languages with the same placeholders, and every code the grading
-code gives is declared (grading/classroom/reasons.py). tests/test_messages.py checks every catalogue the same way."""
+code gives is declared (grading/classroom/reasons.py). tests/crmlab/test_messages.py checks every catalogue the same way."""
 from __future__ import annotations
 
 import re

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from browser import MARKS, artifacts, chromium, free_port, jupyter_env, lab_argv, serve, voila_page
+from paths import SUPPORT
 from students import answer, model_answers
 
 from crmlab.grading.classroom.assign import assign
@@ -25,7 +26,7 @@ from crmlab.roleplay import play_seed, replay, score
 
 TOKEN = "crmlab-roleplay-test"
 MODULE, SCENE = "m07", "hotpot_angry_guest"
-REACTIVE = (Path(__file__).parent / "reactive_policy.py").read_text(encoding="utf-8")
+REACTIVE = (SUPPORT / "reactive_policy.py").read_text(encoding="utf-8")
 
 
 def reading_clicks(seed: int, db=None) -> tuple[list, float]:
@@ -43,7 +44,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pac
 def click_through(page, clicks, turn_label: str, shot: Path | None = None) -> None:
     """Play the moves by clicking the player's buttons, waiting for each turn to be shown. The amount box
     stops at the role's authority, shown beside it (a specialist's 500 becomes 200), so the engine's refusal
-    of a larger remedy is tested without a browser (tests/test_roleplay.py)."""
+    of a larger remedy is tested without a browser (tests/roleplay/test_roleplay.py)."""
     for turn, (move, amount) in enumerate(clicks, start=1):
         if amount is not None:
             sync_api.expect(page.locator(".rp-limit")).to_contain_text("200")

@@ -4,17 +4,17 @@
   this environment's Python, a page's blocks in order in one temporary folder, as a reader following the page
   does (the console opens the ``crm.db`` the simulator's block wrote). A failing line fails the test naming the
   page and the block's line; an ``assert`` in an example is checked like any other line.
-- The guides' commands (docs/guide-*.md, bash blocks): played in order by tests/test_guides.py's walk, each
+- The guides' commands (docs/guide-*.md, bash blocks): played in order by tests/docs/test_guides.py's walk, each
   command's printed output checked against the ``# `` lines the guide shows under it.
 - README's command synopsis (``[optional]``, ``a|b``): every line checked here against that command's own
   ``--help``: the command exists, each option it shows is one of the command's, an ``a|b|c`` list is exactly the
   option's choices, and every command of ``crmlab --help`` is in the synopsis.
 - A block that cannot run in a test is marked in the page's source, ``<!-- not run: reason -->`` on the line
-  before its fence (tests/docblocks.py). Each marker is checked here: it stands before a block a reader would
+  before its fence (tests/docs/docblocks.py). Each marker is checked here: it stands before a block a reader would
   run, and its reason is installing or names the test that plays the block instead, which must exist. A block
   of a kind that is neither run nor marked fails the first test, naming where it is.
 - Inline names ``crmlab.x.y`` in the pages' prose resolve to a module or attribute of the installed package, and
-  every test file (``tests/x.py``, ``tests/x.py::test_name``) a page names exists.
+  every test file (``tests/…/test_x.py``, ``tests/…/test_x.py::test_name``) a page names exists.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ import pytest
 from docblocks import DOCS, INSTRUCTOR, README, REPO, RUNNABLE, STUDENT, Block, read
 
 BIN = Path(sys.executable).parent
-GUIDES = (INSTRUCTOR, STUDENT)             # their commands: tests/test_guides.py
+GUIDES = (INSTRUCTOR, STUDENT)             # their commands: tests/docs/test_guides.py
 DATA_KINDS = ("", "text", "csv", "toml")   # a file or an output a block shows
 SYNOPSIS_TEST = "test_the_readme_synopsis_shows_every_command_with_real_options"
 # inline code that reads like a crmlab.… name but is none
@@ -82,7 +82,7 @@ def test_a_block_not_run_says_why_and_what_plays_it(marker):
     where = f"{marker.path.relative_to(REPO)}:{marker.line}"
     assert marker.block is not None, f"{where}: a not-run marker must stand on the line before a block's fence"
     assert marker.block.kind in RUNNABLE, f"{where}: marks a {marker.block.kind or 'plain'} block, which is not run anyway"
-    named = re.findall(r"(tests/\w+\.py)(?:::(\w+))?", marker.reason)
+    named = re.findall(r"(tests/[\w/]+\.py)(?:::(\w+))?", marker.reason)
     assert marker.reason.startswith("installing") or named, \
         f"{where}: the reason must be 'installing …' or name the test that plays the block: {marker.reason!r}"
     for file, test in named:

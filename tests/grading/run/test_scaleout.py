@@ -88,7 +88,7 @@ def test_a_class_graded_on_a_dask_cluster_into_a_postgresql_gradebook(tmp_path, 
     summary = autograde(course, "m01", progress=False, scheduler=cluster)
     scores = {o.student: o.score for o in summary.outcomes}
     assert {o.status for o in summary.outcomes} == {"graded"}
-    # s2: the top ten ranked by id and the handle time for the wait, 2 points each: 11 - 4 (tests/test_grading.py)
+    # s2: the top ten ranked by id and the handle time for the wait, 2 points each: 11 - 4 (test_grading.py)
     assert scores["s1"] == scores["s4"] == 11 and scores["s3"] == 0 and scores["s2"] == 7
 
     # the scores are in PostgreSQL, where nbgrader put them

@@ -1,12 +1,11 @@
-"""Which message codes the source code gives, read from its syntax tree (tests/test_messages.py,
-tests/test_reasons.py): every string constant in the code argument of the calls that take one, both
+"""Which message codes the source code gives, read from its syntax tree (tests/crmlab/test_messages.py,
+tests/grading/run/test_reasons.py): every string constant in the code argument of the calls that take one, both
 branches of a conditional included, so a code used anywhere but declared nowhere is found."""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from paths import REPO as ROOT
 
 
 def _strings(node: ast.AST) -> set[str]:

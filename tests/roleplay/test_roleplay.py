@@ -11,6 +11,7 @@ import sys
 import tomllib
 
 import pytest
+from paths import SUPPORT
 
 from crmlab.roleplay import Session, builtin_roleplays, load_roleplay, replay, score
 from crmlab.roleplay.messages import Refusal
@@ -561,7 +562,7 @@ def test_a_policy_plays_from_what_the_employee_sees_and_stops_at_a_refused_move(
 
 
 # -- reading the customer: temperaments, backfires, a reactive policy against fixed sequences -----------
-REACTIVE = open(__file__.replace("test_roleplay.py", "reactive_policy.py"), encoding="utf-8").read()
+REACTIVE = (SUPPORT / "reactive_policy.py").read_text(encoding="utf-8")
 FIXED = {  # fixed sequences of moves a student might memorise, all valid to the end in their scene
     "hotpot_angry_guest": {
         "model": ["listen", "apologise", "offer_remedy:150", "record", "promise_followup", "confirm"],

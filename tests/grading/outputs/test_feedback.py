@@ -1,5 +1,6 @@
 """Feedback pages, the class report, the XLSX and LMS exports and the course grade, on a small class graded
-once by real nbgrader (as tests/test_grading.py does), with a manual grade given as the formgrader gives it."""
+once by real nbgrader (as tests/grading/run/test_grading.py does), with a manual grade given as the formgrader
+gives it."""
 from __future__ import annotations
 
 import base64

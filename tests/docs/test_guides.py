@@ -3,12 +3,12 @@ folder — every command of its ``bash`` blocks run as shown (from the folder th
 (the class list, groups.csv, peer_scores.csv, the crmlab.toml change) made from the blocks that show them,
 and every ``# `` line under a command checked against what the command prints (``…``: whatever differs from
 run to run; ``~``: the home folder). What the students do in their JupyterLab between two commands is played
-with nbgrader's own fetch and submit (tests/students.py), and the formgrader's manual grades the way it stores
+with nbgrader's own fetch and submit (tests/support/students.py), and the formgrader's manual grades the way it stores
 them. docs/guide-student.md's commands run in the same walk.
 
 A block that is not run here is marked in the guide's source, ``<!-- not run: reason -->`` before its fence
 (installing, the CRM show of step 12, JupyterHub), naming the test that plays it instead; every other command
-of the guides is run, and tests/test_docs_examples.py checks the markers of every page: a new command cannot
+of the guides is run, and tests/docs/test_docs_examples.py checks the markers of every page: a new command cannot
 slip into a guide without a test running it.
 """
 from __future__ import annotations
@@ -28,7 +28,6 @@ import pytest
 from docblocks import INSTRUCTOR, RUNNABLE, STUDENT, Block, Step, blocks, steps
 from openpyxl import Workbook
 
-REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 # the students of the walk (the guide's class list): who hands in what between step 4 and step 6
@@ -213,7 +212,7 @@ def walk(tmp_path_factory):
 # -- the tests ---------------------------------------------------------------------------------------------
 def test_every_command_shown_in_the_guides_is_run(walk):
     """Each command of a block not marked as not run, in the order the guides show them (the markers and the
-    tests they name are checked by tests/test_docs_examples.py)."""
+    tests they name are checked by tests/docs/test_docs_examples.py)."""
     assert [c for c, _ in walk.ran if c != "crmlab my-scores"] == [s.command for _, _, s in guide_commands()]
 
 
@@ -246,7 +245,8 @@ def test_the_guides_grade_example_follows_the_rule(walk):
     assert rows["2024010107"]["final"] == "" and rows["2024010107"]["missing"] == "m01: missing"
 
 
-if __name__ == "__main__":   # python tests/test_guides.py DIR: play the walk and print what each command printed
+# PYTHONPATH=tests/support python tests/docs/test_guides.py DIR: play the walk and print what each command printed
+if __name__ == "__main__":
     def mktemp(name):
         (Path(sys.argv[1]) / name).mkdir(parents=True)
         return Path(sys.argv[1]) / name

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import REPO
 
 CRMLAB = str(Path(sys.executable).with_name("crmlab"))
 
@@ -40,7 +41,7 @@ def test_simulate_twice_gives_identical_content_whatever_the_hash_seed(tmp_path)
 
 def test_simulate_rejects_an_invalid_scenario_naming_the_field(tmp_path):
     bad = tmp_path / "bad.toml"
-    src = Path(__file__).resolve().parent.parent / "scenarios" / "education_services.toml"
+    src = REPO / "scenarios" / "education_services.toml"
     bad.write_text(src.read_text(encoding="utf-8").replace("agents = 3", "agents = -3"), encoding="utf-8")
     r = run("simulate", "--scenario", str(bad), "--seed", "1", "--out", "x.db", cwd=tmp_path)
     assert r.returncode == 2

@@ -1,4 +1,5 @@
-# A response policy that reads the customer (tests/test_roleplay.py, m07 solution): plain code, loaded like a student's.
+# A response policy that reads the customer (tests/roleplay/test_roleplay.py, m07 solution): plain code, loaded like
+# a student's.
 def policy(view):
     """Read the customer: hear them out until the anger has clearly come down (but stop when more
     listening only frustrates them, or time runs short), apologise once it can land, settle within

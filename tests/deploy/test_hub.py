@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 from browser import free_port
+from paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy" / "jupyterhub_config.py"
 BIN = Path(sys.executable).parent
 TEACHER, STUDENTS = "crmhub-t", ["crmhub-s1", "crmhub-s2"]

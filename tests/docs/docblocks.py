@@ -1,11 +1,11 @@
 """The code blocks of the README and the guides, as the tests that run them read them.
 
 A block is a fenced ```` ```kind name ```` block of README.md or docs/*.md. The kinds a reader would type
-(python, bash, sh, shell, console) are run by the suite: the README's Python by tests/test_docs_examples.py,
-the guides' commands by tests/test_guides.py's walk. A block that cannot run in a test is marked in the page's
+(python, bash, sh, shell, console) are run by the suite: the README's Python by tests/docs/test_docs_examples.py,
+the guides' commands by tests/docs/test_guides.py's walk. A block that cannot run in a test is marked in the page's
 source by an HTML comment on the line before its fence, invisible on the rendered page:
 
-    <!-- not run: why, and which test plays it instead (tests/test_x.py or tests/test_x.py::test_name) -->
+    <!-- not run: why, and which test plays it instead (tests/<folder>/test_x.py or tests/<folder>/test_x.py::test_name) -->
 
 A block's other kinds (text, csv, toml, or none) are files or output it shows; the guide walk makes files of some.
 """
@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from paths import REPO
+
 README = REPO / "README.md"
 INSTRUCTOR, STUDENT = REPO / "docs" / "guide-instructor.md", REPO / "docs" / "guide-student.md"
 DOCS = (README, *sorted((REPO / "docs").glob("*.md")))

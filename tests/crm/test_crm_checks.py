@@ -8,8 +8,7 @@ import sqlite3
 
 import pytest
 from dbutil import one
-
-from pathlib import Path
+from paths import REPO
 
 from crmlab.crm import CRM, KINDS, check_state, load_conditions
 from crmlab.crm.checks import reference
@@ -182,7 +181,7 @@ def test_bad_conditions_are_refused_naming_the_condition():
 
 
 def test_the_design_notes_list_every_kind_as_declared():
-    notes = (Path(__file__).resolve().parent.parent / "docs" / "design.md").read_text(encoding="utf-8")
+    notes = (REPO / "docs" / "design.md").read_text(encoding="utf-8")
     assert reference() in notes
 
 

@@ -3,16 +3,15 @@ CRM API agree with it, and every value has a label in both languages."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from paths import REPO as ROOT
 from pydantic import ValidationError
 
 from crmlab import vocab
 from crmlab.crm.messages import LANGS, Label
 from crmlab.simulator.scenario import Scenario, load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
 # column (as named in the schema) -> the vocabulary its CHECK (… IN (…)) must list, in this order
 COLUMN_VOCAB = {
     ("leads", "status"): vocab.LEAD_STATUSES, ("opportunities", "deal_type"): vocab.DEAL_TYPES,

@@ -8,8 +8,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from paths import REPO
 
-REPO = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").exists())
 FOLDERS = {"crmlab": "crmlab", "crmlab.simulator": "simulator", "crmlab.crm": "crm", "crmlab.roleplay": "roleplay",
            "crmlab.grading": "grading"}
 # a room may import the rooms listed for it (and itself), nothing else of crmlab: the direction of the map

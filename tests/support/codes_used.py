@@ -1,5 +1,5 @@
 """Which message codes the source code gives, read from its syntax tree (tests/crmlab/test_messages.py,
-tests/grading/run/test_reasons.py): every string constant in the code argument of the calls that take one, both
+tests/grading/classroom/test_reasons.py): every string constant in the code argument of the calls that take one, both
 branches of a conditional included, so a code used anywhere but declared nowhere is found."""
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The scenario schema (``simulator/scenario.py``: what a case may name), the simulator, the operational
 CRM API (``crm/ops/``: what an operation accepts) and the database's CHECK constraints
-(``simulator/schema.sql``, ``crm/schema_ops.sql``; ``tests/crmlab/test_vocab.py`` reads every ``IN (…)`` list there
+(``simulator/schema.sql``, ``simulator/truth_schema.sql``, ``crm/schema_ops.sql``; ``tests/crmlab/test_vocab.py`` reads every ``IN (…)`` list there
 and compares it with this file) all take their values from here. The order is meaningful where it is
 a flow (stages) or a scale (severities, priorities); the simulator's row layouts index into these tuples,
 so a value is added at the end, with a new simulator version.
@@ -44,6 +44,10 @@ FOLLOWUP_STATUSES = ("open", "done", "cancelled")
 # a ticket's SLA as the CRM shows it (computed, not stored), most urgent first: a due time passed, little of a
 # window left, in time, finished
 SLA_STATUSES = ("overdue", "due_soon", "ok", "done")
+
+# -- the ground truth (the grader's copy only) -------------------------------------------------------
+VALUE_TIERS = ("high", "mid", "low")                         # a customer's true value: purchase rate vs its kind's mean
+CHURN_CAUSES = ("dissatisfaction", "dropout")                # why a customer was lost within the run
 
 # -- marketing -----------------------------------------------------------------------------------------
 CAMPAIGN_CHANNELS = ("email", "sms", "mail", "phone", "wechat")

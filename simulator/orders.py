@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from crmlab.vocab import CHURN_CAUSES, VALUE_TIERS
+
 from .purchases import MIN_PER_YEAR, order_lines
 from . import layouts as L
 from .records import OrderLines, Orders, SpecialOrder, filled
@@ -117,10 +119,12 @@ class OrderBook:
         a, kinds = self.acc, self.kinds
         kind = a.kind.astype(np.int64)
         rel = a.rate / np.array([k.orders_per_year.mean for k in kinds])[kind]
-        tier = np.where(rel >= 1.3, "high", np.where(rel < 0.7, "low", "mid")).astype(object)
+        high, mid, low = VALUE_TIERS
+        tier = np.where(rel >= 1.3, high, np.where(rel < 0.7, low, mid)).astype(object)
         gone = np.minimum(a.churn_at, a.died_at)
         lost = (gone < self.horizon) & np.isfinite(a.since)
-        cause = np.where(lost, np.where(a.churn_at <= a.died_at, "dissatisfaction", "dropout"), None)
+        dissatisfaction, dropout = CHURN_CAUSES
+        cause = np.where(lost, np.where(a.churn_at <= a.died_at, dissatisfaction, dropout), None)
         self.t.latent = (list(a.ids), tier.tolist(), a.rate.tolist(), a.dropout.tolist(), a.service.tolist(),
                          a.propensity.tolist(), (a.hazard * MIN_PER_YEAR).tolist(), a.sat.tolist(),
                          np.where(lost, gone, np.nan).tolist(), cause.tolist())

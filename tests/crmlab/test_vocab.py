@@ -16,6 +16,7 @@ from crmlab.simulator.scenario import Scenario, load_scenario
 COLUMN_VOCAB = {
     ("leads", "status"): vocab.LEAD_STATUSES, ("opportunities", "deal_type"): vocab.DEAL_TYPES,
     ("opportunities", "stage"): vocab.STAGES, ("stage_history", "stage"): vocab.STAGES,
+    ("latent_accounts", "value_tier"): vocab.VALUE_TIERS, ("latent_accounts", "churn_cause"): vocab.CHURN_CAUSES,
     ("activities", "type"): vocab.ACTIVITY_TYPES, ("orders", "source"): vocab.ORDER_SOURCES,
     ("tickets", "channel"): vocab.CHANNELS, ("tickets", "reason"): vocab.REASONS, ("calls", "reason"): vocab.REASONS,
     ("routing", "reason"): vocab.REASONS,
@@ -28,7 +29,7 @@ COLUMN_VOCAB = {
 def schema_lists() -> dict[tuple[str, str], tuple]:
     """(table, column) -> the values of ``column … CHECK (column IN (…))`` in both schema files."""
     found = {}
-    for sql in (ROOT / "simulator" / "schema.sql", ROOT / "crm" / "schema_ops.sql"):
+    for sql in (ROOT / "simulator" / "schema.sql", ROOT / "crm" / "schema_ops.sql", ROOT / "simulator" / "truth_schema.sql"):
         table = None
         for line in sql.read_text().splitlines():
             m = re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?\"?(\w+)", line)

@@ -346,8 +346,14 @@ def batch(tmp_path_factory):
     victim.chmod(0o600)
     course = Course.init(base / "c", "hostile-course", secret="hostile-test-secret")
     students = [*HONEST, *ATTACKS, *FOLDERS, *EDITED]
-    toml = course.root / "crmlab.toml"   # short cell timeouts: the loops are cut after 4 s
-    toml.write_text(toml.read_text(encoding="utf-8").replace("cell_timeout = 20", "cell_timeout = 4"), encoding="utf-8")
+    # short cell timeouts: the loops are cut after 4 s. A small working space (64 MB): the disk filler must fill
+    # it well within those 4 s even while the batch's CPU hogs share the two cores (measured: a 10 MB write took
+    # 0.15-0.27 s then, so the default 500 MB took longer than the cell may run and ended as "timeout")
+    toml = course.root / "crmlab.toml"
+    text = toml.read_text(encoding="utf-8")
+    assert "cell_timeout = 20" in text and "disk_mb = 500" in text
+    toml.write_text(text.replace("cell_timeout = 20", "cell_timeout = 4").replace("disk_mb = 500", "disk_mb = 64"),
+                    encoding="utf-8")
     course = Course.open(course.root)
     course.add_students([{"id": s} for s in students])
     assign(course, MODULE, progress=False)
@@ -455,7 +461,7 @@ def test_links_a_kernel_leaves_are_never_followed_by_the_root_grader(batch):
     ("fork_storm", "limit", "resource limit"),
     ("memory_bomb", "limit", "resource limit"),
     ("output_bomb", "limit", "KiB"),
-    ("disk_fill", "limit", "MB"),
+    ("disk_fill", "limit", "limit is 64 MB"),
     ("many_small_files", "limit", "files"),
     ("infinite_loop", "timeout", "interrupted"),
     ("swallows_interrupts", "timeout", "ignored the interrupt"),

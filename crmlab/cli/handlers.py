@@ -231,7 +231,9 @@ def grades(a) -> int:
     else:
         show = ("; no peer scores of the CRM show yet, so no final grade: give --peer peer.csv (or put "
                 "peer_scores.csv in the course), or set [grades] peer_share = 0 in crmlab.toml for a course without the show")
-    _say(f"course grades: {done} of {len(grades)} complete" + show)
+    rule = ("modules weighted by [grades] weights" if settings.weights else
+            "the modules' points summed" if settings.combine == "points" else "each module's percentage the same")
+    _say(f"course grades: {done} of {len(grades)} complete ({rule})" + show)
     return 0
 
 

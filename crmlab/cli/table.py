@@ -185,9 +185,9 @@ def commands() -> list[Cmd]:
                     zh="csv/json：全部数据；xlsx：Excel/WPS 工作簿；canvas、moodle：学习平台的成绩导入"),
                 opt("--out", metavar="FILE", en="file to write (needed for xlsx)", zh="输出文件（xlsx 必须给）",
                     default_text=("standard output", "标准输出")))),
-        Cmd("grades", h.grades, "the course grade: the modules summed (or weighted) + the CRM show's peer score "
+        Cmd("grades", h.grades, "the course grade: each module's percentage the same (or points summed, or weighted) + the CRM show's peer score "
             "([grades] in crmlab.toml; peer_share = 0: no show)",
-            "总评成绩：各模块成绩相加（或加权）+ 表演秀互评（crmlab.toml 的 [grades]；peer_share = 0 表示不办表演秀）", (
+            "总评成绩：各模块百分制成绩同等计入（或得分相加、或加权）+ 表演秀互评（crmlab.toml 的 [grades]；peer_share = 0 表示不办表演秀）", (
                 COURSE,
                 opt("--peer", metavar="CSV", en="peer scores: group, judge, score (0-10 whole points)",
                     zh="互评分数：group, judge, score（0–10 的整数）",

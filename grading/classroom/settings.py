@@ -154,9 +154,14 @@ class GradesSection(Section):
     missing: Literal["blank", "zero"] = setting(
         "blank", en="a module without a score leaves the final grade blank; \"zero\" counts it as 0",
         zh="缺一个模块的成绩时总评留空（blank），或按 0 分计（zero）")
+    combine: Literal["equal", "points"] = setting(
+        "equal", en="how the modules make the coursework: \"equal\": each sub-project's percentage counts the same "
+        "(the brief's sum of the sub-projects' grades); \"points\": the modules' points summed, so a module with "
+        "more points weighs more", zh="各模块如何合成平时成绩：equal 每个子项目的百分制成绩同等计入（课程方案：各子项目成绩之和）；"
+        "points 各模块得分直接相加，分值多的模块占比大")
     weights: Annotated[dict[str, float] | None, BeforeValidator(_weights)] = setting(
-        None, en="each module's percentage weighted, e.g. { m01 = 1, m06 = 1 }; without it the modules' points are "
-        "summed", zh="各模块百分制成绩的权重，例如 { m01 = 1, m06 = 1 }；不写则各模块得分相加")
+        None, en="each module's percentage weighted, e.g. { m01 = 2, m06 = 1 }; only the modules named count (over "
+        "`combine`)", zh="各模块百分制成绩的权重，例如 { m01 = 2, m06 = 1 }；只计写到的模块（优先于 combine）")
 
     @classmethod
     def of(cls, course) -> "GradesSection":

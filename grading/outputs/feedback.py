@@ -87,9 +87,9 @@ def scores_so_far(course: Course, data: ClassResults, student: str, modules: lis
     """One student's results in every module of ``modules`` (those released so far), plain data.
 
     The coursework estimate counts the modules with a final score (manual grading done), by the
-    course's own rule (``[grades]``: points summed, or percentages weighted; a missing submission
+    course's own rule (``[grades]``: each module the same, points summed, or weighted; a missing submission
     counts 0 only with ``missing = "zero"``). The CRM show's part is not known before the end."""
-    from crmlab.grading.outputs.grades import Settings
+    from crmlab.grading.outputs.grades import Settings, coursework
 
     settings = Settings.of(course)
     rows, counted = [], {}
@@ -105,13 +105,8 @@ def scores_so_far(course: Course, data: ClassResults, student: str, modules: lis
             counted[m] = (r.total, info.max_total)
         elif r.status == "missing" and settings.missing == "zero":
             counted[m] = (0.0, info.max_total)
-    if settings.weights:
-        weights = {m: settings.weights.get(m, 0.0) for m in counted}
-        total_w = sum(weights.values())
-        pct = 100 * sum(weights[m] * p / top for m, (p, top) in counted.items()) / total_w if total_w else None
-    else:
-        top = sum(t for _, t in counted.values())
-        pct = 100 * sum(p for p, _ in counted.values()) / top if top else None
+    share = coursework(settings, counted)
+    pct = None if share is None else 100 * share
     return {"course_id": data.course_id, "student": student, "released_at": released_at, "modules": rows,
             "counted": sorted(counted), "coursework_pct": None if pct is None else round(pct, 1),
             "coursework_share": round(1 - settings.peer_share, 4), "peer_share": settings.peer_share}

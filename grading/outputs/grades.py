@@ -7,7 +7,8 @@ averaged; every member of a group gets the group's score. Settings (``[grades]``
 declared in grading/classroom/settings.py):
 
     peer_share = 0.4                 # the show's part of the final grade (0 = no show)
-    weights = { m01 = 1, m06 = 2 }   # optional: each module's percentage weighted; default: points summed
+    combine = "equal"                # each sub-project's percentage counts the same; "points": points summed
+    weights = { m01 = 1, m06 = 2 }   # optional: each module's percentage weighted (over combine)
     missing = "blank"                # a module without a score leaves the final grade blank ("zero": counts 0)
 
 A module counts once the grader has a score for it and the instructor has graded its manual answers
@@ -145,22 +146,31 @@ def course_grades(course: Course, peer_csv: str | Path | None = None, groups_csv
             else:
                 got[m] = None
                 missing.append(f"{m}: " + ("manual grading pending" if r.total is not None else r.status))
-        if settings.weights:
-            total_w = sum(settings.weights.values())
-            coursework = sum(settings.weights[m] * got[m] / modules[m].max_total for m in wanted) / total_w \
-                if None not in got.values() and total_w else None
-        else:
-            top = sum(modules[m].max_total for m in wanted)
-            coursework = sum(got.values()) / top if None not in got.values() and top else None
+        share = None if None in got.values() else coursework(settings, {m: (got[m], modules[m].max_total)
+                                                                         for m in wanted})
         group = groups.get(s.id)
         score = peer.get(group) if group else None
         if settings.peer_share > 0 and score is None:
             missing.append("CRM show: " + ("no group" if not group else f"no peer scores for group {group}"))
         final = None
-        if coursework is not None and (settings.peer_share == 0 or score is not None):
-            final = round(100 * ((1 - settings.peer_share) * coursework + settings.peer_share * (score or 0) / 10), 2)
-        out.append(CourseGrade(s.id, s.name, group, got, coursework, score, final, missing))
+        if share is not None and (settings.peer_share == 0 or score is not None):
+            final = round(100 * ((1 - settings.peer_share) * share + settings.peer_share * (score or 0) / 10), 2)
+        out.append(CourseGrade(s.id, s.name, group, got, share, score, final, missing))
     return out, peer
+
+
+def coursework(settings: GradesSection, scored: dict[str, tuple[float, float]]) -> float | None:
+    """The share 0–1 of the coursework that the modules ``scored`` (module → (points, max points)) make:
+    each module's percentage weighted (``weights``: only the modules named count; ``combine = "equal"``:
+    all the same), or their points summed (``combine = "points"``). A module of no points carries no
+    weight; None when nothing counts. Used for the course grade and for the feedback's estimate so far."""
+    if not settings.weights and settings.combine == "points":
+        total = sum(top for _, top in scored.values())
+        return sum(p for p, _ in scored.values()) / total if total else None
+    weight = {m: (settings.weights.get(m, 0.0) if settings.weights else 1.0) if top > 0 else 0.0
+              for m, (_, top) in scored.items()}
+    total_w = sum(weight.values())
+    return sum(weight[m] * p / top for m, (p, top) in scored.items() if weight[m]) / total_w if total_w else None
 
 
 def to_csv(grades: list[CourseGrade], modules: list[str]) -> str:

@@ -1,5 +1,5 @@
 """The course grade's rules on hand-computed cases: the CRM show's peer scoring (drop the highest and the
-lowest, average), refused inputs named by row, and modules summed or weighted. No nbgrader here: the
+lowest, average), refused inputs named by row, and modules counted the same, summed or weighted. No nbgrader here: the
 class results are built by hand (tests/grading/outputs/test_feedback.py does the same on a class graded by nbgrader)."""
 from __future__ import annotations
 
@@ -110,37 +110,56 @@ def _results():
 LEADERS = "s04,C\ns05,D\ns06,E\n"
 
 
-def test_modules_summed_and_the_show_forty_percent(tmp_path):
+def test_each_module_counts_the_same_by_default_and_the_show_forty_percent(tmp_path):
     groups = _csv(tmp_path, "student,group\ns01,A\ns02,A\ns03,B\n" + LEADERS, "groups.csv")
     peer = _csv(tmp_path, "group,judge,score\nA,B,9\nA,C,6\nA,s05,8\nA,E,10\nB,s01,5\nB,C,7\nB,D,6\n")
     grades, by_group = course_grades(_course(tmp_path), peer, groups, data=_class(_results()))
     assert by_group == {"A": 8.5, "B": 6}        # A: 9, 6, 8, 10 → (9 + 8) / 2; B: 5, 7, 6 → 6
     s01, s02, s03 = grades[:3]
-    # (15 + 5) / 25 = 0.8 of the points → 60 × 0.8 + 40 × 0.85 = 48 + 34
-    assert s01.coursework == pytest.approx(0.8) and s01.final == pytest.approx(82)
+    # m01 15/20 = 0.75 and m02 5/5 = 1 count the same, though m01 has four times the points: (0.75 + 1) / 2
+    # = 0.875 → 60 × 0.875 + 40 × 0.85 = 52.5 + 34
+    assert s01.coursework == pytest.approx(0.875) and s01.final == pytest.approx(86.5)
     assert s02.final is None and s02.missing == ["m01: manual grading pending"]   # not counted as 0
     assert s03.final is None and s03.missing == ["m01: missing"]
 
 
-def test_missing_counts_zero_when_the_course_says_so(tmp_path):
+def test_points_summed_when_the_course_says_so(tmp_path):
+    groups = _csv(tmp_path, "student,group\ns01,A\n" + LEADERS, "groups.csv")
+    peer = _csv(tmp_path, "group,judge,score\nA,C,9\nA,D,6\nA,E,8\n")
+    grades, _ = course_grades(_course(tmp_path, combine="points"), peer, groups, data=_class(_results()))
+    # (15 + 5) / 25 = 0.8 of the points → 60 × 0.8 + 40 × 0.8 = 48 + 32
+    assert grades[0].coursework == pytest.approx(0.8) and grades[0].final == pytest.approx(80)
+
+
+@pytest.mark.parametrize("combine, expected", [
+    ("equal", 48),     # s03: m01 0/20 and m02 4/5 = 0.8 → 0.4 → 60 × 0.4 + 40 × 0.6 = 24 + 24
+    ("points", 33.6),  # s03: (0 + 4) / 25 = 0.16 → 60 × 0.16 + 40 × 0.6 = 9.6 + 24
+])
+def test_missing_counts_zero_when_the_course_says_so(tmp_path, combine, expected):
     groups = _csv(tmp_path, "student,group\ns01,A\ns03,B\n" + LEADERS, "groups.csv")
     peer = _csv(tmp_path, "group,judge,score\nB,A,5\nB,C,7\nB,D,6\n")
-    grades, _ = course_grades(_course(tmp_path, missing="zero"), peer, groups, data=_class(_results()))
-    # s03: (0 + 4) / 25 = 0.16 → 60 × 0.16 + 40 × 0.6 = 9.6 + 24
-    assert grades[2].final == pytest.approx(33.6)
+    grades, _ = course_grades(_course(tmp_path, missing="zero", combine=combine), peer, groups, data=_class(_results()))
+    assert grades[2].final == pytest.approx(expected)
 
 
-def test_weights_average_the_modules_percentages_and_no_show(tmp_path):
-    course = _course(tmp_path, weights={"m01": 3, "m02": 1}, peer_share=0)
+@pytest.mark.parametrize("combine", ["equal", "points"])
+def test_weights_average_the_modules_percentages_and_no_show(tmp_path, combine):
+    course = _course(tmp_path, weights={"m01": 3, "m02": 1}, peer_share=0, combine=combine)
     grades, _ = course_grades(course, data=_class(_results()))
-    # s01: m01 15/20 = 0.75 weighted 3, m02 5/5 = 1 weighted 1 → (2.25 + 1) / 4 = 0.8125
+    # s01: m01 15/20 = 0.75 weighted 3, m02 5/5 = 1 weighted 1 → (2.25 + 1) / 4 = 0.8125, whatever `combine` says
     assert grades[0].final == pytest.approx(81.25) and grades[0].missing == []
+
+
+def test_weights_count_only_the_modules_they_name(tmp_path):
+    grades, _ = course_grades(_course(tmp_path, weights={"m02": 1}, peer_share=0), data=_class(_results()))
+    assert grades[0].final == pytest.approx(100) and list(grades[0].modules) == ["m02"]   # s01: m02 5/5
 
 
 @pytest.mark.parametrize("grades, words", [
     ({"peer_share": 40}, "'grades.peer_share' = 40 should be a share from 0 to 1"),
     ({"peer_share": True}, "'grades.peer_share' = True should be a share"),
     ({"missing": "ignore"}, "'grades.missing' = 'ignore': should be 'blank' or 'zero'"),
+    ({"combine": "sum"}, "'grades.combine' = 'sum': should be 'equal' or 'points'"),
     ({"weights": {"m01": "a lot"}}, "'grades.weights' should map"),
     ({"weight": {"m01": 1}}, "unknown setting 'grades.weight'"),
 ])

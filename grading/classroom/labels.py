@@ -46,10 +46,31 @@ VERDICT = {
     "pending": Label("待老师评分", "to be graded by hand"),
 }
 
+# what nbgrader's release puts where the model answer was (ClearSolutions' stubs; grading/run/nbgrader_setup.py):
+# the code stub stops Run All at the first question not answered yet, saying so in both languages
+STUB = {
+    "code_comment": Label("在这里写代码，把结果存进题目要求的变量", "write your code here and store the result in the "
+                          "variable the question names"),
+    "code_error": Label("这道题还没有作答", "this question is not answered yet"),
+    "text": Label("在这里写你的回答", "write your answer here"),
+}
+
+
+def code_stub() -> str:
+    """The code an answer cell holds in a released notebook."""
+    c, e = STUB["code_comment"], STUB["code_error"]
+    return f'# {c.zh} / {c.en}\nraise NotImplementedError("{e.zh} / {e.en}")'
+
+
+def text_stub() -> str:
+    """The text a written answer holds in a released notebook."""
+    return f"{STUB['text'].zh} / {STUB['text'].en}"
+
 
 # the same words as catalogues of crmlab's message mechanism, so tests/crmlab/test_messages.py checks them with the rest
 STATUS_CATALOGUE = Catalogue("grading.statuses", {k: (v.zh, v.en) for k, v in STATUS.items()})
 VERDICT_CATALOGUE = Catalogue("grading.verdicts", {k: (v.zh, v.en) for k, v in VERDICT.items()})
+STUB_CATALOGUE = Catalogue("grading.stubs", {k: (v.zh, v.en) for k, v in STUB.items()})
 
 
 def status(code: str) -> Label:

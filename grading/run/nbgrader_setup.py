@@ -45,6 +45,11 @@ def configure(c, config_file: str) -> None:
     # a student who deletes a test cell gets it back and graded, rather than "needs manual grade"
     c.OverwriteCells.add_missing_cells = True
     c.Autograde.autograde_preprocessors = AUTOGRADE_STEPS
+    # the release's placeholders in the students' two languages, not a bare "# YOUR CODE HERE"
+    from crmlab.grading.classroom.labels import code_stub, text_stub
+
+    c.ClearSolutions.code_stub = {"python": code_stub()}
+    c.ClearSolutions.text_stub = text_stub()
     c.StudentData.course_root = str(course.root)
     # every kernel in a sandbox of its own (grading/run/sandbox/)
     from crmlab.grading.run.sandbox import SandboxedKernelManager

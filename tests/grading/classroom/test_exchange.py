@@ -16,6 +16,7 @@ import pytest
 from crmlab.grading.classroom.assign import assign
 from crmlab.grading.classroom.course import Course, CourseError
 from crmlab.grading.classroom.data import student_database
+from crmlab.grading.classroom.labels import code_stub
 from crmlab.grading.classroom.lab import lab_launch, student_home
 from students import student_app
 
@@ -50,6 +51,25 @@ def test_assign_releases_one_common_version_and_each_students_data_apart(course)
     assert (ex / "personal").stat().st_mode & 0o777 == 0o711              # enter your own, list nobody's
 
 
+def test_the_released_answer_cells_say_what_to_do_in_both_languages(course):
+    """nbgrader's release puts our stubs where the model answers were (not a bare "# YOUR CODE HERE"): each
+    answer cell of the source is, in the release, exactly the code or text stub, in Chinese and English."""
+    from crmlab.grading.classroom.labels import STUB, text_stub
+
+    source = json.loads((course.root / "modules" / "m01" / "m01.ipynb").read_text(encoding="utf-8"))["cells"]
+    released = json.loads((course.root / "exchange" / "crm-exchange-test" / "outbound" / "m01" / "m01.ipynb")
+                          .read_text(encoding="utf-8"))["cells"]
+    answers = {c["id"]: c["cell_type"] for c in source if c["metadata"].get("nbgrader", {}).get("solution")}
+    got = {c["id"]: "".join(c["source"]) for c in released if c["id"] in answers}
+    assert set(got) == set(answers) and "code" in answers.values() and "markdown" in answers.values()
+    for cid, kind in answers.items():
+        # a code cell's solution region goes whole; m01's answer cells end with the variable shown, which stays
+        assert got[cid].startswith(code_stub() if kind == "code" else text_stub()), (cid, got[cid])
+    text = json.dumps(released, ensure_ascii=False)
+    assert "YOUR CODE HERE" not in text and "YOUR ANSWER HERE" not in text
+    assert STUB["code_error"].zh in text and STUB["code_error"].en in text
+
+
 def test_the_two_hand_outs_are_one_file_and_the_graders_copy_stays_apart(course):
     """Each student's data is stored once for the hand-outs (the outbox and the exchange's personal area: one
     inode, when no OS user of the student's name is given the folder) and once for the grader, read-only; a
@@ -79,12 +99,18 @@ def test_a_second_fetch_restores_only_what_is_missing(course):
     if not home.exists():
         student_app(course, "s02", "fetch")[0].start()
     nb = home / "m01.ipynb"
-    nb.write_text(nb.read_text(encoding="utf-8").replace("raise NotImplementedError()", "x = 1"), encoding="utf-8")
+    doc = json.loads(nb.read_text(encoding="utf-8"))
+    stubs = [c for c in doc["cells"] if "".join(c["source"]).startswith(code_stub())]   # the answer cells
+    assert stubs
+    for c in stubs:
+        c["source"] = "x = 1"
+    nb.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     (home / "crm.db").unlink()
     app, _ = student_app(course, "s02", "fetch", ExchangeFetchAssignment__replace_missing_files=True)
     app.start()
     assert (home / "crm.db").read_bytes() == student_database(course, "m01", "s02").read_bytes()
-    assert "raise NotImplementedError()" not in nb.read_text(encoding="utf-8")   # the student's work is kept
+    kept = json.loads(nb.read_text(encoding="utf-8"))["cells"]   # the student's work is kept
+    assert ["".join(c["source"]) for c in kept if c["id"] in {c["id"] for c in stubs}] == ["x = 1"] * len(stubs)
 
 
 @pytest.mark.parametrize("who", ["s99", "../personal/s01", "s01/../s02"])

@@ -190,6 +190,36 @@ def test_plausible_wrong_operations_lose_the_points_of_what_they_got_wrong(cours
     assert scores["chk_deal"] == pytest.approx(1.0, abs=1e-4)
 
 
+def test_feedback_gives_each_missed_checkpoint_its_hint_in_both_languages_and_no_answer(course, graded):
+    """The feedback pages of m04 (crmlab feedback): the student who got every checkpoint partly or wholly wrong
+    sees each one's hint (course/checks/m04.hints.toml) in Chinese and English; the solution's page shows none;
+    neither page holds a right value the check computed (the key deal's amount won, the historical forecast)."""
+    import html
+    import re
+
+    from crmlab.grading.outputs.feedback import write_feedback
+
+    hints = tomllib.loads((SHIPPED_COURSE / "checks" / f"{MODULE}.hints.toml").read_text(encoding="utf-8"))
+    assert set(hints) == set(POINTS)
+    pages = {p.parent.parent.name: p.read_text(encoding="utf-8") for p in write_feedback(course, MODULE)}
+    seen = {s: re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<style>.*?</style>", "", page,
+                                                                                   flags=re.S))))
+            for s, page in pages.items()}
+    for c, h in hints.items():
+        assert h["zh"] in seen["wrong"] and h["en"] in seen["wrong"], c
+        assert h["en"] not in seen["sol"], c
+    # the right won amount of the wrong student's key deal (the open deal of the largest amount, at the largest
+    # discount allowed), from their own data as handed out
+    with contextlib.closing(sqlite3.connect(f"file:{student_database(course, MODULE, 'wrong')}?mode=ro",
+                                            uri=True)) as db:
+        amount = db.execute("SELECT amount FROM opportunities WHERE stage IN ('qualified', 'proposal', 'negotiation') "
+                            "ORDER BY amount DESC, opportunity_id LIMIT 1").fetchone()[0]
+    from crmlab.crm.migrate import SETTINGS   # the authority of a fresh CRM (the notebook's MAX_DISCOUNT)
+
+    right = round(amount * (1 - SETTINGS["max_discount"][0]), 2)
+    assert not any(f"{right:{f}}" in seen["wrong"] for f in ("g", ".2f", ",.2f", ",.0f", ".0f")), right
+
+
 def test_deleting_a_duplicate_instead_of_merging_loses_the_merge(course, graded):
     points, status, message = _verdicts(graded, "deleter")["chk_merge"]
     assert points < POINTS["chk_merge"] and status in ("partly", "wrong")

@@ -388,8 +388,10 @@ def test_a_course_without_the_crm_show_has_final_grades_and_no_word_of_peer_scor
     assert "no peer scores of the CRM show yet" in r.stderr and "peer_share = 0" in r.stderr   # with the show: what to do
 
 
-def test_hints_cover_every_checkpoint_of_m01_m06_and_m07_in_both_languages():
-    for module in ("m01", "m06", "m07"):
+def test_hints_cover_every_checkpoint_of_every_module_in_both_languages():
+    modules = sorted(tomllib.loads((SHIPPED_COURSE / "crmlab.toml").read_text(encoding="utf-8"))["modules"])
+    assert {"m01", "m04", "m06", "m07"} <= set(modules)
+    for module in modules:
         checks = (SHIPPED_COURSE / "checks" / f"{module}.py").read_text(encoding="utf-8")
         names = set(re.findall(r"^def (chk_\w+)\(", checks, re.M))
         hints = tomllib.loads((SHIPPED_COURSE / "checks" / f"{module}.hints.toml").read_text(encoding="utf-8"))

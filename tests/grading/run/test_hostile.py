@@ -132,7 +132,7 @@ def hand_in(check, value):
     display({{"{MIME}": {{"check": check, "value": float("nan")}}, "text/plain": "nan"}}, raw=True)
 active_by_kind = pd.Series({{"university": 0, "k12": 0, "vocational": 0, "training": 0}})
 top10 = [str(i) for i in range(10)]
-top20_share, mean_wait_min = 0.5, 1.0
+top20_share, mean_wait_s, over_20s_share = 0.5, 1.0, 0.1
 grade = pd.Series(["AA"])""",
     "inf_and_huge_answers": f"""import pandas as pd
 from IPython.display import display
@@ -141,7 +141,7 @@ def hand_in(check, value):
     display({{"{MIME}": {{"check": check, "value": next(values)}}, "text/plain": "x"}}, raw=True)
 active_by_kind = pd.Series({{"university": 0, "k12": 0, "vocational": 0, "training": 0}})
 top10 = [str(i) for i in range(10)]
-top20_share, mean_wait_min = 0.5, 1.0
+top20_share, mean_wait_s, over_20s_share = 0.5, 1.0, 0.1
 grade = pd.Series(["AA"])""",
     # escaping the sandbox's walls
     "walls": f"""import os, socket

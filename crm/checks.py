@@ -275,8 +275,9 @@ def _followup(db: _Db, c: dict) -> list[Part]:
         n = 0
     else:
         where = {"account_id": c["account"], "status": c.get("status", "open")}
-        if "rep" in c:
-            where["rep_id"] = c["rep"]
+        for key, col in (("rep", "rep_id"), ("opportunity", "opportunity_id")):
+            if key in c:
+                where[col] = c[key]
         extra, args = ("", ())
         if "due_before" in c:
             extra, args = " AND due_at <= ?", (c["due_before"],)
@@ -360,8 +361,8 @@ KINDS: dict[str, Kind] = {
                              "accounts enrolled in a campaign (and whether they responded)"),
     "account_grade": Kind(_account_grade, ("account",), ("grade", "segment"),
                           "an account's value grade and segment", ("grade", "segment")),
-    "followup": Kind(_followup, ("account",), ("status", "rep", "due_before"),
-                     "a follow-up for an account (status default 'open', owner, due by)"),
+    "followup": Kind(_followup, ("account",), ("status", "rep", "opportunity", "due_before"),
+                     "a follow-up for an account (status default 'open', owner, linked deal, due by)"),
     "activity": Kind(_activity, ("account",), ("type", "opportunity", "rep", "since", "min_count"),
                      "activities logged for an account (default: at least one)"),
     "rows": Kind(_rows, ("table",), ("where", "count", "min", "max"),

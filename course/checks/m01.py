@@ -90,3 +90,38 @@ def chk_grid(answer, ctx):
     if len(said) == 2:
         raise Wrong("; ".join(said))
     return Partial(0.5, said[0]) if said else None
+
+
+# -- the grader's notes: each student's own numbers for the reflection's rubric (the class report) -------------
+def notes(ctx) -> list[tuple[str, str, str]]:
+    """What this student's advice should cite, from their own data: the value grid by kind against the case's
+    finding, the AA accounts' share of revenue, and the wait over the day against the 9 o'clock peak."""
+    db, threshold = ctx.db, float(ctx.meta["profit_threshold"])
+    rows = db.execute(
+        "SELECT o.account_id, a.kind, SUM(l.quantity * l.unit_price), "
+        "       SUM(l.quantity * (l.unit_price - l.unit_cost)) * 1.0 / SUM(l.quantity) "
+        "FROM order_lines l JOIN orders o ON o.order_id = l.order_id JOIN accounts a ON a.account_id = o.account_id "
+        "GROUP BY o.account_id HAVING SUM(l.quantity * l.unit_price) > 0 ORDER BY 3 DESC, 1").fetchall()
+    total, run, by_kind, aa = sum(r[2] for r in rows), 0.0, {}, [0, 0.0]
+    for _, kind, revenue, unit_profit in rows:
+        grade = ("A" if run / total < 0.8 else "B") + ("A" if unit_profit > threshold else "B")
+        run += revenue
+        by_kind.setdefault(kind, {}).setdefault(grade, 0)
+        by_kind[kind][grade] += 1
+        if grade == "AA":
+            aa[0], aa[1] = aa[0] + 1, aa[1] + revenue
+    case = {"university": "AA", "k12": "AB", "vocational": "BA", "training": "BB"}
+    grid = "; ".join(f"{k} {'/'.join(f'{g} {n}' for g, n in sorted(v.items()))} (case {case.get(k, '?')})"
+                     for k, v in sorted(by_kind.items()))
+    waits = ("SELECT strftime('%s', c.answered_at) - strftime('%s', c.arrived_at) AS w, strftime('%H', c.arrived_at) "
+             "AS h FROM calls c JOIN agents g ON g.agent_id = c.agent_id WHERE g.role = 'agent'")
+    mean, over = db.execute(f"SELECT AVG(w), AVG(w > {SERVICE_SECONDS}) FROM ({waits})").fetchone()
+    hour, peak = db.execute(f"SELECT h, AVG(w) FROM ({waits}) GROUP BY h HAVING COUNT(*) >= 30 "
+                            "ORDER BY AVG(w) DESC LIMIT 1").fetchone()
+    return [
+        ("价值矩阵按客户类型", "the value grid by kind", grid),
+        ("AA 客户数及其收入占比", "AA accounts and their share of revenue", f"{aa[0]}, {aa[1] / total:.0%}"),
+        ("平均等待 / 超过 20 秒的比例", "mean wait / share over 20 s", f"{mean:.1f} s / {over:.1%}"),
+        ("等得最久的钟点（平均等待）", "the hour callers wait longest (mean wait)",
+         f"{int(hour)}:00 ({peak:.0f} s, {peak / mean:.1f}× the day's)"),
+    ]

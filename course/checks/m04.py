@@ -12,11 +12,13 @@ pristine copy, like m01 and m06. Grader-only: never released to students.
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 
 from crmlab.crm import check_state
 from crmlab.crm.migrate import SETTINGS
 from crmlab.grading.run.verify import Partial, Wrong, close, mapping, within
+from crmlab.simulator import load_scenario
 
 OPEN = ("qualified", "proposal", "negotiation")
 MAX_DISCOUNT = SETTINGS["max_discount"][0]   # the rep's authority in a fresh CRM (the notebook's MAX_DISCOUNT)
@@ -182,7 +184,7 @@ def chk_followup(answer, ctx):
     tally.conditions([
         {"kind": "activity", "account": account, "type": "visit", "opportunity": key["id"], "rep": key["rep"],
          "since": t["horizon"]},
-        {"kind": "followup", "account": account, "rep": key["rep"], "due_before": due_by},
+        {"kind": "followup", "account": account, "rep": key["rep"], "opportunity": key["id"], "due_before": due_by},
     ])
     return tally.verdict()
 
@@ -252,8 +254,71 @@ def chk_lead(answer, ctx):
         ok = bool(row) and account not in t["accounts"] and row[0][1:] == (lead["company"], lead["kind"])
         tally.part(ok, f"线索 {lead['id']} 应转化为一个新客户（名称、类型与线索相同）",
                    f"lead {lead['id']} should become a new account (its name and kind as in the lead)")
-    contacts = tally.query("SELECT contact_id FROM contacts WHERE account_id = ? AND name = ?",
+        city = tally.query("SELECT city FROM accounts WHERE account_id = ?", (account,)) if ok else []
+        tally.part(bool(city) and _city_of_name(ctx, lead, city[0][0]),
+                   f"新客户的城市应是学校名称里的城市（“{lead['company']}”）",
+                   f"the new account's city should be the city in the school's name ('{lead['company']}')", points=0.5)
+    contacts = tally.query("SELECT contact_id, email FROM contacts WHERE account_id = ? AND name = ?",
                            (account, lead["contact"])) if account else []
-    tally.part(any(c not in t["contacts"] for (c,) in contacts),
-               f"客户上应有线索的联系人 {lead['contact']}", f"the account should have the lead's contact {lead['contact']}")
+    new = [(c, email) for c, email in contacts if c not in t["contacts"]]
+    tally.part(bool(new), f"客户上应有线索的联系人 {lead['contact']}",
+               f"the account should have the lead's contact {lead['contact']}")
+    tally.part(any(isinstance(e, str) and EMAIL.fullmatch(e.strip()) for _, e in new),
+               f"联系人 {lead['contact']} 应有电话里给的邮箱", f"the contact {lead['contact']} should have the e-mail "
+               "address given on the phone", points=0.5)
     return tally.verdict()
+
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
+
+def _city_of_name(ctx, lead: dict, city) -> bool:
+    """Whether ``city`` is the city in the lead's school name: the name is one of the kind's name templates
+    (the scenario's, in any language) filled with that city — or with the city and a district or compass
+    point after it (the simulator's way out when a city has every name already, e.g. 昆明高新区优才教育咨询:
+    the city is 昆明)."""
+    if not isinstance(city, str) or len(city.strip()) < 2:
+        return False
+    city = city.strip()
+    kinds = {k.id: k for k in load_scenario(ctx.meta["scenario"]).customer_kinds}
+    templates = [t for names in kinds[lead["kind"]].name_templates.values() for t in names]
+    filled = [m.group(1) for t in templates
+              if (m := re.fullmatch(re.escape(t).replace(re.escape("{city}"), "(.+)"), lead["company"]))]
+    if not filled:   # a name no template makes: the city only has to be in it
+        return city in lead["company"]
+    return any(g == city or g.startswith(city) for g in filled)
+
+
+# -- the grader's notes: each student's own numbers for the reflection's rubric (the class report) -------------
+def notes(ctx) -> list[tuple[str, str, str]]:
+    """What this student's note to the director should cite, from their own data: the two forecasts, the rep
+    whose forecast runs furthest above history (the reps' biases are drawn anew for every student), what the
+    key deal's discount costs the company and the rep."""
+    db, t = ctx.db, _targets(ctx)
+    rates = dict(db.execute(
+        "SELECT h.stage, AVG(o.stage = 'won') FROM stage_history h JOIN opportunities o "
+        "ON o.opportunity_id = h.opportunity_id WHERE o.stage IN ('won', 'lost') GROUP BY h.stage").fetchall())
+    by_rep: dict[str, list[float]] = {}
+    for rep, stage, amount, probability in db.execute(
+            f"SELECT rep_id, stage, amount, probability FROM opportunities WHERE stage IN {OPEN}"):
+        r = by_rep.setdefault(rep, [0.0, 0.0])
+        r[0] += amount * probability
+        r[1] += amount * rates[stage]
+    reps, history = sum(r[0] for r in by_rep.values()), sum(r[1] for r in by_rep.values())
+    ratio = {rep: r[0] / r[1] for rep, r in by_rep.items() if r[1] > 0}
+    optimist = max(sorted(ratio), key=ratio.get)
+    (rate,) = db.execute("SELECT SUM(c.amount) / SUM(o.won_amount) FROM commissions c "
+                         "JOIN opportunities o ON o.opportunity_id = c.opportunity_id").fetchone()
+    key, cut = t["key"], t["key"]["amount"] * MAX_DISCOUNT
+    return [
+        ("销售代表的预测", "the reps' forecast", f"{reps:,.0f}"),
+        ("按历史赢单率的预测", "the forecast from history", f"{history:,.0f}"),
+        ("两者之比", "their ratio", f"{reps / history:.2f}"),
+        ("最乐观的销售代表（预测 ÷ 历史）", "the most optimistic rep (forecast ÷ history)",
+         f"{optimist} ({ratio[optimist]:.2f})"),
+        ("关键商机的折扣让公司少收", "what the key deal's discount costs the company",
+         f"{key['id']}: {cut:,.0f} ({MAX_DISCOUNT:.0%})"),
+        ("其中销售代表少拿的提成", "of which the rep's commission", f"{rate * cut:,.0f} ({rate:.1%})"),
+        ("合并的重复客户", "the duplicate school merged",
+         f"{t['merge']['survivor']} ← {', '.join(t['merge']['others'])}"),
+    ]

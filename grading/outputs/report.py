@@ -142,8 +142,9 @@ def _kinds(s: dict) -> list[str]:
     return [k for k in STATUS if s["status"].get(k)] + sorted(k for k in s["status"] if k not in STATUS)
 
 
-def render(data: ClassResults, module: str, generated=None) -> str:
-    """The page (grading/templates/report.html.j2): the numbers and charts here, the layout in the template."""
+def render(data: ClassResults, module: str, generated=None, notes=()) -> str:
+    """The page (grading/templates/report.html.j2): the numbers and charts here, the layout in the template.
+    ``notes``: each student's own numbers for grading the written answers (verify.grader_notes)."""
     m, s = data.module(module), summarise(data, module)
     auto_cells = [c for c in m.cells if not c.manual]
     pts, secs = s["auto_points"], s["seconds"]
@@ -162,12 +163,18 @@ def render(data: ClassResults, module: str, generated=None) -> str:
         mistakes=[(c.name, *split_bilingual(msg), n) for c in m.cells for msg, n in s["messages"].get(c.name, [])],
         seconds={"median": f"{statistics.median(secs):.1f}", "longest": f"{max(secs):.1f}",
                  "total": f"{sum(secs):.0f}"} if secs else None,
-        attention=[(r, names.get(r.student, "")) for r in s["attention"]], fmt=fmt, status=status, verdict=verdict)
+        attention=[(r, names.get(r.student, "")) for r in s["attention"]], fmt=fmt, status=status, verdict=verdict,
+        notes=[(student, names.get(student, ""), rows) for student, rows in notes],
+        note_labels=[(zh, en) for zh, en, _ in notes[0][1]] if notes else [])
 
 
 def write_report(course: Course, module: str, out: str | Path | None = None) -> Path:
     # beside the course's steps, not in feedback/ (what nbgrader releases to students)
     path = Path(out) if out else course.root / "reports" / f"{module}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(load(course), module, course.now()), encoding="utf-8")
+    from crmlab.grading.run.verify import grader_notes
+
+    data = load(course)
+    notes = grader_notes(course, module, [s.id for s in data.students])
+    path.write_text(render(data, module, course.now(), notes), encoding="utf-8")
     return path

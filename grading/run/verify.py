@@ -70,17 +70,44 @@ class Context:
     work_db: Path | None = None                    # the database as the executed notebook left it
 
 
-def checks_of(course: Course, module: str) -> dict:
-    """The check functions of ``module`` (``checks/<module>.py`` of the course, else the shipped one)."""
+def _checks_module(course: Course, module: str):
+    """``checks/<module>.py`` of the course, else the shipped one, loaded (None if neither exists)."""
     path = course.root / "checks" / f"{module}.py"
     if not path.exists():
         path = SHIPPED_COURSE / "checks" / f"{module}.py"
     if not path.exists():
-        return {}
+        return None
     spec = importlib.util.spec_from_file_location(f"crmlab_checks_{module}", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return {name: fn for name, fn in vars(mod).items() if name.startswith("chk_") and callable(fn)}
+    return mod
+
+
+def checks_of(course: Course, module: str) -> dict:
+    """The check functions of ``module`` (``checks/<module>.py`` of the course, else the shipped one)."""
+    mod = _checks_module(course, module)
+    return {name: fn for name, fn in vars(mod).items() if name.startswith("chk_") and callable(fn)} if mod else {}
+
+
+def grader_notes(course: Course, module: str, students: list[str]) -> list[tuple[str, list[tuple[str, str, str]]]]:
+    """For grading the written answers by the rubric: each student's own numbers, as the module's checks file
+    states them (its ``notes(ctx)``: (Chinese label, English label, value) rows), from the grader's copy of
+    the student's data. Students whose data was never built are left out (nothing is simulated for a
+    report); a module without ``notes`` gives none."""
+    mod = _checks_module(course, module)
+    notes = getattr(mod, "notes", None) if mod else None
+    if notes is None:
+        return []
+    out = []
+    for student in students:
+        path = course.private / "data" / module / f"{student}.db"
+        if not path.exists():
+            continue
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            meta = dict(db.execute("SELECT key, value FROM meta"))
+            out.append((student, [(str(zh), str(en), str(v)) for zh, en, v in notes(Context(course, module, student,
+                                                                                             db, meta, {}))]))
+    return out
 
 
 def handed_in(notebook: dict) -> dict[str, dict]:

@@ -173,3 +173,18 @@ def test_the_value_grid_gives_each_dimension_half_the_points(tmp_path, answer, f
             return
         got = chk(answer, _ctx(db))
     assert (got is None) if fraction is None else (isinstance(got, Partial) and got.fraction == fraction), got
+
+
+def test_the_grader_notes_give_each_students_own_waiting_numbers(course, solved):
+    """The class report's notes for the reflection (course/checks/m01.py notes, by SQL) agree with the notebook's
+    pandas solution on every student's data, and name the 9 o'clock peak."""
+    from crmlab.grading.run.verify import grader_notes
+
+    notes = dict(grader_notes(course, MODULE, STUDENTS))
+    assert set(notes) == set(STUDENTS)
+    for s, (ns, _) in solved.items():
+        rows = {en: value for _, en, value in notes[s]}
+        assert rows["mean wait / share over 20 s"] == f"{ns['mean_wait_s']:.1f} s / {ns['over_20s_share']:.1%}"
+        assert rows["the hour callers wait longest (mean wait)"].startswith("9:00 ")
+        aa = ns["grade"].eq("AA")
+        assert rows["AA accounts and their share of revenue"].startswith(f"{int(aa.sum())}, ")

@@ -298,3 +298,51 @@ def test_the_grader_reads_a_database_as_committed(tmp_path):
     db.unlink()
     db.symlink_to(copy)
     assert settled_copy(db, tmp_path / "work") is None   # a link could point anywhere: not followed
+
+
+@pytest.mark.parametrize("company, kind, city, right", [
+    ("杭州育才小学", "k12", "杭州", True),
+    ("杭州育才小学", "k12", "杭州育才", False),            # more than the city
+    ("杭州育才小学", "k12", "", False),
+    ("杭州育才小学", "k12", "广州", False),
+    ("昆明高新区优才教育咨询", "training", "昆明", True),     # a district after the city: still the city
+    ("University of Springfield", "university", "Springfield", True),   # en_US: the city is not first
+    ("University of Springfield", "university", "University", False),
+])
+def test_the_city_of_a_converted_lead_is_the_city_in_its_name(company, kind, city, right):
+    import importlib.util
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("m04_checks_city", SHIPPED_COURSE / "checks" / f"{MODULE}.py")
+    checks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checks)
+    ctx = SimpleNamespace(meta={"scenario": "education_services"})
+    assert checks._city_of_name(ctx, {"company": company, "kind": kind}, city) is right
+
+
+def test_the_class_report_gives_the_grader_each_students_own_numbers_for_the_reflection(course, graded):
+    """The model answer cannot name the most optimistic rep or the forecasts (drawn anew for every student), so
+    the class report lists each student's own: checked here against pandas on the student's data as handed out."""
+    import html
+    import re
+
+    import pandas as pd
+
+    from crmlab.grading.outputs.report import write_report
+
+    page = html.unescape(write_report(course, MODULE).read_text(encoding="utf-8"))
+    assert "each student's own numbers" in page
+    for student in ("sol", "wrong"):
+        with contextlib.closing(sqlite3.connect(f"file:{student_database(course, MODULE, student)}?mode=ro",
+                                                uri=True)) as db:
+            deals = pd.read_sql_query("SELECT rep_id, stage, amount, probability FROM opportunities "
+                                      "WHERE stage IN ('qualified', 'proposal', 'negotiation')", db)
+            hist = pd.read_sql_query("SELECT h.stage, o.stage = 'won' AS won FROM stage_history h JOIN opportunities o "
+                                     "USING (opportunity_id) WHERE o.stage IN ('won', 'lost')", db)
+        rate = hist.groupby("stage")["won"].mean()
+        deals["reps"], deals["history"] = deals["amount"] * deals["probability"], deals["amount"] * deals["stage"].map(rate)
+        by_rep = deals.groupby("rep_id")[["reps", "history"]].sum()
+        ratio = (by_rep["reps"] / by_rep["history"]).sort_index()
+        row = re.search(rf"<tr><td>{student} [^<]*</td>(.*?)</tr>", page, re.S).group(1)
+        assert f"{deals['reps'].sum():,.0f}" in row and f"{deals['history'].sum():,.0f}" in row
+        assert f"{ratio.idxmax()} ({ratio.max():.2f})" in row

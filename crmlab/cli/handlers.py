@@ -193,13 +193,16 @@ def export(a) -> int:
     from crmlab.grading.outputs.export import export
     if a.format == "xlsx" and not a.out:
         raise UsageError("an XLSX workbook needs a file: add --out grades.xlsx")
+    if a.encoding and (a.format == "xlsx" or not a.out):
+        raise UsageError(f"--encoding {a.encoding} is for a text file written with --out (not an XLSX workbook, "
+                         "not the terminal)")
     _writable(a.out, "--out")
     data = export(_course(a), a.format)
     if a.out:
         if isinstance(data, bytes):
             Path(a.out).write_bytes(data)
-        else:   # plain UTF-8, no byte-order mark: Canvas reads the first header as "Student" only then
-            Path(a.out).write_text(data, encoding="utf-8")
+        else:
+            _write_text(a.out, data, a.encoding or CSV_ENCODING[a.format])
         print(f"written {a.out}")
     else:
         sys.stdout.write(data if data.endswith("\n") else data + "\n")
@@ -215,11 +218,13 @@ def grades(a) -> int:
     groups = a.groups or (course.root / "groups.csv" if (course.root / "groups.csv").exists() else None)
     if a.peer and settings.peer_share == 0:
         _say(f"warning: --peer {a.peer} is not used: this course has no CRM show ([grades] peer_share = 0)")
+    if a.encoding and not a.out:
+        raise UsageError(f"--encoding {a.encoding} is for the file written with --out, not the terminal")
     grades, by_group = course_grades(course, peer, groups)
     modules = list(grades[0].modules) if grades else []
     text = to_csv(grades, modules)
     if a.out:
-        Path(a.out).write_text(text, encoding="utf-8")
+        _write_text(a.out, text, a.encoding or CSV_ENCODING["grades"])
         print(f"written {a.out}")
     else:
         sys.stdout.write(text)
@@ -297,6 +302,26 @@ def simulate(a) -> int:
     if result.truth_path:
         print(f"ground truth (graders only): {result.truth_path}")
     return 0
+
+
+# what a CSV is written in when --encoding is not given: Excel on Chinese Windows reads UTF-8 only with a byte-order
+# mark (without one it shows 乱码) — but Canvas reads the first header of a file with one as something else than
+# "Student", so the LMS imports stay plain UTF-8
+CSV_ENCODING = {"csv": "utf-8-sig", "canvas": "utf-8", "moodle": "utf-8", "json": "utf-8", "grades": "utf-8-sig"}
+ENCODING_NAMES = {"utf-8-sig": "UTF-8 with a byte-order mark", "utf-8": "UTF-8", "gbk": "GBK"}
+
+
+def _write_text(path: str, text: str, encoding: str) -> None:
+    """``text`` into the file ``path`` in ``encoding``; a character the encoding cannot hold (GBK lacks some rare
+    characters of names) is refused naming its line, and nothing is written."""
+    try:
+        data = text.encode(encoding)
+    except UnicodeEncodeError as exc:
+        line = text.count("\n", 0, exc.start) + 1
+        raise UsageError(f"--encoding {encoding}: line {line} holds {text[exc.start:exc.end]!r}, which "
+                         f"{ENCODING_NAMES.get(encoding, encoding)} cannot write; use --encoding utf-8-sig "
+                         "(Excel and WPS read it)") from None
+    Path(path).write_bytes(data)
 
 
 def _writable(path: str | None, option: str) -> None:

@@ -91,6 +91,11 @@ COURSE = opt("--course", metavar="DIR",
 STUDENTS = opt("--student", action="append", metavar="ID", en="only this student (repeat for several)",
                zh="只处理这个学生（可重复）", default_text=("every student on the roster", "名单上的所有学生"))
 LOCALE = dict(choices=["zh_CN", "en_US"])
+ENCODING = opt("--encoding", choices=["utf-8-sig", "utf-8", "gbk"],
+               en="the CSV file's encoding: utf-8-sig opens in Excel on Chinese Windows (plain utf-8 shows garbled "
+               "Chinese there); gbk for older systems", zh="CSV 文件的编码：utf-8-sig 在中文版 Windows 的 Excel 里直接打开"
+               "（不带 BOM 的 utf-8 会显示乱码）；gbk 给老系统用",
+               default_text=("utf-8-sig; canvas, moodle, json: utf-8", "utf-8-sig；canvas、moodle、json 为 utf-8"))
 
 
 def _module() -> Opt:
@@ -184,7 +189,8 @@ def commands() -> list[Cmd]:
                     en="csv/json: everything; xlsx: a workbook for Excel/WPS; canvas, moodle: the LMS's grade import",
                     zh="csv/json：全部数据；xlsx：Excel/WPS 工作簿；canvas、moodle：学习平台的成绩导入"),
                 opt("--out", metavar="FILE", en="file to write (needed for xlsx)", zh="输出文件（xlsx 必须给）",
-                    default_text=("standard output", "标准输出")))),
+                    default_text=("standard output", "标准输出")),
+                ENCODING)),
         Cmd("grades", h.grades, "the course grade: each module's percentage the same (or points summed, or weighted) + the CRM show's peer score "
             "([grades] in crmlab.toml; peer_share = 0: no show)",
             "总评成绩：各模块百分制成绩同等计入（或得分相加、或加权）+ 表演秀互评（crmlab.toml 的 [grades]；peer_share = 0 表示不办表演秀）", (
@@ -195,7 +201,8 @@ def commands() -> list[Cmd]:
                 opt("--groups", metavar="CSV", en="groups file: student, group", zh="分组文件：student, group",
                     default_text=("DIR/groups.csv if there is one", "DIR/groups.csv（如果有）")),
                 opt("--out", metavar="FILE", en="CSV file to write", zh="输出的 CSV 文件",
-                    default_text=("standard output", "标准输出")))),
+                    default_text=("standard output", "标准输出")),
+                ENCODING)),
         Cmd("my-scores", h.my_scores, "for a student: your own scores so far, from the feedback you fetched",
             "学生用：从取回的反馈里查看自己目前的成绩", (
                 opt("dir", nargs="?", default=".", metavar="DIR", en="your folder, where the modules are",

@@ -210,3 +210,19 @@ def test_simulate_writes_the_tables_asked_for_as_parquet_and_names_an_unknown_ta
     assert {"calls", "tickets", "meta"} <= files and "orders" not in files   # a call's ticket comes with it
     calls = pd.read_parquet(tmp_path / "pq" / "calls.parquet")
     assert f"calls {len(calls)}" in r.stdout and calls["call_id"].is_unique
+
+
+def test_a_character_gbk_cannot_write_is_refused_naming_its_line_and_nothing_is_written(tmp_path):
+    """Some rare characters of Chinese names (𠮷, in the CJK extension B) are not in GBK: --encoding gbk says which
+    line holds one and writes no half file; UTF-8 with a byte-order mark writes it."""
+    from crmlab.cli.handlers import UsageError, _write_text
+
+    text = "student_id,name\ns1,王伟\ns2,𠮷野\n"
+    out = tmp_path / "grades.csv"
+    with pytest.raises(UsageError, match=r"line 3 holds '𠮷'.*utf-8-sig"):
+        _write_text(str(out), text, "gbk")
+    assert not out.exists()
+    _write_text(str(out), text, "utf-8-sig")
+    assert out.read_bytes() == b"\xef\xbb\xbf" + text.encode("utf-8")
+    _write_text(str(out), text.replace("𠮷", "吉"), "gbk")
+    assert out.read_bytes().decode("gbk") == text.replace("𠮷", "吉")

@@ -240,7 +240,9 @@ def test_the_guides_grade_example_follows_the_rule(walk):
     # with peer_share = 0 (the last run): 2024010101's grade is m01's points alone, 11 automatic + 3 by hand of 15
     import csv
     import io
-    rows = {r["student_id"]: r for r in csv.DictReader(io.StringIO((walk.home / "crm2026" / "final.csv").read_text()))}
+    final = (walk.home / "crm2026" / "final.csv").read_bytes()
+    assert final.startswith(b"\xef\xbb\xbf")   # for Excel on Chinese Windows (crmlab/cli/handlers.py CSV_ENCODING)
+    rows = {r["student_id"]: r for r in csv.DictReader(io.StringIO(final.decode("utf-8-sig")))}
     assert float(rows["2024010101"]["final"]) == pytest.approx(100 * 14 / 15, abs=0.01)
     assert rows["2024010107"]["final"] == "" and rows["2024010107"]["missing"] == "m01: missing"
 

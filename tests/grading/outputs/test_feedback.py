@@ -339,6 +339,30 @@ def test_export_command_writes_every_format(course, tmp_path):
     assert r.returncode == 2 and "--out" in r.stderr
 
 
+def test_csv_for_excel_on_chinese_windows_has_a_byte_order_mark_and_gbk_on_request(course, tmp_path):
+    """Excel on Chinese Windows shows plain UTF-8 as 乱码: the CSV a person opens starts with a byte-order mark; the
+    LMS imports stay plain UTF-8 (Canvas reads a first header with a mark as something else than "Student");
+    GBK on request reads back the same."""
+    def run(*args):
+        return subprocess.run([CRMLAB, *args, "--course", str(course.root)], capture_output=True, text=True)
+
+    out = {}
+    for name, args in {"csv": ["export"], "canvas": ["export", "--format", "canvas"], "final": ["grades"],
+                       "gbk": ["export", "--encoding", "gbk"], "plain": ["export", "--encoding", "utf-8"]}.items():
+        out[name] = tmp_path / f"{name}.csv"
+        r = run(*args, "--out", str(out[name]))
+        assert r.returncode == 0, r.stderr
+    raw = {k: p.read_bytes() for k, p in out.items()}
+    assert raw["csv"].startswith(b"\xef\xbb\xbf") and raw["final"].startswith(b"\xef\xbb\xbf")
+    assert not raw["canvas"].startswith(b"\xef\xbb\xbf") and not raw["plain"].startswith(b"\xef\xbb\xbf")
+    text = raw["csv"].decode("utf-8-sig")
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in text)   # reason_zh: Chinese that GBK must carry too
+    assert raw["gbk"].decode("gbk") == text == raw["plain"].decode("utf-8")
+    assert list(csv.DictReader(io.StringIO(text)))[0]["student_id"] == "s1"
+    r = run("export", "--encoding", "gbk")   # the terminal has its own encoding
+    assert r.returncode == 2 and "--out" in r.stderr and "Traceback" not in r.stderr
+
+
 # -- the course grade --------------------------------------------------------------------------
 def test_course_grade_uses_the_manual_grade_and_the_peer_score(course, tmp_path):
     groups = tmp_path / "groups.csv"

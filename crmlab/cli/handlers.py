@@ -191,6 +191,11 @@ def groups(a) -> int:
 
 def export(a) -> int:
     from crmlab.grading.outputs.export import export
+    fill_only = [o for o, v in (("--template", a.template), ("--column", a.column)) if v]
+    if a.format == "fill":
+        return _fill(a)
+    if fill_only:
+        raise UsageError(f"{' and '.join(fill_only)}: only for --format fill (the school's own score sheet)")
     if a.format == "xlsx" and not a.out:
         raise UsageError("an XLSX workbook needs a file: add --out grades.xlsx")
     if a.encoding and (a.format == "xlsx" or not a.out):
@@ -206,6 +211,32 @@ def export(a) -> int:
         print(f"written {a.out}")
     else:
         sys.stdout.write(data if data.endswith("\n") else data + "\n")
+    return 0
+
+
+def _fill(a) -> int:
+    from crmlab.grading.outputs.fill import fill, school_scores
+    missing = [o for o, v in (("--template", a.template), ("--column", a.column), ("--out", a.out)) if not v]
+    if missing:
+        raise UsageError(f"--format fill needs {', '.join(missing)}: e.g. --template 成绩单.xlsx --column 平时成绩 "
+                         "--out 成绩单-已填.xlsx")
+    if a.encoding:
+        raise UsageError(f"--encoding {a.encoding} is for a CSV file, not the school's workbook")
+    if not 0 < a.scale <= 1000 or not 0 <= a.decimals <= 4:
+        raise UsageError(f"--scale {a.scale:g} --decimals {a.decimals}: a full mark from 0 to 1000 and 0-4 decimals")
+    _writable(a.out, "--out")
+    scores, why = school_scores(_course(a), a.score, a.scale)
+    done = fill(a.template, a.column, scores, a.out, why_blank=why, decimals=a.decimals)
+    print(f"written {a.out}: {done.filled} scores ({a.score}, of {a.scale:g}) into column {done.column} of sheet "
+          f"{done.sheet!r}")
+    if done.no_score:
+        _say(f"{len(done.no_score)} left blank, no score yet: " +
+             "; ".join(f"{s} ({w})" for s, w in done.no_score.items()))
+    if done.not_on_roster:
+        _say(f"{len(done.not_on_roster)} 学号 of the sheet not on the course's roster (left as they were): "
+             + ", ".join(done.not_on_roster))
+    if done.not_in_sheet:
+        _say(f"{len(done.not_in_sheet)} students of the roster not in the sheet: " + ", ".join(done.not_in_sheet))
     return 0
 
 

@@ -185,9 +185,22 @@ def commands() -> list[Cmd]:
         Cmd("export", h.export, "grades with status, reason and each checkpoint's points",
             "导出成绩：状态、原因和每个检查点的得分", (
                 COURSE,
-                opt("--format", choices=["csv", "json", "xlsx", "canvas", "moodle"], default="csv",
-                    en="csv/json: everything; xlsx: a workbook for Excel/WPS; canvas, moodle: the LMS's grade import",
-                    zh="csv/json：全部数据；xlsx：Excel/WPS 工作簿；canvas、moodle：学习平台的成绩导入"),
+                opt("--format", choices=["csv", "json", "xlsx", "canvas", "moodle", "fill"], default="csv",
+                    en="csv/json: everything; xlsx: a workbook for Excel/WPS; canvas, moodle: the LMS's grade import; "
+                    "fill: the school's own score sheet (--template, --column)",
+                    zh="csv/json：全部数据；xlsx：Excel/WPS 工作簿；canvas、moodle：学习平台的成绩导入；"
+                    "fill：填学校自己的成绩单（--template、--column）"),
+                opt("--template", metavar="XLSX", en="fill: the school's score sheet (left unchanged; the filled copy "
+                    "goes to --out)", zh="fill：学校的成绩单模板（原文件不改，填好的写到 --out）",
+                    default_text=("none", "无")),
+                opt("--column", metavar="HEADER", en="fill: the header of the column to fill, e.g. 平时成绩",
+                    zh="fill：要填的那一列的表头，例如 平时成绩", default_text=("none", "无")),
+                opt("--score", default="final", metavar="WHAT", en="fill: final (the course grade), coursework (the "
+                    "modules' part) or a module id", zh="fill：final（总评）、coursework（平时成绩部分）或某个模块"),
+                opt("--scale", type=float, default=100.0, metavar="POINTS",
+                    en="fill: the school's full mark (100 % of the score)", zh="fill：学校的满分（100 % 对应的分数）"),
+                opt("--decimals", type=int, default=0, metavar="N", en="fill: decimals kept (四舍五入)",
+                    zh="fill：保留的小数位（四舍五入）"),
                 opt("--out", metavar="FILE", en="file to write (needed for xlsx)", zh="输出文件（xlsx 必须给）",
                     default_text=("standard output", "标准输出")),
                 ENCODING)),

@@ -59,11 +59,11 @@ def split_name(name: str) -> tuple[str, str]:
     return name, ""
 
 
-def _key(header) -> str:
+def header_key(header) -> str:
     return re.sub(r"[\s_\-]", "", str(header or "")).lower().lstrip("\ufeff")
 
 
-def _text(value) -> str:
+def cell_text(value) -> str:
     """A cell as text: Excel stores 2024001 as a number (2024001.0), which is the id 2024001."""
     if value is None:
         return ""
@@ -72,7 +72,7 @@ def _text(value) -> str:
     return str(value).strip()
 
 
-def _letter(index: int) -> str:
+def column_letter(index: int) -> str:
     out = ""
     index += 1
     while index:
@@ -126,9 +126,9 @@ def read_roster(path: str | Path) -> Roster:
     for at, (line, cells) in enumerate(rows[:10]):
         found = {}
         for i, header in enumerate(cells):
-            kind = wanted.get(_key(header))
+            kind = wanted.get(header_key(header))
             if kind and kind not in found:
-                found[kind] = (i, _text(header))
+                found[kind] = (i, cell_text(header))
         if "id" in found:
             break
     else:
@@ -136,7 +136,7 @@ def read_roster(path: str | Path) -> Roster:
 
     def where(row: int, kind: str) -> str:
         i, header = found[kind]
-        return f"{path}, row {row}, column {header}" + (f" ({_letter(i)})" if workbook else "")
+        return f"{path}, row {row}, column {header}" + (f" ({column_letter(i)})" if workbook else "")
 
     people, first_seen, warnings = [], {}, []
     named = "name" in found or "last_name" in found or "first_name" in found
@@ -144,7 +144,7 @@ def read_roster(path: str | Path) -> Roster:
         warnings.append(f"{path}: no name column (姓名 or name; or 姓 and 名): the students are imported with "
                         "their ids only, and feedback and reports show the ids")
     for line, cells in rows[at + 1:]:
-        value = {f: _text(cells[i]) if i < len(cells) else "" for f, (i, _) in found.items()}
+        value = {f: cell_text(cells[i]) if i < len(cells) else "" for f, (i, _) in found.items()}
         if not any(value.values()):
             continue   # a blank row between groups
         sid = value["id"]
@@ -174,10 +174,10 @@ def read_roster(path: str | Path) -> Roster:
 def _likely_header(rows: list[tuple[int, list]]) -> str:
     """The columns of the row that looks most like a header: of the first ten, the one with the most
     filled cells (a title row above the header has one)."""
-    best = max(rows[:10], key=lambda r: sum(bool(_text(c)) for c in r[1]), default=None)
-    if best is None or not any(_text(c) for c in best[1]):
+    best = max(rows[:10], key=lambda r: sum(bool(cell_text(c)) for c in r[1]), default=None)
+    if best is None or not any(cell_text(c) for c in best[1]):
         return "the file is empty"
-    return f"columns found in row {best[0]}: " + ", ".join(_text(c) for c in best[1] if _text(c))
+    return f"columns found in row {best[0]}: " + ", ".join(cell_text(c) for c in best[1] if cell_text(c))
 
 
 

@@ -363,6 +363,32 @@ def test_csv_for_excel_on_chinese_windows_has_a_byte_order_mark_and_gbk_on_reque
     assert r.returncode == 2 and "--out" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_the_schools_score_sheet_is_filled_with_a_modules_score_on_its_scale(course, tmp_path):
+    """crmlab export --format fill on the graded class: s1's m01 is 14 of 15 (graded by hand above) → 93.3 of
+    100 → 93; s2 waits for manual grading and stays blank, said; a 学号 the course does not know is said."""
+    from openpyxl import Workbook, load_workbook
+
+    template, out = tmp_path / "成绩单.xlsx", tmp_path / "已填.xlsx"
+    wb = Workbook()
+    wb.active.append(["学号", "姓名", "平时成绩"])
+    for sid in ("s1", "s2", "x99"):
+        wb.active.append([sid, NAMES.get(sid, ("", ""))[0], None])
+    wb.save(template)
+    r = subprocess.run([CRMLAB, "export", "--course", str(course.root), "--format", "fill", "--template", str(template),
+                        "--column", "平时成绩", "--score", MODULE, "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "1 scores" in r.stdout and "平时成绩 (C)" in r.stdout
+    assert "s2 (m01: manual grading pending)" in r.stderr and "not on the course's roster" in r.stderr and "x99" in r.stderr
+    ws = load_workbook(out).active
+    assert [ws.cell(i, 3).value for i in (2, 3, 4)] == [93, None, None]
+    for args, words in (([], "--template"), (["--template", str(template), "--column", "期末", "--out", str(out)],
+                                             "no sheet has"),
+                        (["--column", "平时成绩"], "only for --format fill")):
+        fmt = [] if "only for" in words else ["--format", "fill"]
+        r = subprocess.run([CRMLAB, "export", "--course", str(course.root), *fmt, *args], capture_output=True, text=True)
+        assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+
+
 # -- the course grade --------------------------------------------------------------------------
 def test_course_grade_uses_the_manual_grade_and_the_peer_score(course, tmp_path):
     groups = tmp_path / "groups.csv"

@@ -128,11 +128,11 @@ def commands() -> list[Cmd]:
                     "write (a multi-user hub: e.g. /srv/nbgrader/exchange)",
                     zh="nbgrader 交换区，放在课程外、所有用户可写（多用户 JupyterHub 用）",
                     default_text=("DIR/exchange", "DIR/exchange")))),
-        Cmd("roster import", h.roster_import, "add or update students from an XLSX or CSV class list: columns "
+        Cmd("roster import", h.roster_import, "add or update students from an XLSX, XLS or CSV class list: columns "
             "学号/id (required), 姓名/name or 姓/last_name + 名/first_name, 邮箱/email",
             "从 Excel 或 CSV 名单导入学生：学号（必需）、姓名（或姓、名）、邮箱", (
-                opt("file", metavar="FILE", en="students.xlsx or students.csv (UTF-8 or GBK)",
-                    zh="学生名单 .xlsx 或 .csv（UTF-8 或 GBK）"), COURSE)),
+                opt("file", metavar="FILE", en="students.xlsx, the old students.xls, or students.csv (UTF-8 or GBK)",
+                    zh="学生名单 .xlsx、旧版 .xls 或 .csv（UTF-8 或 GBK）"), COURSE)),
         Cmd("roster list", h.roster_list, "the students on the roster", "列出名单上的学生", (COURSE,)),
         Cmd("roster remove", h.roster_remove, "take students off the roster (refused for one with work in the course "
             "unless --force)", "把学生移出名单（已有作业或成绩的学生需要 --force）", (

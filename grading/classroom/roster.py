@@ -1,4 +1,4 @@
-"""The class list, read from the file a school's office hands out: XLSX (Excel, WPS) or CSV.
+"""The class list, read from the file a school's office hands out: XLSX (Excel, WPS), the old XLS or CSV.
 
 Columns are found by their header, in Chinese or English, in any order (:data:`COLUMNS`); only the
 student id is required. A full name (姓名 / name) is split into family and given name, as nbgrader's
@@ -94,8 +94,8 @@ def _rows(path: Path) -> tuple[list[tuple[int, list]], bool]:
             return [(i, list(r)) for i, r in enumerate(wb.worksheets[0].iter_rows(values_only=True), 1)], True
         finally:
             wb.close()
-    if suffix == ".xls":
-        raise RosterError(f"{path}: the old Excel format (.xls) is not read: save it as .xlsx (Excel workbook) or CSV")
+    if suffix == ".xls":   # the old binary format (Excel 97–2003), which school offices still export
+        return [(i, r) for i, r in enumerate(read_xls(path, RosterError), 1)], True
     raw = path.read_bytes()
     for encoding in ("utf-8-sig", "gb18030"):   # Excel in Chinese saves "CSV" as GBK unless told UTF-8
         try:
@@ -104,6 +104,22 @@ def _rows(path: Path) -> tuple[list[tuple[int, list]], bool]:
         except UnicodeDecodeError:
             continue
     return [(i, r) for i, r in enumerate(csv.reader(text.splitlines()), 1)], False
+
+
+def read_xls(path: Path, error=CourseError) -> list[list]:
+    """The rows of the first sheet of an old Excel (.xls) file, as values (numbers as floats, as Excel keeps
+    them: cell_text makes 2024001.0 the id 2024001)."""
+    import xlrd
+
+    try:
+        book = xlrd.open_workbook(str(path), on_demand=True)
+    except Exception as exc:   # xlrd raises several kinds for a file that is not a workbook
+        raise error(f"{path}: not a readable Excel (.xls) workbook ({exc})") from None
+    try:
+        sheet = book.sheet_by_index(0)
+        return [sheet.row_values(i) for i in range(sheet.nrows)]
+    finally:
+        book.release_resources()
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,27 @@ class Filled:
     not_in_sheet: list[str] = field(default_factory=list)    # roster students the sheet does not list
 
 
+def _from_xls(path: Path):
+    """An old .xls workbook's sheets and values as an openpyxl workbook (xlrd reads the format; nothing
+    writes it any more, so the filled sheet is an .xlsx)."""
+    import xlrd
+    from openpyxl import Workbook
+
+    try:
+        book = xlrd.open_workbook(str(path))
+    except Exception as exc:   # xlrd raises several kinds for a file that is not a workbook
+        raise FillError(f"{path}: not a readable Excel (.xls) workbook ({exc})") from None
+    wb = Workbook()
+    wb.remove(wb.active)
+    for sheet in book.sheets():
+        ws = wb.create_sheet(sheet.name)
+        for r in range(sheet.nrows):
+            for c, value in enumerate(sheet.row_values(r)):
+                if value != "":
+                    ws.cell(r + 1, c + 1, int(value) if isinstance(value, float) and value.is_integer() else value)
+    return wb
+
+
 def _find(ws, column: str) -> tuple[int, int, int] | None:
     """(header row, id column, score column), 1-based row, 0-based columns, in the first ten rows."""
     ids, wanted = {header_key(a) for a in COLUMNS["id"]}, header_key(column)
@@ -54,15 +75,21 @@ def fill(template: str | Path, column: str, scores: dict[str, float | None], out
     template, out = Path(template), Path(out)
     if not template.is_file():
         raise FillError(f"no such score sheet: {template}")
-    if template.suffix.lower() not in (".xlsx", ".xlsm"):
-        raise FillError(f"{template}: a score sheet must be an Excel workbook (.xlsx); save the school's template "
-                        "as .xlsx first (Excel: File → Save As → Excel Workbook)")
+    suffix = template.suffix.lower()
+    if suffix not in (".xlsx", ".xlsm", ".xls"):
+        raise FillError(f"{template}: a score sheet must be an Excel workbook (.xlsx, or the old .xls)")
     if out.resolve() == template.resolve():
         raise FillError(f"{out}: that is the school's template itself; write the filled sheet to a new file")
-    try:
-        wb = load_workbook(template, keep_vba=template.suffix.lower() == ".xlsm")
-    except Exception as exc:   # openpyxl raises several kinds for a file that is not a workbook
-        raise FillError(f"{template}: not a readable XLSX workbook ({exc})") from None
+    if suffix == ".xls" and out.suffix.lower() != ".xlsx":
+        raise FillError(f"{out}: an old .xls sheet is filled into a new .xlsx workbook (its values; not its "
+                        "formats): name the output file .xlsx")
+    if suffix == ".xls":
+        wb = _from_xls(template)
+    else:
+        try:
+            wb = load_workbook(template, keep_vba=suffix == ".xlsm")
+        except Exception as exc:   # openpyxl raises several kinds for a file that is not a workbook
+            raise FillError(f"{template}: not a readable XLSX workbook ({exc})") from None
     for ws in wb.worksheets:
         found = _find(ws, column)
         if found:

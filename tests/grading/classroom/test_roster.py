@@ -54,6 +54,34 @@ def test_names_with_spaces_reach_the_roster_family_first(tmp_path):
     assert {s.id: s.name for s in load(course).students} == {"s01": "王芳", "s02": "刘洋", "s03": "Wei Zhang"}
 
 
+def xls(path: Path, rows: list[list]) -> Path:
+    """An old Excel (.xls, BIFF8) file, as a school office's system exports it (written by xlwt)."""
+    import xlwt
+
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("学生名单")
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value is not None:
+                ws.write(r, c, value)
+    wb.save(str(path))
+    return path
+
+
+def test_an_old_xls_class_list_reads_as_the_xlsx_one_and_its_errors_name_the_cell(tmp_path):
+    rows = [["2024级市场营销1班 学生名单"], ["序号", "学号", "姓名", "邮箱"],
+            [1, 2024010101, "张伟", "zw@example.edu.cn"], [2, "2024010102", "欧阳娜娜", None]]
+    old, new = xls(tmp_path / "名单.xls", rows), xlsx(tmp_path / "名单.xlsx", rows)
+    assert read_roster(old).students == read_roster(new).students == [
+        {"id": "2024010101", "first_name": "伟", "last_name": "张", "email": "zw@example.edu.cn"},
+        {"id": "2024010102", "first_name": "娜娜", "last_name": "欧阳", "email": None}]
+    with pytest.raises(RosterError, match=r"名单\.xls, row 4, column 学号 \(B\): 's 02' is not a valid student id"):
+        read_roster(xls(tmp_path / "名单.xls", rows[:3] + [[2, "s 02", "李静", None]]))
+    (tmp_path / "坏.xls").write_bytes(b"not a workbook")
+    with pytest.raises(RosterError, match=r"坏\.xls: not a readable Excel \(\.xls\) workbook"):
+        read_roster(tmp_path / "坏.xls")
+
+
 def test_an_xlsx_class_list_with_a_title_row_chinese_headers_and_numeric_ids(tmp_path):
     path = xlsx(tmp_path / "学生名单.xlsx", [
         ["2024级市场营销1班 学生名单"],

@@ -63,8 +63,24 @@ def test_a_sheet_that_cannot_be_filled_is_refused_and_nothing_written(tmp_path, 
     assert template.read_bytes() == before and not (tmp_path / "o.xlsx").exists()
 
 
-def test_an_old_xls_template_is_named_with_what_to_do(tmp_path):
+def test_an_old_xls_sheet_is_filled_into_a_new_xlsx_with_its_values(tmp_path):
+    import xlwt
+
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("成绩单")
+    for r, row in enumerate([["成绩登记表"], ["学号", "姓名", "平时成绩"], [2024001, "王伟"], [2024002, "李静"]]):
+        for c, v in enumerate(row):
+            ws.write(r, c, v)
+    wb.add_sheet("说明").write(0, 0, "百分制")
     old = tmp_path / "成绩单.xls"
-    old.write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 100)   # the old binary format's signature
+    wb.save(str(old))
     with pytest.raises(FillError, match=r"\.xlsx"):
-        fill(old, "平时成绩", {}, tmp_path / "o.xlsx")
+        fill(old, "平时成绩", {"2024001": 90}, tmp_path / "o.xls")
+    done = fill(old, "平时成绩", {"2024001": 90.5, "2024002": 77}, tmp_path / "o.xlsx")
+    got = load_workbook(tmp_path / "o.xlsx")
+    assert [[c.value for c in row] for row in got["成绩单"].iter_rows()] == [
+        ["成绩登记表", None, None], ["学号", "姓名", "平时成绩"], [2024001, "王伟", 91], [2024002, "李静", 77]]
+    assert got["说明"].cell(1, 1).value == "百分制" and done.filled == 2
+    (tmp_path / "坏.xls").write_bytes(b"not a workbook")
+    with pytest.raises(FillError, match="not a readable Excel"):
+        fill(tmp_path / "坏.xls", "平时成绩", {}, tmp_path / "o.xlsx")

@@ -72,3 +72,60 @@ def test_learner_text_is_bilingual(path):
             text = "".join(c["source"])
             assert CJK.search(text), f"{c['id']}: no Chinese text"
             assert LATIN_WORDS.search(text), f"{c['id']}: no English text"
+
+
+# the rubric of a written answer: a table whose header starts "| 评分项", one row per criterion, each level a cell that
+# opens with its points in both languages ("**0.5 分 / 0.5 pt** …"), "—" where a level does not apply
+RUBRIC_LEVEL = re.compile(r"\*\*(\d+(?:\.\d+)?) 分 / (\d+(?:\.\d+)?) pts?\*\*")
+LENGTH_ZH = re.compile(r"中文 (\d+)–(\d+) 字，或英文 (\d+)–(\d+) 个词")
+LENGTH_EN = re.compile(r"(\d+)–(\d+) Chinese characters, or (\d+)–(\d+) English words")
+
+
+def _rubric(text: str) -> dict[str, list[float]]:
+    """The rubric table in a question cell: each criterion with the points of its levels, in the table's order."""
+    lines = text.splitlines()
+    head = next((i for i, line in enumerate(lines) if line.startswith("| 评分项")), None)
+    assert head is not None, "no rubric table (a header row starting '| 评分项')"
+    columns = lines[head].count("|")
+    assert re.fullmatch(r"\|(\s*:?-+:?\s*\|)+", lines[head + 1]) and lines[head + 1].count("|") == columns
+    rubric = {}
+    for line in lines[head + 2:]:
+        if not line.startswith("|"):
+            break
+        assert line.count("|") == columns, f"a row with another number of cells: {line[:60]}"
+        criterion, *cells = (cell.strip() for cell in line.strip().strip("|").split("|"))
+        levels = []
+        for cell in cells:
+            if cell == "—":
+                continue
+            got = RUBRIC_LEVEL.match(cell)
+            assert got and got[1] == got[2], f"{criterion}: a level without its points in both languages: {cell[:40]}"
+            assert CJK.search(cell) and LATIN_WORDS.search(cell), f"{criterion}: a level not in both languages"
+            levels.append(float(got[1]))
+        rubric[criterion] = levels
+    return rubric
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_written_answer_has_an_analytic_rubric_and_one_length_rule(path):
+    """The question before each manual-graded answer shows the student and the formgrader how it is scored: a table,
+    one row per criterion with at least two levels (none, some, full), whose full marks add up to the answer's points,
+    and the length in both forms, Chinese characters twice the English words."""
+    cells = _nb(path)["cells"]
+    manual = [i for i, c in enumerate(cells) if c["metadata"]["nbgrader"]["grade"] and c["cell_type"] == "markdown"]
+    assert manual
+    for i in manual:
+        question = cells[i - 1]
+        assert question["cell_type"] == "markdown" and not question["metadata"]["nbgrader"]["grade"]
+        text = "".join(question["source"])
+        rubric = _rubric(text)
+        assert rubric, f"{question['id']}: the rubric has no rows"
+        for criterion, levels in rubric.items():
+            assert CJK.search(criterion) and re.search(r"[A-Za-z]{3,}", criterion), f"{criterion}: not bilingual"
+            assert len(levels) >= 2 and levels[0] == 0 and levels == sorted(set(levels)), (criterion, levels)
+        assert sum(max(levels) for levels in rubric.values()) == pytest.approx(cells[i]["metadata"]["nbgrader"]["points"])
+        zh, en = LENGTH_ZH.search(text), LENGTH_EN.search(text)
+        assert zh and en, f"{question['id']}: the length rule in both forms (字 and words)"
+        assert zh.groups() == en.groups()
+        low, high, words_low, words_high = map(int, zh.groups())
+        assert (low, high) == (2 * words_low, 2 * words_high)

@@ -161,8 +161,14 @@ def chk_deal(answer, ctx):
         {"kind": "opportunity_stage", "opportunity": key["id"], "stage": "won", "points": 1},
         {"kind": "audited", "operation": "opportunity.quote", "record": key["id"], "points": 0.5},
     ])
-    quote = tally.query("SELECT discount FROM quotes WHERE opportunity_id = ? AND quoted_at >= ? "
-                        "ORDER BY quoted_at DESC, quote_id DESC LIMIT 1", (key["id"], t["horizon"]))
+    today = tally.query("SELECT discount FROM quotes WHERE opportunity_id = ? AND quoted_at >= ? "
+                        "ORDER BY quoted_at, quote_id", (key["id"], t["horizon"]))
+    quote = today[-1:]
+    # conceded in steps: a first offer below the authority before the final one (not all of it at once)
+    tally.part(len(today) >= 2 and today[0][0] is not None and today[0][0] < MAX_DISCOUNT - 1e-9,
+               f"商机 {key['id']} 应先报一轮较小的折扣，再报权限内的最大折扣（分步让步）",
+               f"deal {key['id']} should get a first offer with a smaller discount before the largest one you may give "
+               "(concede in steps)", points=0.5)
     tally.part(bool(quote) and within(quote[0][0], 0, MAX_DISCOUNT + 1e-9),
                f"商机 {key['id']} 应有一张今天的报价，折扣不超过你的权限 {MAX_DISCOUNT:.0%}",
                f"deal {key['id']} should have a quote made today with a discount within your authority "

@@ -186,8 +186,9 @@ def test_plausible_wrong_operations_lose_the_points_of_what_they_got_wrong(cours
     # (1) met, the reason (1) and the audited operation (0.5) not — 2 of 3.5 of its 2 points
     assert scores["chk_lost"] == pytest.approx(2 * 2 / 3.5, abs=1e-4)
     # won by hand in the tables after the CRM refused the 30 % quote (chk_deal): the stage won (1) met; the quote
-    # through the CRM (0.5), a quote within the discount authority (1), won at that quote (0.5) not — 1 of 3 points
-    assert scores["chk_deal"] == pytest.approx(1.0, abs=1e-4)
+    # through the CRM (0.5), a first smaller offer before the final one (0.5), a quote within the discount
+    # authority (1), won at that quote (0.5) not — 1 of 3.5 of its 3 points
+    assert scores["chk_deal"] == pytest.approx(3 * 1 / 3.5, abs=1e-4)
 
 
 def test_feedback_gives_each_missed_checkpoint_its_hint_in_both_languages_and_no_answer(course, graded):

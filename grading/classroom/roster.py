@@ -96,14 +96,19 @@ def _rows(path: Path) -> tuple[list[tuple[int, list]], bool]:
             wb.close()
     if suffix == ".xls":   # the old binary format (Excel 97–2003), which school offices still export
         return [(i, r) for i, r in enumerate(read_xls(path, RosterError), 1)], True
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):   # Excel in Chinese saves "CSV" as GBK unless told UTF-8
+    return [(i, r) for i, r in enumerate(csv.reader(csv_text(path).splitlines()), 1)], False
+
+
+def csv_text(path: Path) -> str:
+    """A CSV file a person saved, as text: UTF-8 (with or without a byte-order mark), else GBK — Excel and WPS
+    in Chinese save "CSV" as GBK unless told UTF-8 (gb18030 decodes every GBK file and more)."""
+    raw = Path(path).read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
         try:
-            text = raw.decode(encoding)
-            break
+            return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    return [(i, r) for i, r in enumerate(csv.reader(text.splitlines()), 1)], False
+    raise CourseError(f"{path}: neither UTF-8 nor GBK text: save it as \"CSV UTF-8\" (Excel) or CSV (WPS)")
 
 
 def read_xls(path: Path, error=CourseError) -> list[list]:

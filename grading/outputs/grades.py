@@ -43,8 +43,11 @@ def peer_average(scores: list[int]) -> float:
 
 
 def _rows(path: Path, required: tuple[str, ...]):
-    """(line number, row) of a CSV with the required columns (names case-insensitive; a BOM is fine)."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    """(line number, row) of a CSV with the required columns (names case-insensitive; UTF-8 with or without a
+    byte-order mark, or GBK as Chinese Excel and WPS save "CSV")."""
+    from crmlab.grading.classroom.roster import csv_text
+
+    with io.StringIO(csv_text(Path(path)), newline="") as f:
         reader = csv.DictReader(f)
         fields = {(name or "").strip().lower(): name for name in reader.fieldnames or []}
         lacking = [c for c in required if c not in fields]

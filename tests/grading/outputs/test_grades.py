@@ -171,3 +171,19 @@ def test_bad_settings_are_named(tmp_path, grades, words):
 def test_weights_of_a_module_not_assigned_are_named(tmp_path):
     with pytest.raises(GradesError, match="m09"):
         course_grades(_course(tmp_path, weights={"m09": 1}), data=_class(_results()))
+
+
+def test_peer_scores_and_groups_saved_as_gbk_by_chinese_excel_read_the_same(tmp_path):
+    """Excel and WPS in Chinese save "CSV" as GBK unless told UTF-8: the group names read the same either way; a
+    file that is neither UTF-8 nor GBK is refused naming it, not a traceback."""
+    from crmlab.grading.classroom.course import CourseError
+
+    text = "group,judge,score\n火锅队,航空队,8\n火锅队,银行队,9\n"
+    (tmp_path / "gbk.csv").write_bytes(text.encode("gbk"))
+    (tmp_path / "utf8.csv").write_bytes(text.encode("utf-8"))
+    assert read_peer_scores(tmp_path / "gbk.csv") == read_peer_scores(tmp_path / "utf8.csv") == {"火锅队": [8, 9]}
+    (tmp_path / "g.csv").write_bytes(GROUPS.encode("gbk"))
+    assert read_groups(tmp_path / "g.csv")["s01"] == "火锅队"
+    (tmp_path / "bad.csv").write_bytes(b"group,judge,score\n\xff\xfe\xff,\x81,8\n")
+    with pytest.raises(CourseError, match=r"bad\.csv: neither UTF-8 nor GBK"):
+        read_peer_scores(tmp_path / "bad.csv")

@@ -10,12 +10,16 @@ from __future__ import annotations
 import datetime as dt
 
 from crmlab.roleplay.messages import Refusal
+from crmlab.vocab import SEVERITIES
 
 
-def write_to_crm(session, crm, *, agent: str, rep: str | None = None, followup_days: int = 2) -> dict:
+def write_to_crm(session, crm, *, agent: str, cause: str | None = None, severity: str | None = None,
+                 rep: str | None = None, followup_days: int = 2) -> dict:
     """Open a ticket for the persona's account, assign it to ``agent``, escalate it if the conversation
-    was escalated, register the complaint with its remedy cost, schedule the promised follow-up (for
-    ``rep``) and resolve the ticket if the customer was satisfied. Returns the ids written."""
+    was escalated, register the complaint with the ``cause`` and ``severity`` the person recording it
+    judged (a complaint scene needs both: classifying it is part of recording it; the CRM refuses a cause
+    code it does not know) and the remedy cost, schedule the promised follow-up (for ``rep``) and resolve
+    the ticket if the customer was satisfied. Returns the ids written."""
     if not session.end:
         raise Refusal("not_finished")
     account, contact = session.persona["account"], session.persona["contact"]
@@ -24,14 +28,16 @@ def write_to_crm(session, crm, *, agent: str, rep: str | None = None, followup_d
     if "record" not in session.moves:
         return {}
     link, sc = session.scenario.crm, session.scenario
+    if link.reason == "complaint" and link.cause and (cause is None or severity is None):
+        raise Refusal("classify_first", severities=", ".join(SEVERITIES))
     out = {"ticket": crm.open_ticket(account, contact, link.reason, channel=link.channel,
-                                     priority="high" if link.severity == "high" else "normal")}
+                                     priority="high" if (severity or link.severity) == "high" else "normal")}
     crm.assign_ticket(out["ticket"], agent)
     if session.end == "escalated":
         crm.escalate_ticket(out["ticket"])
     if link.reason == "complaint" and link.cause:
         action = "compensation" if session.cost > 0 else "apology"
-        out["complaint"] = crm.register_complaint(out["ticket"], link.cause, link.severity, action, session.cost)
+        out["complaint"] = crm.register_complaint(out["ticket"], cause, severity, action, session.cost)
     if rep is not None and "promise_followup" in session.moves:
         due = dt.datetime.fromisoformat(crm.now) + dt.timedelta(days=followup_days)
         out["followup"] = crm.schedule_followup(account, rep, due.strftime("%Y-%m-%d %H:%M:%S"),

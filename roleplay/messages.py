@@ -74,6 +74,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no_account": ("这次演练没有关联 CRM 中的客户：开始时请传入学生的数据库（db=…）。",
                    "This role-play is not linked to a customer in the CRM: start it with the student's database (db=…)."),
     "not_finished": ("对话还没有结束，不能登记结果。", "The conversation has not ended yet; there is no outcome to record."),
+    "classify_first": ("登记投诉要先给它分类：cause=…（CRM 的投诉原因代码之一，见 complaint_causes 表）和 severity=…（{severities}）。",
+                       "Recording a complaint means classifying it: cause=… (one of the CRM's complaint cause codes, table "
+                       "complaint_causes) and severity=… ({severities})."),
     "replay_mismatch": ("回放第 {turn} 步得到的状态与记录不同：{field}。",
                         "Replaying turn {turn} gives a different state than recorded: {field}."),
     "replay_other": ("这份记录属于情景 {other}，不是 {scenario}。",

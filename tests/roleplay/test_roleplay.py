@@ -400,10 +400,14 @@ def test_a_finished_roleplay_writes_to_the_crm_through_the_api(small_db, tmp_pat
     for step in sc.paths.model:
         kind, args = parse_step(step)
         s.play(kind, **args)
-    ids = write_to_crm(s, crm, agent=agent, rep=rep)
-    row = con.execute("SELECT t.status, c.cause, c.recovery_cost FROM tickets t JOIN complaints c USING (ticket_id) "
-                      "WHERE t.ticket_id = ?", (ids["ticket"],)).fetchone()
-    assert row == ("resolved", "service_quality", 20000.0)
+    with pytest.raises(Refusal, match="cause=.*severity="):   # classifying the complaint is part of recording it
+        write_to_crm(s, crm, agent=agent, rep=rep)
+    assert con.execute("SELECT COUNT(*) FROM tickets WHERE account_id = ? AND opened_at >= ?",
+                       (s.persona["account"], crm.now)).fetchone() == (0,)   # refused before anything was written
+    ids = write_to_crm(s, crm, agent=agent, cause="service_quality", severity="medium", rep=rep)
+    row = con.execute("SELECT t.status, t.priority, c.cause, c.severity, c.recovery_cost FROM tickets t "
+                      "JOIN complaints c USING (ticket_id) WHERE t.ticket_id = ?", (ids["ticket"],)).fetchone()
+    assert row == ("resolved", "normal", "service_quality", "medium", 20000.0)   # as the student classified it
     assert con.execute("SELECT account_id FROM followups WHERE followup_id = ?", (ids["followup"],)).fetchone() \
         == (s.persona["account"],)
     # a conversation that never recorded the case writes nothing

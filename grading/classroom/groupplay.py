@@ -9,7 +9,7 @@ The data, all of it the course's own:
 - the module's section of ``crmlab.toml``::
 
       group_scene = "hotpot_angry_guest"      # the scene a group plays
-      group_roles = ["specialist", "manager"] # dealt round each group
+      group_roles = ["specialist", "manager", "consultant"]   # dealt round each group
       group_silent_share = 0.5                # what a member who played no turn loses of the group's points
 
 - the course secret: a group's seed mixes it in (like every per-student seed), so no group can compute

@@ -50,7 +50,7 @@ def course(tmp_path_factory):
              "rude": "correct", "wrong": "partly_wrong"}
     kinds.update({s: "correct" for s in ("g1b", "g1c", "g2a", "g2b", "g3a", "g3b", "g3c")})
     course.add_students([{"id": s} for s in kinds])
-    # the CRM show: three groups; roles dealt round group_roles (specialist, manager) in roster order
+    # the CRM show: three groups; roles dealt round group_roles (specialist, manager, consultant) in roster order
     (course.root / "groups.csv").write_text("student,group\nsol,G1\ng1b,G1\ng1c,G1\ng2a,G2\ng2b,G2\n"
                                             "g3a,G3\ng3b,G3\ng3c,G3\n", encoding="utf-8")
     assign(course, MODULE, progress=False)   # each student's own hot-pot chain (≈2 s each)
@@ -283,9 +283,9 @@ def policy(view):
 def test_a_group_of_three_each_handing_in_all_get_the_group_s_points(course, graded):
     for member in ("sol", "g1b", "g1c"):
         assert _scores(course, member)["chk_group"] == 3, member
-    # roles dealt round (specialist, manager) in roster order
+    # the brief's three service roles dealt round (specialist, manager, consultant) in roster order
     assert json.loads((course.path("outbox", "sol", MODULE) / "group.json").read_text(encoding="utf-8"))["cast"] == \
-        {"g1b": "specialist", "g1c": "manager", "sol": "specialist"}
+        {"g1b": "specialist", "g1c": "manager", "sol": "consultant"}
     assert not (course.path("outbox", "blank", MODULE) / "group.json").exists()   # in no group
     assert _scores(course, "blank")["chk_group"] == 0
 
@@ -323,9 +323,9 @@ def test_crmlab_groups_shows_casts_and_results(course, graded):
     assert "G1  transcript handed in by g1b" in text and "G2  no group transcript that replays" in text
     assert "g3c" in text and "(played no turn)" in text and "! g2b's transcript does not count" in text
     bad = course.root / "bad_groups.csv"
-    bad.write_text("student,group,role\nsol,G1,consultant\n", encoding="utf-8")
+    bad.write_text("student,group,role\nsol,G1,waiter\n", encoding="utf-8")   # a role the scene does not have
     err = io.StringIO()
     from contextlib import redirect_stderr
     with redirect_stderr(err):
         assert main(["groups", MODULE, "--course", str(course.root), "--groups", str(bad)]) == 2
-    assert "row 2" in err.getvalue() and "consultant" in err.getvalue()
+    assert "row 2" in err.getvalue() and "waiter" in err.getvalue()

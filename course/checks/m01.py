@@ -43,6 +43,10 @@ def chk_pareto(answer, ctx):
 
 
 SERVICE_SECONDS = 20   # the service-level standard the notebook names: answered within 20 seconds (80/20)
+# each customer call to the hotline that an agent answered: its wait in whole seconds, as stored (no rounding at
+# the 20 s edge), and the hour it arrived; a manager's call on the escalation queue is no customer waiting
+HOTLINE_WAITS = ("SELECT strftime('%s', c.answered_at) - strftime('%s', c.arrived_at) AS w, strftime('%H', c.arrived_at) "
+                 "AS h FROM calls c JOIN agents g ON g.agent_id = c.agent_id WHERE g.role = 'agent'")
 
 
 def chk_wait(answer, ctx):
@@ -50,10 +54,7 @@ def chk_wait(answer, ctx):
     customers' answered calls — the calls a manager answered on the escalation queue (at any hour, at once)
     are not customers waiting in the hotline's queue."""
     got = mapping(answer)
-    (mean, over) = ctx.db.execute(
-        "SELECT AVG(w), AVG(w > ?) FROM (SELECT strftime('%s', c.answered_at) - strftime('%s', c.arrived_at) AS w "
-        "FROM calls c JOIN agents g ON g.agent_id = c.agent_id WHERE g.role = 'agent')",
-        (SERVICE_SECONDS,)).fetchone()   # whole seconds, as stored: no rounding at the 20 s edge
+    mean, over = _waits(ctx)
     wrong = []
     if not close(got.get("mean_wait_s"), mean, 0.05):
         wrong.append("平均等待时间不对（秒；只算客户打进热线、已接通的来电，升级给主管的不算）/ the mean wait is not "
@@ -66,17 +67,31 @@ def chk_wait(answer, ctx):
     return Partial(0.5, wrong[0]) if wrong else None
 
 
-def chk_grid(answer, ctx):
+def _waits(ctx) -> tuple[float, float]:
+    """(mean wait in seconds, share waiting more than 20 s) over the hotline's answered calls."""
+    return ctx.db.execute(f"SELECT AVG(w), AVG(w > ?) FROM ({HOTLINE_WAITS})", (SERVICE_SECONDS,)).fetchone()
+
+
+def _grid(ctx) -> list[tuple[str, str, float, str]]:
+    """(account, kind, revenue, grade) of every account with revenue, highest revenue first: the volume class
+    by the 80 % rule (the accounts ranked before it hold less than 0.8 of revenue), the profit class by the
+    average profit per unit sold against the threshold."""
     threshold = float(ctx.meta["profit_threshold"])
     rows = ctx.db.execute(
-        "SELECT o.account_id, SUM(l.quantity * l.unit_price), "
+        "SELECT o.account_id, a.kind, SUM(l.quantity * l.unit_price), "
         "       SUM(l.quantity * (l.unit_price - l.unit_cost)) * 1.0 / SUM(l.quantity) "
-        "FROM order_lines l JOIN orders o ON o.order_id = l.order_id "
-        "GROUP BY o.account_id HAVING SUM(l.quantity * l.unit_price) > 0 ORDER BY 2 DESC, 1").fetchall()
-    total, run, want = sum(r[1] for r in rows), 0.0, {}
-    for account, revenue, unit_profit in rows:
-        want[account] = ("A" if run / total < 0.8 else "B") + ("A" if unit_profit > threshold else "B")
+        "FROM order_lines l JOIN orders o ON o.order_id = l.order_id JOIN accounts a ON a.account_id = o.account_id "
+        "GROUP BY o.account_id HAVING SUM(l.quantity * l.unit_price) > 0 ORDER BY 3 DESC, 1").fetchall()
+    total, run, out = sum(r[2] for r in rows), 0.0, []
+    for account, kind, revenue, unit_profit in rows:
+        out.append((account, kind, revenue,
+                    ("A" if run / total < 0.8 else "B") + ("A" if unit_profit > threshold else "B")))
         run += revenue
+    return out
+
+
+def chk_grid(answer, ctx):
+    want = {account: grade for account, _, _, grade in _grid(ctx)}
     got = {k: str(v) for k, v in mapping(answer).items()}
     if set(got) != set(want):   # the grid must hold every account with revenue, and only those
         missing, extra = len(set(want) - set(got)), len(set(got) - set(want))
@@ -96,30 +111,21 @@ def chk_grid(answer, ctx):
 def notes(ctx) -> list[tuple[str, str, str]]:
     """What this student's advice should cite, from their own data: the value grid by kind against the case's
     finding, the AA accounts' share of revenue, and the wait over the day against the 9 o'clock peak."""
-    db, threshold = ctx.db, float(ctx.meta["profit_threshold"])
-    rows = db.execute(
-        "SELECT o.account_id, a.kind, SUM(l.quantity * l.unit_price), "
-        "       SUM(l.quantity * (l.unit_price - l.unit_cost)) * 1.0 / SUM(l.quantity) "
-        "FROM order_lines l JOIN orders o ON o.order_id = l.order_id JOIN accounts a ON a.account_id = o.account_id "
-        "GROUP BY o.account_id HAVING SUM(l.quantity * l.unit_price) > 0 ORDER BY 3 DESC, 1").fetchall()
-    total, run, by_kind, aa = sum(r[2] for r in rows), 0.0, {}, [0, 0.0]
-    for _, kind, revenue, unit_profit in rows:
-        grade = ("A" if run / total < 0.8 else "B") + ("A" if unit_profit > threshold else "B")
-        run += revenue
+    grid = _grid(ctx)
+    total, by_kind, aa = sum(r[2] for r in grid), {}, [0, 0.0]
+    for _, kind, revenue, grade in grid:
         by_kind.setdefault(kind, {}).setdefault(grade, 0)
         by_kind[kind][grade] += 1
         if grade == "AA":
             aa[0], aa[1] = aa[0] + 1, aa[1] + revenue
     case = {"university": "AA", "k12": "AB", "vocational": "BA", "training": "BB"}
-    grid = "; ".join(f"{k} {'/'.join(f'{g} {n}' for g, n in sorted(v.items()))} (case {case.get(k, '?')})"
+    kinds = "; ".join(f"{k} {'/'.join(f'{g} {n}' for g, n in sorted(v.items()))} (case {case.get(k, '?')})"
                      for k, v in sorted(by_kind.items()))
-    waits = ("SELECT strftime('%s', c.answered_at) - strftime('%s', c.arrived_at) AS w, strftime('%H', c.arrived_at) "
-             "AS h FROM calls c JOIN agents g ON g.agent_id = c.agent_id WHERE g.role = 'agent'")
-    mean, over = db.execute(f"SELECT AVG(w), AVG(w > {SERVICE_SECONDS}) FROM ({waits})").fetchone()
-    hour, peak = db.execute(f"SELECT h, AVG(w) FROM ({waits}) GROUP BY h HAVING COUNT(*) >= 30 "
-                            "ORDER BY AVG(w) DESC LIMIT 1").fetchone()
+    mean, over = _waits(ctx)
+    hour, peak = ctx.db.execute(f"SELECT h, AVG(w) FROM ({HOTLINE_WAITS}) GROUP BY h HAVING COUNT(*) >= 30 "
+                                "ORDER BY AVG(w) DESC LIMIT 1").fetchone()
     return [
-        ("价值矩阵按客户类型", "the value grid by kind", grid),
+        ("价值矩阵按客户类型", "the value grid by kind", kinds),
         ("AA 客户数及其收入占比", "AA accounts and their share of revenue", f"{aa[0]}, {aa[1] / total:.0%}"),
         ("平均等待 / 超过 20 秒的比例", "mean wait / share over 20 s", f"{mean:.1f} s / {over:.1%}"),
         ("等得最久的钟点（平均等待）", "the hour callers wait longest (mean wait)",

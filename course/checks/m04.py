@@ -132,17 +132,31 @@ def chk_merge(answer, ctx):
     return tally.verdict()
 
 
-def chk_forecast(answer, ctx):
-    got = mapping(answer)
+def _forecast_by_rep(ctx) -> dict[str, tuple[float, float]]:
+    """rep → (the rep's own weighted forecast, the forecast from history) over their open deals: Σ amount ×
+    probability, and Σ amount × the historical win rate of the deal's stage (among closed deals that entered it)."""
     rates = dict(ctx.db.execute(
         "SELECT h.stage, AVG(o.stage = 'won') FROM stage_history h "
         "JOIN opportunities o ON o.opportunity_id = h.opportunity_id WHERE o.stage IN ('won', 'lost') "
         "GROUP BY h.stage").fetchall())
-    reps = history = 0.0
-    for stage, amount, probability in ctx.db.execute(
-            f"SELECT stage, amount, probability FROM opportunities WHERE stage IN {OPEN}"):
-        reps += amount * probability
-        history += amount * rates[stage]
+    out: dict[str, tuple[float, float]] = {}
+    for rep, stage, amount, probability in ctx.db.execute(
+            f"SELECT rep_id, stage, amount, probability FROM opportunities WHERE stage IN {OPEN}"):
+        reps, history = out.get(rep, (0.0, 0.0))
+        out[rep] = (reps + amount * probability, history + amount * rates[stage])
+    return out
+
+
+def _commission_rate(ctx) -> float:
+    """Last year's commissions over the amounts won of their deals."""
+    return ctx.db.execute("SELECT SUM(c.amount) / SUM(o.won_amount) FROM commissions c "
+                          "JOIN opportunities o ON o.opportunity_id = c.opportunity_id").fetchone()[0]
+
+
+def chk_forecast(answer, ctx):
+    got = mapping(answer)
+    by_rep = _forecast_by_rep(ctx).values()
+    reps, history = sum(r for r, _ in by_rep), sum(h for _, h in by_rep)
     wrong = []
     if not close(got.get("forecast_reps"), reps, 0.5):
         wrong.append("销售代表的加权预测 / the reps' weighted forecast")
@@ -198,8 +212,7 @@ def chk_followup(answer, ctx):
 def chk_commission(answer, ctx):
     got = mapping(answer)
     t = _targets(ctx)["key"]
-    (rate,) = ctx.db.execute("SELECT SUM(c.amount) / SUM(o.won_amount) FROM commissions c "
-                             "JOIN opportunities o ON o.opportunity_id = c.opportunity_id").fetchone()
+    rate = _commission_rate(ctx)
     right_rate = close(got.get("commission_rate"), rate, 5e-4)
     # right for the deal as it should have been won, or as this student actually won it
     won = [t["quote"]]
@@ -300,21 +313,11 @@ def notes(ctx) -> list[tuple[str, str, str]]:
     """What this student's note to the director should cite, from their own data: the two forecasts, the rep
     whose forecast runs furthest above history (the reps' biases are drawn anew for every student), what the
     key deal's discount costs the company and the rep."""
-    db, t = ctx.db, _targets(ctx)
-    rates = dict(db.execute(
-        "SELECT h.stage, AVG(o.stage = 'won') FROM stage_history h JOIN opportunities o "
-        "ON o.opportunity_id = h.opportunity_id WHERE o.stage IN ('won', 'lost') GROUP BY h.stage").fetchall())
-    by_rep: dict[str, list[float]] = {}
-    for rep, stage, amount, probability in db.execute(
-            f"SELECT rep_id, stage, amount, probability FROM opportunities WHERE stage IN {OPEN}"):
-        r = by_rep.setdefault(rep, [0.0, 0.0])
-        r[0] += amount * probability
-        r[1] += amount * rates[stage]
-    reps, history = sum(r[0] for r in by_rep.values()), sum(r[1] for r in by_rep.values())
-    ratio = {rep: r[0] / r[1] for rep, r in by_rep.items() if r[1] > 0}
+    t, by_rep = _targets(ctx), _forecast_by_rep(ctx)
+    reps, history = sum(r for r, _ in by_rep.values()), sum(h for _, h in by_rep.values())
+    ratio = {rep: r / h for rep, (r, h) in by_rep.items() if h > 0}
     optimist = max(sorted(ratio), key=ratio.get)
-    (rate,) = db.execute("SELECT SUM(c.amount) / SUM(o.won_amount) FROM commissions c "
-                         "JOIN opportunities o ON o.opportunity_id = c.opportunity_id").fetchone()
+    rate = _commission_rate(ctx)
     key, cut = t["key"], t["key"]["amount"] * MAX_DISCOUNT
     return [
         ("销售代表的预测", "the reps' forecast", f"{reps:,.0f}"),

@@ -139,13 +139,15 @@ def _shipped():
 
 
 def _grid_db(path: Path, accounts: list[tuple[str, float, float, int]]) -> sqlite3.Connection:
-    """A database with only what chk_grid reads: one order per account with one line of (revenue, gross
-    profit, quantity), and the profit threshold."""
+    """A database with only what chk_grid reads: the accounts (one kind), one order per account with one line of
+    (revenue, gross profit, quantity), and the profit threshold."""
     db = sqlite3.connect(path)
     db.executescript("CREATE TABLE meta (key TEXT, value TEXT); INSERT INTO meta VALUES ('profit_threshold', '1500');"
+                     "CREATE TABLE accounts (account_id TEXT, kind TEXT);"
                      "CREATE TABLE orders (order_id TEXT, account_id TEXT);"
                      "CREATE TABLE order_lines (order_id TEXT, quantity INTEGER, unit_price REAL, unit_cost REAL);")
     for account, revenue, profit, units in accounts:
+        db.execute("INSERT INTO accounts VALUES (?, 'university')", (account,))
         db.execute("INSERT INTO orders VALUES (?, ?)", (f"O{account}", account))
         db.execute("INSERT INTO order_lines VALUES (?, ?, ?, ?)",
                    (f"O{account}", units, revenue / units, (revenue - profit) / units))

@@ -241,12 +241,11 @@ def _fill(a) -> int:
 
 
 def grades(a) -> int:
-    from crmlab.grading.outputs.grades import course_grades, to_csv
+    from crmlab.grading.outputs.grades import course_grades, default_inputs, to_csv
     course = _course(a)
     settings = course.settings.grades
     _writable(a.out, "--out")
-    peer = a.peer or (course.root / "peer_scores.csv" if (course.root / "peer_scores.csv").exists() else None)
-    groups = a.groups or (course.root / "groups.csv" if (course.root / "groups.csv").exists() else None)
+    peer, groups = default_inputs(course, a.peer, a.groups)
     if a.peer and settings.peer_share == 0:
         _say(f"warning: --peer {a.peer} is not used: this course has no CRM show ([grades] peer_share = 0)")
     if a.encoding and not a.out:

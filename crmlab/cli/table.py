@@ -91,7 +91,7 @@ COURSE = opt("--course", metavar="DIR",
 STUDENTS = opt("--student", action="append", metavar="ID", en="only this student (repeat for several)",
                zh="只处理这个学生（可重复）", default_text=("every student on the roster", "名单上的所有学生"))
 LOCALE = dict(choices=["zh_CN", "en_US"])
-ENCODING = opt("--encoding", choices=["utf-8-sig", "utf-8", "gbk"],
+ENCODING = opt("--encoding", choices=list(h.ENCODING_NAMES),
                en="the CSV file's encoding: utf-8-sig opens in Excel on Chinese Windows (plain utf-8 shows garbled "
                "Chinese there); gbk for older systems", zh="CSV 文件的编码：utf-8-sig 在中文版 Windows 的 Excel 里直接打开"
                "（不带 BOM 的 utf-8 会显示乱码）；gbk 给老系统用",

@@ -19,12 +19,17 @@ def check_student_id(student: str) -> str:
     return student
 
 
+def cached_database(course: Course, module_id: str, student: str) -> Path:
+    """Where the grader keeps one student's database for one module (it may not be built yet)."""
+    return course.private / "data" / module_id / f"{check_student_id(student)}.db"
+
+
 def student_database(course: Course, module_id: str, student: str) -> Path:
     """The grader's copy of one student's database for one module (built on first use, then read-only:
     what a kernel, a student or the instructor does to a copy never reaches it). Its ground truth goes to
     the grader-private store, never next to the student's copy."""
     module = course.module(module_id)
-    cached = course.private / "data" / module_id / f"{check_student_id(student)}.db"
+    cached = cached_database(course, module_id, student)
     if not cached.exists():
         from crmlab.simulator import simulate, student_seed   # pandas, SimPy, Faker: only when data is made
         cached.parent.mkdir(parents=True, exist_ok=True)

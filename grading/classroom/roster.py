@@ -95,7 +95,8 @@ def _rows(path: Path) -> tuple[list[tuple[int, list]], bool]:
         finally:
             wb.close()
     if suffix == ".xls":   # the old binary format (Excel 97–2003), which school offices still export
-        return [(i, r) for i, r in enumerate(read_xls(path, RosterError), 1)], True
+        (_, rows), = read_xls(path, RosterError, first_only=True)
+        return [(i, r) for i, r in enumerate(rows, 1)], True
     return [(i, r) for i, r in enumerate(csv.reader(csv_text(path).splitlines()), 1)], False
 
 
@@ -111,9 +112,10 @@ def csv_text(path: Path) -> str:
     raise CourseError(f"{path}: neither UTF-8 nor GBK text: save it as \"CSV UTF-8\" (Excel) or CSV (WPS)")
 
 
-def read_xls(path: Path, error=CourseError) -> list[list]:
-    """The rows of the first sheet of an old Excel (.xls) file, as values (numbers as floats, as Excel keeps
-    them: cell_text makes 2024001.0 the id 2024001)."""
+def read_xls(path: Path, error=CourseError, first_only: bool = False) -> list[tuple[str, list[list]]]:
+    """(sheet name, rows) of an old Excel (.xls) file's sheets (or its first only), as values: numbers as
+    floats, as Excel keeps them (cell_text makes 2024001.0 the id 2024001). A file that is not one is
+    refused as ``error``."""
     import xlrd
 
     try:
@@ -121,8 +123,8 @@ def read_xls(path: Path, error=CourseError) -> list[list]:
     except Exception as exc:   # xlrd raises several kinds for a file that is not a workbook
         raise error(f"{path}: not a readable Excel (.xls) workbook ({exc})") from None
     try:
-        sheet = book.sheet_by_index(0)
-        return [sheet.row_values(i) for i in range(sheet.nrows)]
+        sheets = book.sheets()[:1] if first_only else book.sheets()
+        return [(s.name, [s.row_values(i) for i in range(s.nrows)]) for s in sheets]
     finally:
         book.release_resources()
 

@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from crmlab.grading.classroom.course import CourseError
-from crmlab.grading.classroom.roster import COLUMNS, cell_text, column_letter, header_key
+from crmlab.grading.classroom.roster import COLUMNS, cell_text, column_letter, header_key, read_xls
 
 
 class FillError(CourseError):
@@ -36,19 +36,14 @@ class Filled:
 def _from_xls(path: Path):
     """An old .xls workbook's sheets and values as an openpyxl workbook (xlrd reads the format; nothing
     writes it any more, so the filled sheet is an .xlsx)."""
-    import xlrd
     from openpyxl import Workbook
 
-    try:
-        book = xlrd.open_workbook(str(path))
-    except Exception as exc:   # xlrd raises several kinds for a file that is not a workbook
-        raise FillError(f"{path}: not a readable Excel (.xls) workbook ({exc})") from None
     wb = Workbook()
     wb.remove(wb.active)
-    for sheet in book.sheets():
-        ws = wb.create_sheet(sheet.name)
-        for r in range(sheet.nrows):
-            for c, value in enumerate(sheet.row_values(r)):
+    for name, rows in read_xls(path, FillError):
+        ws = wb.create_sheet(name)
+        for r, cells in enumerate(rows):
+            for c, value in enumerate(cells):
                 if value != "":
                     ws.cell(r + 1, c + 1, int(value) if isinstance(value, float) and value.is_integer() else value)
     return wb
@@ -131,13 +126,12 @@ def school_scores(course, score: str = "final", scale: float = 100.0) -> tuple[d
     """Each roster student's score on the school's scale (``scale`` points for 100 %), and why a blank one is
     blank: ``final`` the course grade (crmlab grades, with the course's peer_scores.csv and groups.csv),
     ``coursework`` the modules' part alone, or a module id (that module's total)."""
-    from crmlab.grading.outputs.grades import course_grades
+    from crmlab.grading.outputs.grades import GradesSection, counted, course_grades, default_inputs
     from crmlab.grading.outputs.results import load
 
     data = load(course)
     if score in ("final", "coursework"):
-        peer, groups = (course.root / n for n in ("peer_scores.csv", "groups.csv"))
-        grades, _ = course_grades(course, peer if peer.exists() else None, groups if groups.exists() else None, data)
+        grades, _ = course_grades(course, *default_inputs(course), data)
         out, why = {}, {}
         for g in grades:
             pct = g.final if score == "final" else (None if g.coursework is None else 100 * g.coursework)
@@ -148,12 +142,10 @@ def school_scores(course, score: str = "final", scale: float = 100.0) -> tuple[d
     if score not in {m.id for m in data.modules}:
         raise FillError(f"--score {score!r}: neither final, coursework nor a module assigned in this course "
                         f"({', '.join(m.id for m in data.modules) or 'none assigned yet'})")
-    info, out, why = data.module(score), {}, {}
+    info, out, why, settings = data.module(score), {}, {}, GradesSection.of(course)
     for s in data.students:
-        r = data.results[(score, s.id)]
-        if r.total is None or r.needs_manual_grade or not info.max_total:
-            out[s.id] = None
-            why[s.id] = f"{score}: " + ("manual grading pending" if r.total is not None else r.status)
-        else:
-            out[s.id] = r.total / info.max_total * scale
+        points, not_yet = counted(settings, score, data.results[(score, s.id)])
+        out[s.id] = None if points is None or not info.max_total else points / info.max_total * scale
+        if not_yet:
+            why[s.id] = not_yet
     return out, why

@@ -141,14 +141,9 @@ def course_grades(course: Course, peer_csv: str | Path | None = None, groups_csv
     for s in data.students:
         got, missing = {}, []
         for m in wanted:
-            r = data.results[(m, s.id)]
-            if r.total is not None and not r.needs_manual_grade:
-                got[m] = r.total
-            elif r.status == "missing" and settings.missing == "zero":
-                got[m] = 0.0
-            else:
-                got[m] = None
-                missing.append(f"{m}: " + ("manual grading pending" if r.total is not None else r.status))
+            got[m], why = counted(settings, m, data.results[(m, s.id)])
+            if why:
+                missing.append(why)
         share = None if None in got.values() else coursework(settings, {m: (got[m], modules[m].max_total)
                                                                          for m in wanted})
         group = groups.get(s.id)
@@ -160,6 +155,25 @@ def course_grades(course: Course, peer_csv: str | Path | None = None, groups_csv
             final = round(100 * ((1 - settings.peer_share) * share + settings.peer_share * (score or 0) / 10), 2)
         out.append(CourseGrade(s.id, s.name, group, got, share, score, final, missing))
     return out, peer
+
+
+def default_inputs(course: Course, peer_csv=None, groups_csv=None) -> tuple[Path | None, Path | None]:
+    """The peer scores and the groups file: those given, else the course's own peer_scores.csv and groups.csv
+    where they exist."""
+    def own(given, name):
+        return given or (course.root / name if (course.root / name).exists() else None)
+
+    return own(peer_csv, "peer_scores.csv"), own(groups_csv, "groups.csv")
+
+
+def counted(settings: GradesSection, module: str, r) -> tuple[float | None, str | None]:
+    """The points a module's result counts for (None: not yet), and why not: counted once scored and graded
+    by hand; a missing submission counts 0 only with ``missing = "zero"``."""
+    if r.total is not None and not r.needs_manual_grade:
+        return r.total, None
+    if r.status == "missing" and settings.missing == "zero":
+        return 0.0, None
+    return None, f"{module}: " + ("manual grading pending" if r.total is not None else r.status)
 
 
 def coursework(settings: GradesSection, scored: dict[str, tuple[float, float]]) -> float | None:

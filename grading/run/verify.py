@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crmlab.grading.classroom.course import SHIPPED_COURSE, Course
-from crmlab.grading.classroom.data import student_database
+from crmlab.grading.classroom.data import cached_database, student_database
 from crmlab.grading.classroom.state import Verdict
 
 MIME = "application/vnd.crmlab.answer+json"
@@ -100,7 +100,7 @@ def grader_notes(course: Course, module: str, students: list[str]) -> list[tuple
         return []
     out = []
     for student in students:
-        path = course.private / "data" / module / f"{student}.db"
+        path = cached_database(course, module, student)
         if not path.exists():
             continue
         with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:

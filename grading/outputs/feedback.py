@@ -90,6 +90,7 @@ def scores_so_far(course: Course, data: ClassResults, student: str, modules: lis
     course's own rule (``[grades]``: each module the same, points summed, or weighted; a missing submission
     counts 0 only with ``missing = "zero"``). The CRM show's part is not known before the end."""
     from crmlab.grading.outputs.grades import Settings, coursework
+    from crmlab.grading.outputs.grades import counted as counted_points
 
     settings = Settings.of(course)
     rows, counted = [], {}
@@ -101,10 +102,9 @@ def scores_so_far(course: Course, data: ClassResults, student: str, modules: lis
                      "points": r.total, "max_points": info.max_total, "manual_pending": pending,
                      "auto": score and score.auto, "auto_max": score and score.auto_max,
                      "manual": score and score.manual, "manual_max": score and score.manual_max})
-        if r.has_score and not pending:
-            counted[m] = (r.total, info.max_total)
-        elif r.status == "missing" and settings.missing == "zero":
-            counted[m] = (0.0, info.max_total)
+        points, _ = counted_points(settings, m, r)
+        if points is not None:
+            counted[m] = (points, info.max_total)
     share = coursework(settings, counted)
     pct = None if share is None else 100 * share
     return {"course_id": data.course_id, "student": student, "released_at": released_at, "modules": rows,

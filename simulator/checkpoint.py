@@ -30,7 +30,7 @@ from .engine import SIMULATOR_VERSION, Simulation
 FORMAT = "crmlab saved run"
 # bump when what a saved run holds changes shape though the data would not (the processes' functions move to
 # another class, a contact's row becomes a record …): such a run cannot be resumed by this code
-LAYOUT = 2
+LAYOUT = 3   # 3: the accounts and leads decided ahead of their time (made_at, lead_decided)
 
 # each process's function → the locals its resume path reads (its parameters are saved too)
 RESUMABLE = {
@@ -59,26 +59,41 @@ def save_run(sim: Simulation, path: str | Path) -> Path:
         raise RuntimeError("a run can be saved between steps only, not from inside one of its processes")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(_dumps(sim))
+    os.replace(tmp, path)
+    return path
+
+
+def copy_run(sim: Simulation) -> Simulation:
+    """An independent copy of the run as it stands (between steps): what is done to one never reaches the other."""
+    if sim.env.active_process is not None:
+        raise RuntimeError("a run can be copied between steps only, not from inside one of its processes")
+    return _loads(io.BytesIO(_dumps(sim)), "the copy")
+
+
+def _dumps(sim: Simulation) -> bytes:
     buf = io.BytesIO()
     _Pickler(buf).dump({"format": FORMAT, "layout": LAYOUT, "simulator_version": SIMULATOR_VERSION,
                         "python": list(sys.version_info[:2]), "day": sim.day, "run": sim})
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
-    return path
+    return buf.getvalue()
 
 
 def load_run(path: str | Path) -> Simulation:
     """The run saved in ``path``, ready to step on (``run``, ``set_policy``, ``save``)."""
     path = Path(path)
     with path.open("rb") as f:
-        global _LOADING
-        _LOADING = []
-        try:
-            saved = pickle.load(f)
-            processes = _LOADING
-        finally:
-            _LOADING = None
+        return _loads(f, path)
+
+
+def _loads(f, path) -> Simulation:
+    global _LOADING
+    _LOADING = []
+    try:
+        saved = pickle.load(f)
+        processes = _LOADING
+    finally:
+        _LOADING = None
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise ValueError(f"{path} is not a saved simulator run")
     if saved["simulator_version"] != SIMULATOR_VERSION:

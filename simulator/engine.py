@@ -47,7 +47,8 @@ from .service import Service
 __all__ = ["SIMULATOR_VERSION", "Simulation", "Policy", "Clock", "Tables", "Accounts", "Ids", "Orders", "OrderLines",
            "Serials", "Columns", "STREAMS", "streams", "bulk"]
 
-SIMULATOR_VERSION = "7"  # bump when the same scenario + seed would give other data
+SIMULATOR_VERSION = "8"  # bump when the same scenario + seed would give other data (8: each day's order lines
+#                          drawn from that day's own generator, so a snapshot as of day k holds the same orders)
 
 
 class Simulation(Population, Service, Sales, Marketing, OrderBook, Policies):
@@ -94,6 +95,10 @@ class Simulation(Population, Service, Sales, Marketing, OrderBook, Policies):
         self.org_names: set[str] = set()          # every organisation's name so far (each its own)
         self.org_next: dict[tuple[str, str], int] = {}   # (template, city) → the next part of the city to try
         self.duplicates: dict[int, int] = {}      # a second record of an organisation → its first (truth)
+        # what is decided ahead of its time (a batch of leads): when each comes true, so that a snapshot as of an
+        # earlier day shows the lead still open and no account yet
+        self.made_at: dict[int, float] = {}       # an account made ahead → the minute it enters the CRM
+        self.lead_decided: dict[str, float] = {}  # a lead decided ahead → the minute it is qualified or not
         self.ticket_id, self.call_id, self.complaint_id = self.ids.maker("T"), self.ids.maker("K"), self.ids.maker("Y")
         self.causes = list(scenario.complaints.causes)
         self.finished = False
@@ -162,6 +167,21 @@ class Simulation(Population, Service, Sales, Marketing, OrderBook, Policies):
             "active_customers": int(alive.sum()), "mean_satisfaction": float(self.acc.sat[alive].mean()) if alive.any() else 0.0,
             "complaints": len(self.t.complaints),
         }
+
+    def snapshot(self) -> "Simulation":
+        """The company as it stands now — at the start of a day — as a finished run of its own, to save
+        (``save(sim.snapshot(), "crm.db")``): the records up to now, what is under way still open, what was
+        decided ahead of its time not come true yet. This run goes on untouched; an order has the same id and
+        lines in every later snapshot and in the finished run."""
+        if self.finished:
+            raise RuntimeError("this run is finished")
+        if self.env.now % MIN_PER_DAY:
+            raise ValueError(f"a snapshot is taken at the start of a day, not at day {self.day:g}")
+        from .checkpoint import copy_run
+        twin = copy_run(self)
+        twin.horizon = self.env.now
+        twin.finish()
+        return twin
 
     @bulk()
     def finish(self) -> Tables:

@@ -7,7 +7,8 @@ import numpy as np
 
 from crmlab.vocab import CHURN_CAUSES, VALUE_TIERS
 
-from .purchases import MIN_PER_YEAR, order_lines
+from .purchases import MIN_PER_DAY, MIN_PER_YEAR, order_lines
+from .rng import day_stream
 from . import layouts as L
 from .records import OrderLines, Orders, SpecialOrder, filled
 
@@ -50,22 +51,25 @@ class OrderBook:
                     ok[j] = True
         return ok
 
-    # -- at the end: orders from the purchase streams, cut by churn ---------------------------------
+    # -- at the end (or at a snapshot): orders from the purchase streams, cut by churn ------------------
     def _orders(self, lines: bool = True):
-        """The orders: the purchase streams cut by churn, and the orders that came from deals, campaigns
-        and first purchases, in time order; with ``lines``, their lines too (drawn last: the orders are
-        the same without them)."""
-        a, r = self.acc, self.rng["lines"]
+        """The orders before the end of the run (its horizon, or a snapshot's day): the purchase streams cut
+        by churn, and the orders that came from deals, campaigns and first purchases, in time order; with
+        ``lines``, their lines too (the orders are the same without them). Each order's contact and lines
+        are drawn from its day's own generator (:func:`~crmlab.simulator.rng.day_stream`), so an order has
+        the same lines in the company's database as of any later day."""
+        a, end = self.acc, self.horizon
         owners, times, src, camp, opp, disc, scale, member = [], [], [], [], [], [], [], []
         owner, t = self._drawn()
-        ok = self._valid(owner, t) & (t < self.horizon)
+        ok = self._valid(owner, t) & (t < end)
         owners.append(owner[ok]); times.append(t[ok])
         k = int(ok.sum())
         src.append(filled(k, "repeat")); camp.append(filled(k, None))   # one shared object, not k copies
         opp.append(filled(k, None)); disc.append(np.zeros(k)); scale.append(np.ones(k))
         member.append(np.full(k, -1))
-        if self.t.special_orders:
-            sp = SpecialOrder(*zip(*self.t.special_orders))      # as columns
+        special = [row for row in self.t.special_orders if row.minute < end]   # decided ahead, not come yet
+        if special:
+            sp = SpecialOrder(*zip(*special))      # as columns
             owners.append(np.array(sp.account)); times.append(np.array(sp.minute, float))
             src.append(np.array(sp.source, object)); camp.append(np.array(sp.campaign, object))
             opp.append(np.array(sp.opportunity, object)); disc.append(np.array(sp.discount, float))
@@ -78,8 +82,15 @@ class OrderBook:
         src, camp, opp = (np.concatenate(x)[order] for x in (src, camp, opp))
         disc, scale, member = (np.concatenate(x)[order] for x in (disc, scale, member))
         ids = self.ids.block("O", owner.size)
-        at = (a.first_contact[owner].astype(np.int64)
-              + r.integers(0, 1 << 30, owner.size) % a.n_contacts[owner].astype(np.int64))   # the ordering contact
+        # the orders are in time order: each day's are one run [starts[d], stops[d])
+        day = (t // MIN_PER_DAY).astype(np.int64)
+        cut = np.flatnonzero(np.diff(day)) + 1
+        starts, stops = np.r_[0, cut].astype(np.int64), np.r_[cut, day.size].astype(np.int64)
+        gens = [day_stream(self.seed, "lines", int(day[s])) for s in starts.tolist()] if day.size else []
+        pick = np.zeros(owner.size, np.int64)
+        for g, s, e in zip(gens, starts.tolist(), stops.tolist()):
+            pick[s:e] = g.integers(0, 1 << 30, e - s)
+        at = a.first_contact[owner].astype(np.int64) + pick % a.n_contacts[owner].astype(np.int64)  # the ordering contact
         self.t.orders = Orders(ids, owner, at, t, src, camp, opp, disc)
         placed = self.t.campaign_members.cols[L.CAMPAIGN_MEMBERS.order_id]
         for j in np.flatnonzero(member >= 0).tolist():
@@ -88,19 +99,22 @@ class OrderBook:
             return
         kinds = a.kind[owner].astype(np.int64)
         pos = {p: i for i, p in enumerate(self.products)}
+        catalogues = [np.array([pos[p] for p in kind.product_mix], np.int16) for kind in self.kinds]
         lines = []
-        for kj, kind in enumerate(self.kinds):
-            sel = np.flatnonzero(kinds == kj)
-            if sel.size == 0:
-                continue
-            o_idx, nums, prods, qty = order_lines(r, sel.size, kind.product_mix, kind.lines_per_order, kind.quantity)
-            rows = sel[o_idx].astype(np.int32)
-            del o_idx
-            qty = np.maximum(np.round(qty * scale[rows]).astype(np.int32), 1)
-            catalogue = np.array([pos[p] for p in kind.product_mix], np.int16)   # the mix's products in the catalogue
-            lines.append((rows, nums.astype(np.int16), catalogue[prods], qty))
-            del rows, nums, prods, qty
-        rows, nums, prods, qty = (np.concatenate([x[j] for x in lines]) for j in range(4))
+        for g, s, e in zip(gens, starts.tolist(), stops.tolist()):   # the day's orders, kind by kind
+            for kj in np.unique(kinds[s:e]).tolist():
+                kind = self.kinds[kj]
+                sel = s + np.flatnonzero(kinds[s:e] == kj)
+                o_idx, nums, prods, qty = order_lines(g, sel.size, kind.product_mix, kind.lines_per_order,
+                                                      kind.quantity)
+                rows = sel[o_idx].astype(np.int32)
+                qty = np.maximum(np.round(qty * scale[rows]).astype(np.int32), 1)
+                lines.append((rows, nums.astype(np.int16), catalogues[kj][prods], qty))
+        if lines:
+            rows, nums, prods, qty = (np.concatenate([x[j] for x in lines]) for j in range(4))
+        else:
+            rows, nums, prods, qty = (np.zeros(0, np.int32), np.zeros(0, np.int16), np.zeros(0, np.int16),
+                                      np.zeros(0, np.int32))
         del lines
         # in key order (order, line number): an order's lines are numbered 1…k, so each line's place is known
         count = np.bincount(rows, minlength=owner.size)

@@ -13,6 +13,13 @@ def streams(seed: int) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
 
 
+def day_stream(seed: int, name: str, day: int) -> np.random.Generator:
+    """Stream ``name``'s own generator for one simulated day (the day-th child of the stream's seed): what is
+    drawn for that day is the same whenever it is drawn — at the end of the run, or for a snapshot of the
+    company as of a later day — and whatever was drawn for other days."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(STREAMS.index(name), int(day))))
+
+
 def draw_weighted(r: np.random.Generator, weights: list[float], n: int) -> np.ndarray:
     """``n`` indices drawn with the given (unnormalised) weights."""
     return draw_from_cdf(r, cumulative_shares(weights), n)

@@ -1,4 +1,5 @@
-"""Each table's rows as the CRM shows them at the snapshot (the horizon), as columns in key order, a chunk
+"""Each table's rows as the CRM shows them at the snapshot (the run's end: its horizon, or the day of
+:meth:`Simulation.snapshot`), as columns in key order, a chunk
 at a time (:class:`Rows`): what simulator/store.py writes to SQLite or Parquet and the benchmark's storage
 floor measures. Columns are named and ordered by simulator/layouts.py."""
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 
 from . import layouts as L
 from .engine import SIMULATOR_VERSION, Simulation
+from .purchases import MIN_PER_DAY
 from .records import take, bulk
 
 CHUNK = 200_000     # rows handed to SQLite (or Parquet) at a time: millions of lines never exist as tuples at once
@@ -20,12 +22,14 @@ CHUNK = 200_000     # rows handed to SQLite (or Parquet) at a time: millions of 
 class Rows:
     """Each table's rows as columns (lists, ready for SQLite), in key order, a chunk at a time: a method
     per table, named after it, yielding tuples of equal-length columns. The records are the snapshot the
-    CRM shows at the horizon: what happens later is not known yet (a ticket resolved after the snapshot is
-    still open; a survey answered later is missing)."""
+    CRM shows at the run's end: what happens later is not known yet (a ticket resolved after the snapshot is
+    still open; a survey answered later is missing; a lead decided ahead of its time is still open and its
+    account not there yet)."""
 
     def __init__(self, sim: Simulation, reveal_seed: bool = True):
         self.sim, self.reveal_seed = sim, reveal_seed
         self.end = sim.horizon
+        self.later = later_accounts(sim)        # accounts made ahead that have not entered the CRM by the end
         head = sim.scenario.scenario
         self.money = head.currencies[head.locale]
 
@@ -47,10 +51,11 @@ class Rows:
     # lookups and people
     def meta(self):
         sim, s, head = self.sim, self.sim.scenario, self.sim.scenario.scenario
-        snapshot = head.start_date + dt.timedelta(days=head.days)
+        days = int(sim.horizon // MIN_PER_DAY)       # the scenario's days, or a snapshot's day
+        snapshot = head.start_date + dt.timedelta(days=days)
         meta = {
             "scenario": head.id, "title_zh": head.title_zh, "title_en": head.title_en,
-            "data_id": data_id(sim), "locale": head.locale, "customers": str(head.customers), "days": str(head.days),
+            "data_id": data_id(sim), "locale": head.locale, "customers": str(head.customers), "days": str(days),
             "currency": self.money.code, "start_date": head.start_date.isoformat(), "snapshot_date": snapshot.isoformat(),
             "profit_threshold": f"{round(head.profit_threshold * self.money.per_base, 2):g}",
             "sla_seconds": f"{s.service.sla_seconds:g}", "sla_target": f"{s.service.sla_target:g}",
@@ -73,11 +78,16 @@ class Rows:
 
     def accounts(self):
         since, at = self.sim.customer_since, L.ACCOUNTS.customer_since   # (the last column: prospects won since)
-        yield from self._stamped([row[:at] + (since.get(i, row[at]),) for i, row in enumerate(self.sim.t.accounts)],
-                                 L.ACCOUNTS)
+        later = self.later
+        yield from self._stamped([row[:at] + (since.get(i, row[at]),) for i, row in enumerate(self.sim.t.accounts)
+                                  if i not in later], L.ACCOUNTS)
 
     def contacts(self):
-        yield from self._stamped(self.sim.t.contacts, L.CONTACTS)
+        contacts = self.sim.t.contacts
+        if self.later:
+            gone, by = {self.sim.acc.ids[i] for i in self.later}, L.CONTACTS.account_id
+            contacts = [c for c in contacts if c[by] not in gone]
+        yield from self._stamped(contacts, L.CONTACTS)
 
     def products(self):
         per = self.money.per_base
@@ -95,7 +105,16 @@ class Rows:
 
     # sales
     def leads(self):
-        yield from self._stamped(self.sim.t.leads, L.LEADS, ("lead_id",), ("created_at", "qualified_at"))
+        end, decided, Ld = self.end, self.sim.lead_decided, L.LEADS
+        leads = []
+        for row in self.sim.t.leads:
+            if row[Ld.created_at] >= end:
+                continue                                      # (a month's leads are drawn when it starts)
+            if decided.get(row[Ld.lead_id], -1.0) >= end:     # decided ahead, not yet
+                row = list(row)
+                row[Ld.status], row[Ld.qualified_at], row[Ld.account_id] = "open", None, None
+            leads.append(row)
+        yield from self._stamped(leads, Ld, ("lead_id",), ("created_at", "qualified_at"))
 
     def opportunities(self):
         yield from self._stamped(self.sim.t.opportunities, L.OPPORTUNITIES, ("opportunity_id",),
@@ -139,8 +158,10 @@ class Rows:
                    cost.tolist())
 
     def campaign_members(self):
-        yield from self._stamped(list(self.sim.t.campaign_members), L.CAMPAIGN_MEMBERS, ("campaign_id", "account_id"),
-                                 ("contacted_at", "responded_at"))
+        end, M = self.end, L.CAMPAIGN_MEMBERS
+        rows = [r if r[M.responded_at] is None or r[M.responded_at] < end else r[:M.responded_at] + (None, None)
+                for r in self.sim.t.campaign_members if r[M.contacted_at] < end]   # (contacts spread over 3 days)
+        yield from self._stamped(rows, M, ("campaign_id", "account_id"), ("contacted_at", "responded_at"))
 
     # service
     def agents(self):
@@ -232,6 +253,11 @@ class Rows:
                 problems.append("an order's contact is not one of its account's")
         if problems:
             raise RuntimeError(f"simulator bug: {'; '.join(problems)}")
+
+
+def later_accounts(sim: Simulation) -> set[int]:
+    """The accounts made ahead of their time (a batch lead's conversion) that enter the CRM after the run's end."""
+    return {i for i, at in sim.made_at.items() if at >= sim.horizon}
 
 
 @bulk()

@@ -84,10 +84,12 @@ class Sales:
                          account_id=None, cost=money)
                 for j, k in enumerate(kinds.tolist())]
         self.t.leads.extend(rows)
+        self.lead_decided.update(zip(ids, decided.tolist()))
         new = np.flatnonzero(converted & ~open_)
         if new.size:
             idx = self._new_accounts(kinds[new], decided[new], self.clock.dates(decided[new]), source,
                                      [ids[j] for j in new.tolist()], names=[names[j] for j in new.tolist()])
+            self.made_at.update(zip(idx.tolist(), decided[new].tolist()))
             for j, i in zip(new.tolist(), idx.tolist()):   # (their lives started with the accounts)
                 rows[j][LEAD.account_id] = self.acc_id(i)
                 self.t.special_orders.append(SpecialOrder(i, float(decided[j]), "first", None, None, 0.0, 1.0, -1))

@@ -34,7 +34,7 @@ from typing import Iterable, Sequence
 from . import layouts as L
 from .engine import Simulation
 from .records import bulk
-from .rows import Rows
+from .rows import Rows, later_accounts
 
 SCHEMA = Path(__file__).with_name("schema.sql")
 TRUTH_SCHEMA = Path(__file__).with_name("truth_schema.sql")
@@ -203,7 +203,9 @@ def write_truth(path: Path, sim: Simulation) -> None:
             cols = list(sim.t.latent)
             at = L.LATENT_ACCOUNTS.churned_at
             cols[at] = sim.clock.stamps(cols[at])
-            con.executemany(L.LATENT_ACCOUNTS.insert(), zip(*cols, strict=True))
+            later = later_accounts(sim)           # (a snapshot: not in the CRM yet)
+            con.executemany(L.LATENT_ACCOUNTS.insert(), (row for i, row in enumerate(zip(*cols, strict=True))
+                                                         if i not in later))
             con.executemany(L.LATENT_REPS.insert(), sorted(getattr(sim, "rep_optimism", {}).items()))
             ids = sim.acc.ids
             con.executemany(L.LATENT_DUPLICATES.insert(), sorted((ids[a], ids[b]) for a, b in sim.duplicates.items()))

@@ -203,3 +203,34 @@ def replay(db: str | Path, log: str | Path | None = None, *, lang: str = "zh_CN"
     log = db.with_name(LOG_NAME) if log is None else Path(log)
     with CRM.open(db, user="replay", lang=lang) as crm:
         return apply_log(crm, ActionLog(log))
+
+
+def redo(db: str | Path, calls: list[dict], *, user: str, lang: str = "zh_CN") -> list[dict]:
+    """Do operations recorded in another database of the same company (rows of its ``operations`` table:
+    ``operation``, ``at``, ``args``, ``kwargs``) again on ``db`` — the company's data as of a later day, in the
+    term's next module (grading/classroom/company.py) — in order, each at its own CRM time, as ``user``
+    (never the user a row names: the rows come from a student's database). The calls happened before this
+    data's day, so the clock may go back to the first of them. Returns, per call, whether it was done
+    (``done``) and if not why (``reason``, in ``lang``): a call may be refused here though it was done there,
+    when the company has moved on (a lead the student qualified that the company has since lost)."""
+    out = []
+    with CRM.open(db, user=user, lang=lang) as crm:
+        times = sorted(c["at"] for c in calls if isinstance(c.get("at"), str))
+        if times:
+            crm.horizon = min(crm.horizon, times[0])
+        for c in calls:
+            name, args, kwargs = OPERATIONS.get(c.get("operation")), c.get("args"), c.get("kwargs")
+            done = {"operation": c.get("operation"), "at": c.get("at"), "done": False}
+            if name is None or not isinstance(args, list) or not isinstance(kwargs, dict):
+                out.append({**done, "reason": render("ui_redo_unreadable", lang, {})})
+                continue
+            try:
+                crm.set_clock(c["at"])
+                getattr(crm, name)(*args, **kwargs)
+                done["done"] = True
+            except DomainError as err:
+                done["reason"] = err.message(lang)
+            except TypeError as exc:     # arguments the method does not take: a row written by hand
+                done["reason"] = render("ui_redo_unreadable", lang, {}) + f" ({str(exc)[:80]})"
+            out.append(done)
+    return out

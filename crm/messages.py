@@ -149,6 +149,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                     "Replayed {applied} actions from the action log ({skipped} were already in the database)."),
     "ui_replay_failed": ("操作日志第 {line} 行（{action} {record}）重放失败：{reason}",
                          "Line {line} of the action log ({action} {record}) could not be replayed: {reason}"),
+    "ui_redo_unreadable": ("这一步的记录不完整（操作名或参数无法读取），没有带到后面的数据里。",
+                           "This operation's record is incomplete (its name or arguments cannot be read), so it was "
+                           "not carried into the later data."),
     "ui_shown": ("显示 {shown} / 共 {total} 条。",
                  "Showing {shown} of {total}."),
     "ui_pick_first": ("请先选择{what}。",

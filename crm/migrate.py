@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 
 SCHEMA_OPS = Path(__file__).with_name("schema_ops.sql")
-OPS_SCHEMA_VERSION = "1"
+OPS_SCHEMA_VERSION = "2"   # 2: the operations table
 
 # table -> [(column, declaration)]; comments say what each column is (中文 / English)
 ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {

@@ -23,6 +23,17 @@ BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 
+-- 操作调用 / Each operation as it was called through the API (code, console or replay): what the term's next
+-- company module redoes on the company's later data (docs/design.md "The company track")
+CREATE TABLE IF NOT EXISTS operations (
+    op_no     INTEGER PRIMARY KEY CHECK (op_no >= 1),           -- 操作序号（同操作日志）/ operation number (as in audit_log)
+    operation TEXT NOT NULL,                                    -- 操作 / operation, e.g. account.merge
+    at        TEXT NOT NULL CHECK (datetime(at) = at),          -- 操作时间（CRM 时钟）/ when (the CRM's clock)
+    user      TEXT NOT NULL CHECK (length(user) > 0),           -- 操作人 / who
+    args      TEXT CHECK (args IS NULL OR json_valid(args)),    -- 位置参数（JSON；无法记录为空）/ arguments (JSON; empty if not recordable)
+    kwargs    TEXT CHECK (kwargs IS NULL OR json_valid(kwargs)) -- 关键字参数（JSON）/ keyword arguments (JSON)
+);
+
 -- 跟进与提醒 / Follow-ups and reminders scheduled by reps
 CREATE TABLE IF NOT EXISTS followups (
     followup_id    TEXT PRIMARY KEY CHECK (followup_id GLOB 'F[0-9]*'),    -- 跟进编号 / follow-up id

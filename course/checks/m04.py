@@ -331,3 +331,11 @@ def notes(ctx) -> list[tuple[str, str, str]]:
         ("合并的重复客户", "the duplicate school merged",
          f"{t['merge']['survivor']} ← {', '.join(t['merge']['others'])}"),
     ]
+
+
+def decisions(ctx):
+    """What carries over to the term's next company module (grading/classroom/company.py): the CRM changes the
+    student made here — merges, the lead's conversion, the follow-up, the deal's stage and quote — done again
+    through the CRM API on the company's later data."""
+    from crmlab.grading.classroom.company import crm_calls
+    return [{"kind": "crm", "calls": crm_calls(ctx.work_db, ctx.db)}]

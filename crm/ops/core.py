@@ -40,9 +40,12 @@ def operation(name: str):
                 return fn(self, *args, **kwargs)
             con = self._con
             con.execute("BEGIN IMMEDIATE")
-            self._op = (name, con.execute("SELECT coalesce(max(op_no), 0) + 1 FROM audit_log").fetchone()[0])
+            self._op = (name, con.execute(   # (an operation that changed nothing has a number too)
+                "SELECT max(coalesce((SELECT max(op_no) FROM audit_log), 0), "
+                "coalesce((SELECT max(op_no) FROM operations), 0)) + 1").fetchone()[0])
             try:
                 result = fn(self, *args, **kwargs)
+                self._record_call(name, args, kwargs)
             except sqlite3.IntegrityError as exc:
                 con.execute("ROLLBACK")
                 raise ConstraintViolation("constraint", self.lang, detail=str(exc)) from exc
@@ -154,6 +157,15 @@ class Base(Fields):
             f"WHERE {key} GLOB ?", (prefix + "[0-9]*",)).fetchone()
         width = max(width, (longest or 0) - len(prefix))
         return f"{prefix}{(n or 0) + 1:0{width}d}"
+
+    def _record_call(self, name: str, args: tuple, kwargs: dict) -> None:
+        """The operation as called (``operations``), so that it can be done again on the company's later data."""
+        try:
+            a, k = json.dumps(list(args), ensure_ascii=False), json.dumps(kwargs, ensure_ascii=False, sort_keys=True)
+        except (TypeError, ValueError):      # an argument that is no plain data: the call is kept, not its arguments
+            a = k = None
+        self._con.execute("INSERT INTO operations (op_no, operation, at, user, args, kwargs) VALUES (?, ?, ?, ?, ?, ?)",
+                          (self._op[1], name, self._now, self.user, a, k))
 
     def _audit(self, table: str, rid: str, before, after) -> None:
         name, op_no = self._op

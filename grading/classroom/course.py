@@ -90,6 +90,14 @@ class Module:
     # the tables of the student's database (None: all); each comes with the tables its keys point at, and the
     # others are neither written nor, where that saves time, built (simulator.simulate's ``tables``)
     tables: tuple[str, ...] | None = None
+    # on the company track (docs/design.md "The company track"): the student's own company as of ``day``, whose
+    # scenario and customers are the course's [company]; a case module has a scenario of its own
+    track: str = "case"
+    day: int | None = None
+
+    @property
+    def on_company_track(self) -> bool:
+        return self.track == "company"
 
     @property
     def writable_files(self) -> list[str]:
@@ -222,8 +230,16 @@ class Course:
             if unknown:
                 raise CourseError(f"{self.root / 'crmlab.toml'}: 'modules.{module_id}.tables' names unknown tables "
                                   f"{', '.join(unknown)} (the database's tables: {', '.join(known)})")
-        return Module(module_id, m.title_zh, m.title_en, m.scenario, m.customers, m.data_file, m.data_writable, m.due,
-                      m.tables)
+        company = self.settings.company
+        scenario, customers = (company.scenario, company.customers) if m.track == "company" else (m.scenario, m.customers)
+        return Module(module_id, m.title_zh, m.title_en, scenario, customers, m.data_file, m.data_writable, m.due,
+                      m.tables, m.track, m.day)
+
+    @property
+    def company_modules(self) -> list[str]:
+        """The modules on the company track, in the order of their days (the term's order)."""
+        mods = self.settings.modules
+        return sorted((k for k, m in mods.items() if m.track == "company"), key=lambda k: mods[k].day)
 
     @property
     def module_ids(self) -> list[str]:

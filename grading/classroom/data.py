@@ -1,4 +1,5 @@
-"""Each student's own data: seeded by (course id, module id, student id), cached grader-side."""
+"""Each student's own data, cached grader-side: a case module's seeded by (course id, module id, student id), a
+company-track module's the student's company as of the module's day (grading/classroom/company.py)."""
 from __future__ import annotations
 
 import fcntl
@@ -31,12 +32,17 @@ def student_database(course: Course, module_id: str, student: str) -> Path:
     module = course.module(module_id)
     cached = cached_database(course, module_id, student)
     if not cached.exists():
-        from crmlab.simulator import simulate, student_seed   # pandas, SimPy, Faker: only when data is made
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
-        simulate(module.scenario, student_seed(course.course_id, module_id, student, course.secret), tmp,
-                 truth=course.private / "truth" / module_id / f"{student}.db",
-                 customers=module.customers, locale=course.locale, reveal_seed=False, tables=module.tables)
+        truth = course.private / "truth" / module_id / f"{student}.db"
+        if module.on_company_track:          # the student's own company as of the module's day
+            from crmlab.grading.classroom.company import build
+            build(course, module_id, student, tmp, truth)
+        else:
+            from crmlab.simulator import simulate, student_seed   # pandas, SimPy, Faker: only when data is made
+            simulate(module.scenario, student_seed(course.course_id, module_id, student, course.secret), tmp,
+                     truth=truth, customers=module.customers, locale=course.locale, reveal_seed=False,
+                     tables=module.tables)
         os.chmod(tmp, 0o444)
         os.replace(tmp, cached)  # atomic: concurrent builders never see half a file
     return cached

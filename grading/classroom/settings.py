@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from crmlab import paths
 from crmlab.grading.classroom.course import CourseError
@@ -168,12 +168,32 @@ class GradesSection(Section):
         return course.settings.grades
 
 
+class CompanySection(Section):
+    """[company]: the term's company — each student's own, living through the term; the company-track modules
+    hand it out at their days (docs/design.md "The company track")."""
+    scenario: str = setting("education_services", en="the company's industry: a built-in scenario (education_services, "
+                            "auto_dealer_4s, …) or a path", zh="公司所在行业：内置场景（education_services、auto_dealer_4s 等）"
+                            "或文件路径")
+    customers: int = setting(120, en="the company's customers at the start of the term (each student's company)",
+                             zh="学期开始时公司的客户数（每个学生一家公司）", ge=1)
+    days: int = setting(730, en="how many days the company lives (the last company-track module's day is before "
+                        "it)", zh="公司存续的天数（最后一个公司线模块的日子在它之前）", ge=1)
+
+
 class ModuleSection(Section):
     """[modules.<id>]: one module of the catalogue."""
     title_zh: str = setting(en="the module's title in Chinese", zh="模块名称（中文）")
     title_en: str = setting(en="the module's title in English", zh="模块名称（英文）")
-    scenario: str = setting(en="a built-in scenario (scenarios/) or a path", zh="内置场景名（scenarios/）或文件路径")
-    customers: int = setting(en="customers simulated for each student", zh="为每个学生模拟的客户数", ge=1)
+    track: Literal["case", "company"] = setting(
+        "case", en="\"company\": the module hands out the student's own company as of `day` (with what the student "
+        "decided in the earlier company modules); \"case\": a case of its own (`scenario`, `customers`)",
+        zh="company：发给学生的是他自己的公司在第 day 天的样子（带着他在前面公司线模块里的决策）；case：独立案例（scenario、customers）")
+    day: int | None = setting(None, en="on the company track: the company's day the hand-out shows (days since the "
+                              "company's start)", zh="公司线：发下去的数据是公司第几天的样子", ge=1)
+    scenario: str | None = setting(None, en="a case module's scenario: a built-in one (scenarios/) or a path",
+                                   zh="案例模块的场景：内置场景名（scenarios/）或文件路径")
+    customers: int | None = setting(None, en="a case module's customers simulated for each student",
+                                    zh="案例模块为每个学生模拟的客户数", ge=1)
     data_file: str = setting(en="the student's own database, next to the notebook", zh="学生自己的数据库（在笔记本旁边）")
     data_writable: bool = setting(False, en="operational: the student changes their CRM, so the grading sandbox "
                                   "leaves the data file and the action log writable",
@@ -191,16 +211,49 @@ class ModuleSection(Section):
     group_silent_share: Share = setting(0.5, en="the share of the group's points a member who played no turn loses",
                                         zh="没有发言的组员失去的小组得分比例")
 
+    @model_validator(mode="after")
+    def _track(self):
+        if self.track == "company":
+            if self.day is None:
+                raise ValueError("on the company track needs its day: day = N (the company's day the hand-out shows)")
+            if self.scenario is not None or self.customers is not None:
+                raise ValueError("is on the company track: its data is the course's [company]; leave scenario and "
+                                 "customers out")
+        else:
+            if self.day is not None:
+                raise ValueError("has a day but is a case module: add track = \"company\" or leave day out")
+            missing = [k for k in ("scenario", "customers") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"is a case module: it needs {' and '.join(missing)} (or track = \"company\")")
+        return self
+
 
 class CourseSettings(Section):
     """A course's crmlab.toml."""
     course: CourseSection
     grading: GradingSection
     grades: GradesSection = GradesSection()
+    company: CompanySection = CompanySection()
     modules: dict[str, ModuleSection] = {}
 
+    @model_validator(mode="after")
+    def _term(self):
+        days: dict[int, str] = {}
+        for mid, m in sorted(self.modules.items()):
+            if m.track != "company":
+                continue
+            if m.day >= self.company.days:
+                raise ValueError(f"modules.{mid}.day = {m.day} is not within the company's {self.company.days} days "
+                                 f"([company] days)")
+            if m.day in days:
+                raise ValueError(f"modules.{mid}.day = {m.day} is modules.{days[m.day]}'s day too: each company module "
+                                 f"has a day of its own (what one decides shows in the next)")
+            days[m.day] = mid
+        return self
 
-SECTIONS = {"course": CourseSection, "grading": GradingSection, "grades": GradesSection, "modules.<id>": ModuleSection}
+
+SECTIONS = {"course": CourseSection, "grading": GradingSection, "grades": GradesSection, "company": CompanySection,
+            "modules.<id>": ModuleSection}
 
 
 def read(path: Path) -> CourseSettings:
@@ -235,7 +288,7 @@ def _said(e: dict) -> str:
     if e["type"] in ("model_type", "dict_type"):
         return f"'{key}' = {e['input']!r}: should be a table ([{key}] with its settings under it)"
     if e["type"] == "value_error":
-        return f"'{key}' {e['ctx']['error']}"
+        return f"'{key}' {e['ctx']['error']}" if key else str(e["ctx"]["error"])
     return f"'{key}' = {e['input']!r}: {e['msg'].replace('Input should', 'should')}"
 
 

@@ -151,7 +151,19 @@ def verify(course: Course, module: str, student: str, executed: dict[str, dict],
                     grade.auto_score = v.points
                     verdicts.append(v)
             gb.db.commit()
+        _keep_decisions(course, module, student, ctx)
     return verdicts
+
+
+def _keep_decisions(course: Course, module: str, student: str, ctx: Context) -> None:
+    """On the company track: what the student decided in this module, as the module's ``decisions(ctx)`` reads
+    it from the graded hand-in, for the term's next company module (grading/classroom/company.py)."""
+    if not course.module(module).on_company_track:
+        return
+    decide = getattr(_checks_module(course, module), "decisions", None)
+    if decide is not None:
+        from crmlab.grading.classroom.company import keep_decisions
+        keep_decisions(course, module, student, decide(ctx))
 
 
 def _judge(fn, check: str, max_points: float, answers: dict, ctx: Context) -> Verdict:

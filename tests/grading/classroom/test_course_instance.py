@@ -39,14 +39,19 @@ def test_student_data_keeps_its_seed_secret(tmp_path):
     meta = dict(sqlite3.connect(db_a).execute("SELECT key, value FROM meta").fetchall())
     assert "seed" not in meta and meta["data_id"] != dict(sqlite3.connect(db_b).execute(
         "SELECT key, value FROM meta").fetchall())["data_id"]
-    public = simulate("education_services", student_seed("same-id", "m01", "s1"), tmp_path / "guess.db",
-                      customers=a.module("m01").customers, locale=a.locale, reveal_seed=False)
+    # m01 is on the company track: the student's company, seeded by (course, student) — not by module — and the secret
+    from crmlab.grading.classroom.company import SEED_KEY
+    company = a.settings.company
+    run = dict(customers=company.customers, days=company.days, locale=a.locale, reveal_seed=False)
+    public = simulate(company.scenario, student_seed("same-id", SEED_KEY, "s1"), tmp_path / "guess.db", **run)
     guess = dict(sqlite3.connect(public.db_path).execute("SELECT key, value FROM meta").fetchall())
     assert guess["data_id"] != meta["data_id"]
-    again = simulate("education_services", student_seed("same-id", "m01", "s1", a.secret), tmp_path / "again.db",
-                     customers=a.module("m01").customers, locale=a.locale, reveal_seed=False)
+    again = simulate(company.scenario, student_seed("same-id", SEED_KEY, "s1", a.secret), tmp_path / "again.db", **run)
     assert dict(sqlite3.connect(again.db_path).execute("SELECT key, value FROM meta").fetchall())["data_id"] \
         == meta["data_id"]
+    # and m04, the same company some months on, names the same data
+    m04 = dict(sqlite3.connect(student_database(a, "m04", "s1")).execute("SELECT key, value FROM meta").fetchall())
+    assert m04["data_id"] == meta["data_id"] and m04["snapshot_date"] > meta["snapshot_date"]
 
 
 def test_a_due_time_without_its_time_zone_is_refused_naming_the_field(tmp_path):

@@ -53,8 +53,11 @@ def _targets(ctx) -> dict:
     still_open = [r[0] for r in db.execute(f"SELECT opportunity_id {open_sql} AND opportunity_id NOT IN (?, ?)",
                                            (key[0], lost))]
 
-    lead = db.execute("SELECT lead_id, kind, company, contact_name FROM leads WHERE status = 'open' "
-                      "ORDER BY created_at DESC, lead_id DESC LIMIT 1").fetchone()
+    # the newest open lead of a kind the sales team sells to (has won deals with): a 4S dealer's car owners come in
+    # by booking, only its fleets through the sales team
+    lead = db.execute("SELECT lead_id, kind, company, contact_name FROM leads WHERE status = 'open' AND kind IN "
+                      "(SELECT a.kind FROM opportunities o JOIN accounts a ON a.account_id = o.account_id "
+                      "WHERE o.stage = 'won') ORDER BY created_at DESC, lead_id DESC LIMIT 1").fetchone()
     won_by_kind = ("FROM opportunities o JOIN accounts a ON a.account_id = o.account_id "
                    "WHERE o.stage = 'won' AND a.kind = ?")
     (rep,) = db.execute(f"SELECT o.rep_id {won_by_kind} GROUP BY o.rep_id ORDER BY COUNT(*) DESC, o.rep_id LIMIT 1",

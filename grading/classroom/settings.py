@@ -174,8 +174,9 @@ class CompanySection(Section):
     scenario: str = setting("education_services", en="the company's industry: a built-in scenario (education_services, "
                             "auto_dealer_4s, …) or a path", zh="公司所在行业：内置场景（education_services、auto_dealer_4s 等）"
                             "或文件路径")
-    customers: int = setting(120, en="the company's customers at the start of the term (each student's company)",
-                             zh="学期开始时公司的客户数（每个学生一家公司）", ge=1)
+    customers: int | None = setting(None, en="the company's customers at the start of the term (each student's "
+                                    "company); default: the scenario's own", zh="学期开始时公司的客户数（每个学生一家公司）；"
+                                    "默认用场景自己的", ge=1)
     days: int = setting(730, en="how many days the company lives (the last company-track module's day is before "
                         "it)", zh="公司存续的天数（最后一个公司线模块的日子在它之前）", ge=1)
 

@@ -80,7 +80,7 @@ def test_the_command_says_an_unknown_key_in_one_line_with_exit_code_2(tmp_path):
     ("data_writable = true", 'data_writable = "yes"', "'modules.m04.data_writable' = 'yes': should be a valid boolean"),
     ("group_silent_share = 0.5", "group_silent_share = 2", "'modules.m07.group_silent_share' = 2 should be a share"),
     ("customers = 300\n", "customers = 12.5\n", "'modules.m07.customers' = 12.5: should be a valid integer"),
-    ("customers = 120", "customers = 12.5", "'company.customers' = 12.5: should be a valid integer"),
+    ("# customers = 120 ", "customers = 12.5 #", "'company.customers' = 12.5: should be a valid integer"),
     # the company track: a company module's data is the course's [company]; each has a day of its own, in the term
     ("day = 365 ", 'scenario = "hotpot_chain"\nday = 365 ', "'modules.m01' is on the company track: its data is the "
      "course's [company]; leave scenario and customers out"),

@@ -50,3 +50,37 @@ def hand_in(check: str, value) -> None:
     text = json.dumps(data["value"], ensure_ascii=False)
     display({MIME: data, "text/plain": f"{check} ✓ 已提交 / handed in: {text[:200]}{'…' if len(text) > 200 else ''}"},
             raw=True)
+
+
+def company_note(con) -> None:
+    """On the company track: what your data includes of your earlier decisions · 公司线：你的数据带入了哪些决策
+
+    Your company lives through the term: what you decided in an earlier company module (CRM changes, a
+    policy) is in this module's data from that module's day on. The database says what was carried in
+    (its ``meta``: ``term_day``, ``term_decisions``); this prints it, in Chinese and English."""
+    meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+    if "term_day" not in meta:          # a case module's data
+        return
+    day, lines = meta["term_day"], []
+    steps = json.loads(meta.get("term_decisions") or "[]")
+    if not steps:
+        lines.append(f"你的公司第 {day} 天。此前没有公司线模块，数据里没有带入的决策。"
+                     f" / Your company on day {day}: no earlier company module, so no decisions are carried in.")
+    else:
+        lines.append(f"你的公司第 {day} 天，带入了你在前面模块的决策： / Your company on day {day}, with your earlier decisions:")
+    for s in steps:
+        m = s["module"]
+        if not s["handed_in"]:
+            lines.append(f"  {m}：没有提交，公司按默认方式运营 / not handed in: the company ran on its defaults")
+            continue
+        parts_zh, parts_en = [f"CRM 操作 {s['crm_done']} 步"], [f"{s['crm_done']} CRM operations"]
+        if s.get("policy"):
+            fields = ", ".join(f for p in s["policy"] for f in p)
+            parts_zh.append(f"政策（{fields}）"); parts_en.append(f"a policy ({fields})")
+        lines.append(f"  {m}：带入 {'、'.join(parts_zh)} / carried in: {', '.join(parts_en)}")
+        refused = s.get("crm_refused") or []
+        if refused:
+            lines.append(f"    其中 {len(refused)} 步没能带入（之后公司的情况变了）/ {len(refused)} could not be carried in "
+                         f"(the company moved on):")
+            lines += [f"    · {r['operation']} {r['at']}：{r['reason']}" for r in refused[:5]]
+    print("\n".join(lines))

@@ -122,6 +122,29 @@ def test_a_decision_in_one_module_changes_the_next_modules_data_for_that_student
     assert not ann & {m for m, _ in _merged(student_database(course, "m01", "cat"))}
 
 
+def test_the_notebook_says_which_decisions_the_students_data_includes(term, capsys):
+    import importlib.util
+    from crmlab.grading.classroom.course import SHIPPED_COURSE
+
+    spec = importlib.util.spec_from_file_location("handin_for_test", SHIPPED_COURSE / "handin" / "crmlab_handin.py")
+    handin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(handin)
+    course, _, _ = term
+    said = {}
+    for s in ("ann", "ben"):
+        with sqlite3.connect(f"file:{student_database(course, 'm01', s)}?mode=ro", uri=True) as con:
+            handin.company_note(con)
+        said[s] = capsys.readouterr().out
+    done = json.loads(dict(_rows(student_database(course, "m01", "ann"), "SELECT key, value FROM meta"))["term_decisions"])
+    assert f"第 {M01_DAY} 天" in said["ann"] and f"day {M01_DAY}" in said["ann"]
+    assert f"m04：带入 CRM 操作 {done[0]['crm_done']} 步" in said["ann"]
+    assert f"carried in: {done[0]['crm_done']} CRM operations" in said["ann"]
+    assert "m04：没有提交" in said["ben"] and "not handed in" in said["ben"]
+    with sqlite3.connect(f"file:{student_database(course, 'm04', 'ann')}?mode=ro", uri=True) as con:
+        handin.company_note(con)                  # the first company module of this term
+    assert "no earlier company module" in capsys.readouterr().out
+
+
 def _m04_merges(course, student):
     """(op, at, merged, survivor) of the merges kept as the student's m04 decisions."""
     kept = json.loads((course.private / "decisions" / "m04" / f"{student}.json").read_text(encoding="utf-8"))

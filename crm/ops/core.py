@@ -40,9 +40,7 @@ def operation(name: str):
                 return fn(self, *args, **kwargs)
             con = self._con
             con.execute("BEGIN IMMEDIATE")
-            self._op = (name, con.execute(   # (an operation that changed nothing has a number too)
-                "SELECT max(coalesce((SELECT max(op_no) FROM audit_log), 0), "
-                "coalesce((SELECT max(op_no) FROM operations), 0)) + 1").fetchone()[0])
+            self._op = (name, con.execute("SELECT coalesce(max(op_no), 0) + 1 FROM audit_log").fetchone()[0])
             try:
                 result = fn(self, *args, **kwargs)
                 self._record_call(name, args, kwargs)
@@ -159,7 +157,10 @@ class Base(Fields):
         return f"{prefix}{(n or 0) + 1:0{width}d}"
 
     def _record_call(self, name: str, args: tuple, kwargs: dict) -> None:
-        """The operation as called (``operations``), so that it can be done again on the company's later data."""
+        """The operation as called (``operations``), so that it can be done again on the company's later data; one
+        that changed nothing (no audit row) is not kept: every change of the database leaves an audit row."""
+        if self._con.execute("SELECT 1 FROM audit_log WHERE op_no = ? LIMIT 1", (self._op[1],)).fetchone() is None:
+            return
         try:
             a, k = json.dumps(list(args), ensure_ascii=False), json.dumps(kwargs, ensure_ascii=False, sort_keys=True)
         except (TypeError, ValueError):      # an argument that is no plain data: the call is kept, not its arguments

@@ -16,9 +16,10 @@ from .migrate import migrate   # light (sqlite3), and a submodule of the same na
 
 # the API and the checks need pandas: imported when first asked for, so that what only needs a part of
 # the package (the charts' font, the action log's name) starts fast, as the simulator's package does
-_LAZY = {"CRM": "ops", "Console": "console", "check_state": "checks", "load_conditions": "checks", "Result": "checks", "KINDS": "checks"}
+_LAZY = {"CRM": "ops", "Console": "console", "check_state": "checks", "load_conditions": "checks", "Result": "checks", "KINDS": "checks",
+         "company_dashboard": "dashboard", "company_kpis": "dashboard"}
 
-__all__ = ["CRM", "Console", "check_state", "load_conditions", "Result", "KINDS", "migrate", "DomainError", "NotFound",
+__all__ = ["CRM", "Console", "check_state", "load_conditions", "Result", "KINDS", "company_dashboard", "company_kpis", "migrate", "DomainError", "NotFound",
            "InvalidValue", "IllegalTransition", "Conflict", "MergedAway", "ClockError", "ConstraintViolation"]
 
 

@@ -182,7 +182,9 @@ def build(course: Course, module_id: str, student: str, out: Path, truth: Path) 
     with contextlib.closing(sqlite3.connect(tmp_out)) as con, con:
         con.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                         [("term_day", str(record["day"])),
-                         ("term_decisions", json.dumps(applied, ensure_ascii=False, sort_keys=True))])
+                         ("term_decisions", json.dumps(applied, ensure_ascii=False, sort_keys=True)),
+                         ("term_modules", json.dumps([{"module": s["module"], "day": s["day"]} for s in record["history"]]
+                                                     + [{"module": module_id, "day": record["day"]}]))])
     digest = content_digest(tmp_out)
     if "database_sha256" in record and record["database_sha256"] != digest:
         tmp_out.unlink()

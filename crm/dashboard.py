@@ -44,6 +44,7 @@ WORDS = {   # the page's own words
     "partial": ("（未满）", " (so far)"),
     "modules": ("竖线：学期里公司线模块的日子", "Lines: the days of the term's company modules"),
     "none": ("数据里还没有订单或来电。", "No orders or calls in the data yet."),
+    "no_data": ("这份数据里没有这一项", "not in this database"),
 }
 
 
@@ -69,6 +70,9 @@ def company_kpis(db: str | Path) -> pd.DataFrame:
             columns=["arrived_at", "answered_at", "abandoned"])
         csat = pd.read_sql_query("SELECT answered_at, score FROM csat", con, parse_dates=["answered_at"]) \
             if _has(con, "csat") else pd.DataFrame(columns=["answered_at", "score"])
+    for frame, cols in ((orders, ["ordered_at"]), (calls, ["arrived_at", "answered_at"]), (csat, ["answered_at"])):
+        for col in cols:                                         # (a module's database may lack a table)
+            frame[col] = pd.to_datetime(frame[col])
     stamps = [s for s in (orders["ordered_at"].min() if len(orders) else None,
                           calls["arrived_at"].min() if len(calls) else None) if s is not None and not pd.isna(s)]
     if not stamps:
@@ -110,30 +114,48 @@ class Dashboard:
         return []
 
     def png(self) -> bytes:
+        """Five small charts on a time axis: each quarter's figure at its last day, each company module's day a line."""
         import matplotlib
         from matplotlib.figure import Figure
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
 
         from .fonts import chart_rc
         k, zh = self.kpis, self.lang == "zh_CN"
         with matplotlib.rc_context(chart_rc()):
-            fig = Figure(figsize=(11, 5.2), dpi=100)
+            fig = Figure(figsize=(11, 5.4), dpi=100)
             axes = fig.subplots(2, 3).ravel()
+            x = list(k["end"])
             labels = [f"{q.year}Q{q.quarter}" for q in k.index]
             start = pd.Timestamp(self.meta["start_date"])
             for ax, (col, name_zh, name_en, _) in zip(axes, KPIS):
-                ax.plot(range(len(k)), k[col].to_numpy(dtype=float), marker="o", color="#2b6cb0")
                 ax.set_title(name_zh if zh else name_en, fontsize=10)
-                ax.set_xticks(range(len(k)), labels, fontsize=7, rotation=45)
+                values = k[col].to_numpy(dtype=float)
+                if pd.isna(values).all():
+                    ax.text(0.5, 0.5, _word("no_data", self.lang), ha="center", va="center", transform=ax.transAxes,
+                            fontsize=9, color="#718096")
+                else:
+                    ax.plot(x, values, marker="o", color="#2b6cb0")
+                ax.set_xticks(x, labels, fontsize=7, rotation=45)
+                ax.set_xlim(x[0] - pd.Timedelta(days=30), max(x[-1], start + pd.Timedelta(
+                    days=max((d for _, d in self.module_days), default=0))) + pd.Timedelta(days=30))
                 if col == "service_level":
                     ax.set_ylim(0, 1.05)
-                for module, day in self.module_days:   # a module's day as a position between quarters
+                    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+                elif col == "satisfaction":
+                    ax.set_ylim(1, 5)
+                else:
+                    ax.set_ylim(bottom=0)
+                    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+                    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+                top = ax.get_ylim()[1]
+                for module, day in self.module_days:
                     at = start + pd.Timedelta(days=day)
-                    pos = sum(1 for q in k.index if q <= at) - 1 + ((at - _q_start(at)).days / 91)
-                    ax.axvline(pos, color="#c05621", lw=0.8, ls="--")
-                    ax.text(pos, ax.get_ylim()[1], module, fontsize=7, color="#c05621", ha="center", va="bottom")
+                    ax.axvline(at, color="#c05621", lw=0.8, ls="--")
+                    ax.text(at, top, module, fontsize=7, color="#c05621", ha="center", va="bottom")
+                ax.tick_params(axis="y", labelsize=8)
                 ax.grid(alpha=0.3)
             axes[-1].axis("off")
-            axes[-1].text(0, 0.5, _word("modules", self.lang), fontsize=9, color="#c05621", wrap=True)
+            axes[-1].text(0, 0.5, _word("modules", self.lang), fontsize=9, color="#c05621")
             fig.tight_layout()
             buf = io.BytesIO()
             fig.savefig(buf, format="png", metadata={"Software": None})
@@ -161,10 +183,6 @@ def company_dashboard(db: str | Path = "crm.db", lang: str = "zh_CN") -> Dashboa
     with contextlib.closing(sqlite3.connect(f"file:{Path(db).resolve()}?mode=ro", uri=True)) as con:
         meta = dict(con.execute("SELECT key, value FROM meta"))
     return Dashboard(company_kpis(db), meta, lang)
-
-
-def _q_start(t: pd.Timestamp) -> pd.Timestamp:
-    return t.to_period("Q").start_time
 
 
 def _has(con: sqlite3.Connection, table: str) -> bool:

@@ -76,3 +76,13 @@ def test_a_database_without_orders_or_calls_says_so(tmp_path):
         con.executemany("INSERT INTO meta VALUES (?, ?)", [("snapshot_date", "2025-02-01"), ("start_date", "2025-01-01")])
     assert company_kpis(path).empty
     assert "还没有订单或来电" in company_dashboard(path).html()
+
+
+def test_a_database_without_some_tables_shows_the_rest(tiny):
+    """A module's database holds the tables it needs (m04's has no calls): their figures are left empty."""
+    with sqlite3.connect(tiny) as con:
+        con.execute("DROP TABLE calls")
+        con.execute("DROP TABLE csat")
+    k = company_kpis(tiny)
+    assert k["revenue"].tolist() == [250.0, 30.0, 0.0] and k["service_level"].isna().all() and k["satisfaction"].isna().all()
+    assert "2025Q1" in company_dashboard(tiny).html()

@@ -215,9 +215,9 @@ def redo(db: str | Path, calls: list[dict], *, user: str, lang: str = "zh_CN") -
     when the company has moved on (a lead the student qualified that the company has since lost)."""
     out = []
     with CRM.open(db, user=user, lang=lang) as crm:
-        times = sorted(c["at"] for c in calls if isinstance(c.get("at"), str))
-        if times:
-            crm.horizon = min(crm.horizon, times[0])
+        first = min((c["at"] for c in calls if isinstance(c.get("at"), str)), default=None)
+        if first is not None:
+            crm.horizon = min(crm.horizon, first)
         for c in calls:
             name, args, kwargs = OPERATIONS.get(c.get("operation")), c.get("args"), c.get("kwargs")
             done = {"operation": c.get("operation"), "at": c.get("at"), "done": False}

@@ -27,7 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
 from crmlab.html import render
+
+from .migrate import has_table
 
 ACTIVE_DAYS = 180
 # each figure: (column, Chinese label, English label, how a value is shown) — declared once for the table and charts
@@ -63,13 +66,13 @@ def company_kpis(db: str | Path) -> pd.DataFrame:
         orders = pd.read_sql_query(
             "SELECT o.order_id, o.account_id, o.ordered_at, COALESCE(SUM(l.quantity * l.unit_price), 0) AS amount "
             "FROM orders o LEFT JOIN order_lines l ON l.order_id = o.order_id GROUP BY o.order_id", con,
-            parse_dates=["ordered_at"]) if _has(con, "orders") else pd.DataFrame(columns=["account_id", "ordered_at", "amount"])
+            parse_dates=["ordered_at"]) if has_table(con, "orders") else pd.DataFrame(columns=["account_id", "ordered_at", "amount"])
         calls = pd.read_sql_query(
             "SELECT arrived_at, answered_at, abandoned FROM calls WHERE callback_of IS NULL OR callback_of <> 'escalation'",
-            con, parse_dates=["arrived_at", "answered_at"]) if _has(con, "calls") else pd.DataFrame(
+            con, parse_dates=["arrived_at", "answered_at"]) if has_table(con, "calls") else pd.DataFrame(
             columns=["arrived_at", "answered_at", "abandoned"])
         csat = pd.read_sql_query("SELECT answered_at, score FROM csat", con, parse_dates=["answered_at"]) \
-            if _has(con, "csat") else pd.DataFrame(columns=["answered_at", "score"])
+            if has_table(con, "csat") else pd.DataFrame(columns=["answered_at", "score"])
     for frame, cols in ((orders, ["ordered_at"]), (calls, ["arrived_at", "answered_at"]), (csat, ["answered_at"])):
         for col in cols:                                         # (a module's database may lack a table)
             frame[col] = pd.to_datetime(frame[col])
@@ -183,10 +186,6 @@ def company_dashboard(db: str | Path = "crm.db", lang: str = "zh_CN") -> Dashboa
     with contextlib.closing(sqlite3.connect(f"file:{Path(db).resolve()}?mode=ro", uri=True)) as con:
         meta = dict(con.execute("SELECT key, value FROM meta"))
     return Dashboard(company_kpis(db), meta, lang)
-
-
-def _has(con: sqlite3.Connection, table: str) -> bool:
-    return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is not None
 
 
 __all__ = ["company_dashboard", "company_kpis", "Dashboard", "KPIS"]

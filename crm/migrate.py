@@ -65,6 +65,11 @@ def columns(con: sqlite3.Connection, table: str) -> set[str]:
     return {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
 
 
+def has_table(con: sqlite3.Connection, table: str) -> bool:
+    """Whether the database holds ``table`` (a module's database holds the tables it needs)."""
+    return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is not None
+
+
 def referencing(con: sqlite3.Connection, target: str) -> list[tuple[str, str]]:
     """Every (table, column) with a foreign key to ``target``'s primary key, in name order."""
     tables = [r[0] for r in con.execute(

@@ -27,6 +27,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from crmlab.crm.migrate import has_table
 from crmlab.grading.classroom.course import Course, CourseError
 
 RECORD_FORMAT, RECORD_VERSION = "crmlab company hand-out", 1
@@ -103,9 +104,9 @@ def crm_calls(work_db: Path | None, handed_out: sqlite3.Connection) -> list[dict
     if work_db is None or not Path(work_db).is_file():
         return []
     with contextlib.closing(sqlite3.connect(f"{Path(work_db).resolve().as_uri()}?mode=ro", uri=True)) as con:
-        if not _has(con, "operations"):
+        if not has_table(con, "operations"):
             return []
-        first = handed_out.execute("SELECT max(op_no) FROM operations").fetchone()[0] if _has(handed_out, "operations") \
+        first = handed_out.execute("SELECT max(op_no) FROM operations").fetchone()[0] if has_table(handed_out, "operations") \
             else None
         rows = con.execute("SELECT operation, at, args, kwargs FROM operations WHERE op_no > ? ORDER BY op_no LIMIT ?",
                            (first or 0, MAX_CALLS)).fetchall()
@@ -127,10 +128,10 @@ def plan(course: Course, module_id: str, student: str) -> dict:
     if not module.on_company_track:
         raise CourseError(f"module {module_id} is not on the company track")
     order = course.company_modules
-    before = order[: order.index(module_id)]
+    at = order.index(module_id)
     history = []
-    if before:
-        prev = before[-1]
+    if at:
+        prev = order[at - 1]
         handed = _read_json(decisions_path(course, prev, student))
         history = plan(course, prev, student)["history"] + [{
             "module": prev, "day": course.module(prev).day, "handed_in": handed is not None,
@@ -208,19 +209,7 @@ def content_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def applied_decisions(meta: dict) -> list[dict]:
-    """What a company-track hand-out's database says it includes (its ``meta``): per earlier company module,
-    whether it was handed in and what of its decisions was applied; [] for a case module's data."""
-    with contextlib.suppress(KeyError, TypeError, ValueError):
-        return json.loads(meta["term_decisions"])
-    return []
-
-
 # -- files -----------------------------------------------------------------------------------------------
-def _has(con: sqlite3.Connection, table: str) -> bool:
-    return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is not None
-
-
 def _read_json(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))

@@ -85,7 +85,10 @@ def _checks_module(course: Course, module: str):
 
 def checks_of(course: Course, module: str) -> dict:
     """The check functions of ``module`` (``checks/<module>.py`` of the course, else the shipped one)."""
-    mod = _checks_module(course, module)
+    return _check_functions(_checks_module(course, module))
+
+
+def _check_functions(mod) -> dict:
     return {name: fn for name, fn in vars(mod).items() if name.startswith("chk_") and callable(fn)} if mod else {}
 
 
@@ -131,7 +134,8 @@ def verify(course: Course, module: str, student: str, executed: dict[str, dict],
     """Check every handed-in answer of one submission (``executed``: notebook name → executed
     notebook; ``work``: its working copy) and write the points into the gradebook. Cells without a
     check keep nbgrader's score."""
-    checks = checks_of(course, module)
+    mod = _checks_module(course, module)       # loaded once: its checks and its decisions(ctx)
+    checks = _check_functions(mod)
     if not checks:
         return []
     answers = {gid: a["value"] for nb in executed.values() for gid, a in handed_in(nb).items()}
@@ -151,17 +155,14 @@ def verify(course: Course, module: str, student: str, executed: dict[str, dict],
                     grade.auto_score = v.points
                     verdicts.append(v)
             gb.db.commit()
-        _keep_decisions(course, module, student, ctx)
+        _keep_decisions(course, module, student, getattr(mod, "decisions", None), ctx)
     return verdicts
 
 
-def _keep_decisions(course: Course, module: str, student: str, ctx: Context) -> None:
+def _keep_decisions(course: Course, module: str, student: str, decide, ctx: Context) -> None:
     """On the company track: what the student decided in this module, as the module's ``decisions(ctx)`` reads
     it from the graded hand-in, for the term's next company module (grading/classroom/company.py)."""
-    if not course.module(module).on_company_track:
-        return
-    decide = getattr(_checks_module(course, module), "decisions", None)
-    if decide is not None:
+    if decide is not None and course.module(module).on_company_track:
         from crmlab.grading.classroom.company import keep_decisions
         keep_decisions(course, module, student, decide(ctx))
 
